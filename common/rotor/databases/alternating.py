@@ -1,0 +1,83 @@
+"""Alternating users: an admin keeps ``<user>`` and ``<user>_clone`` taking turns.
+
+The user being replaced is never touched, so AWSCURRENT logs in at every moment, and consumers
+holding AWSPREVIOUS keep working until the next rotation. The admin secret is named by the
+rotated secret's ``masterarn``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from rotor.databases import naming
+from rotor.databases.base import DatabaseRotator
+from rotor.databases.tls import TlsSettings
+from rotor.errors import AuthenticationFailed, SecretFormatError, StateError
+from rotor.models import DatabaseSecret
+from rotor.observability import logger
+from rotor.protocol import Rotation
+
+
+class AlternatingUsers(DatabaseRotator):
+    strategy = "alternating"
+
+    def create(self, rotation: Rotation) -> dict[str, Any]:
+        name = rotation.description.name
+        current = self.login(rotation.current(), f"Secret {name} (AWSCURRENT)")
+        self._admin_arn(current, name)
+        new_user = naming.alternate(current.username)
+        naming.check_length(
+            naming.clone_of(current.username), self.engine.max_username_bytes, self.engine.name
+        )
+        return current.with_login(new_user, rotation.new_password())
+
+    def apply(self, rotation: Rotation) -> None:
+        current, pending = self.logins(rotation)
+        name = rotation.description.name
+        original = naming.original_of(current.username)
+        if pending.username != naming.alternate(current.username):
+            raise StateError(
+                f"AWSPENDING of secret {name} names user '{pending.username}', not the "
+                f"alternate of '{current.username}'; it was edited by hand. Start a new rotation."
+            )
+        admin = self._admin(rotation, current, name)
+        # Confused-deputy guard: prove the caller's current login is real before using admin.
+        conn = self.engine.try_login(current, TlsSettings.for_secret(current))
+        if conn is None:
+            raise AuthenticationFailed(
+                f"AWSCURRENT of secret {name} (user '{current.username}') does not log in at "
+                f"{current.host}:{current.port}; refusing to use the admin login. Fix AWSCURRENT."
+            )
+        self.engine.close(conn)
+        with self.engine.session(admin, TlsSettings.for_secret(admin)) as admin_conn:
+            clone = naming.clone_of(original)
+            naming.check_length(clone, self.engine.username_limit(admin_conn), self.engine.name)
+            if pending.username == clone:
+                self.engine.ensure_clone(admin_conn, original, clone, pending.password)
+            else:
+                self.engine.set_password(admin_conn, original, pending.password)
+        logger.info("Admin set the alternate user's password", extra={"user": pending.username})
+
+    def _admin_arn(self, login: DatabaseSecret, name: str) -> str:
+        if login.masterarn is None:
+            raise SecretFormatError(
+                f"Secret {name}: key 'masterarn' is missing; alternating users need the ARN of "
+                "the admin secret that may create and alter users."
+            )
+        return login.masterarn
+
+    def _admin(self, rotation: Rotation, current: DatabaseSecret, name: str) -> DatabaseSecret:
+        arn = self._admin_arn(current, name)
+        admin = self.login(rotation.read_secret(arn), f"Admin secret {arn}", admin=True)
+        if not admin.same_server(current):
+            raise StateError(
+                f"The admin secret {arn} points at {admin.host}:{admin.port} but secret {name} at "
+                f"{current.host}:{current.port}; refusing to use admin credentials elsewhere."
+            )
+        # An admin secret without 'ssl' or 'dbname' follows the rotated secret's choice.
+        return dataclasses.replace(
+            admin,
+            dbname=admin.dbname or current.dbname,
+            ssl=admin.ssl if "ssl" in admin.raw else current.ssl,
+        )

@@ -1,0 +1,49 @@
+"""The part of the two database strategies that is the same: parsing logins and testSecret."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rotor.databases.engine import Engine
+from rotor.databases.tls import TlsSettings
+from rotor.errors import AuthenticationFailed, StateError
+from rotor.models import DatabaseSecret
+from rotor.protocol import Rotation, Rotator
+
+
+class DatabaseRotator(Rotator):
+    strategy = "database"
+
+    def __init__(self, engine: Engine, store: Any = None) -> None:
+        super().__init__(store)
+        self.engine = engine
+        self.name = f"{engine.name}-{self.strategy}"
+
+    def login(self, value: dict[str, Any], where: str, *, admin: bool = False) -> DatabaseSecret:
+        return DatabaseSecret.parse(
+            value, where, self.engine.engines, self.engine.default_port, admin=admin
+        )
+
+    def logins(self, rotation: Rotation) -> tuple[DatabaseSecret, DatabaseSecret]:
+        """(current, pending), after checking pending still names the current server."""
+        name = rotation.description.name
+        current = self.login(rotation.current(), f"Secret {name} (AWSCURRENT)")
+        pending = self.login(rotation.pending(), f"Secret {name} (AWSPENDING)")
+        if not pending.same_server(current) or pending.dbname != current.dbname:
+            raise StateError(
+                f"AWSPENDING of secret {name} points at another server or database than "
+                "AWSCURRENT; it was edited by hand. Cancel this rotation and start a new one."
+            )
+        return current, pending
+
+    def verify(self, rotation: Rotation) -> None:
+        name = rotation.description.name
+        pending = self.login(rotation.pending(), f"Secret {name} (AWSPENDING)")
+        try:
+            with self.engine.session(pending, TlsSettings.for_secret(pending)) as conn:
+                self.engine.check(conn)
+        except AuthenticationFailed:
+            raise AuthenticationFailed(
+                f"The AWSPENDING login of secret {name} (user '{pending.username}') is rejected "
+                f"by {pending.host}:{pending.port}; setSecret has not taken effect."
+            ) from None

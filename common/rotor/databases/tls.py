@@ -1,0 +1,34 @@
+"""TLS settings shared by every database engine.
+
+Verified TLS is the default. Plaintext happens only when the secret says ``"ssl": false``;
+a server without TLS is an error, never a silent downgrade (AWS's samples fall back to
+plaintext, which users keep reporting). The CA bundle is configurable, not a fixed path.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from rotor.errors import ConfigurationError
+from rotor.models import DatabaseSecret
+
+CA_BUNDLE_ENV = "ROTOR_CA_BUNDLE"
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    enabled: bool
+    ca_file: str | None  # None: the system trust store
+
+    @classmethod
+    def for_secret(cls, login: DatabaseSecret) -> TlsSettings:
+        if not login.ssl:
+            return cls(enabled=False, ca_file=None)
+        ca_file = os.environ.get(CA_BUNDLE_ENV) or None
+        if ca_file is not None and not os.path.isfile(ca_file):
+            raise ConfigurationError(
+                f"{CA_BUNDLE_ENV} names {ca_file}, which is not a file; point it at a PEM bundle "
+                "(for RDS, the global bundle shipped with the function or layer)."
+            )
+        return cls(enabled=True, ca_file=ca_file)

@@ -1,0 +1,214 @@
+"""Secrets Manager's rotation orchestration, reproduced in process.
+
+The harness does what the service does and nothing more: it starts a rotation (a new version
+labelled AWSPENDING with no value), invokes the rotator's real Lambda handler for the four
+steps with the same token, retries the whole sequence when a step fails, and then checks the
+end state. It never moves a label itself, so a broken finishSecret cannot pass unnoticed (moto's
+own RotateSecret moves AWSCURRENT after the finish step, which would hide one).
+
+It runs against moto, in process or as a server (``--endpoint-url``). moto's RotateSecret,
+given a Lambda ARN it does not know, creates exactly the valueless AWSPENDING version and
+enables rotation before failing to find the function: the harness uses that and verifies the
+resulting state, so a backend that behaves otherwise is reported, not trusted.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rotor.observability import describe_exception
+from rotor.secrets import CURRENT, PENDING
+
+STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
+UNKNOWN_FUNCTION = "arn:aws:lambda:{region}:{account}:function:rotor-local-harness"
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+class HarnessError(Exception):
+    """The rotation could not be started or did not reach a valid end state."""
+
+
+@dataclass
+class StepResult:
+    attempt: int
+    step: str
+    seconds: float
+    error: str | None = None
+
+
+@dataclass
+class RotationReport:
+    secret_id: str
+    token: str
+    before: dict[str, list[str]]
+    after: dict[str, list[str]] = field(default_factory=dict)
+    steps: list[StepResult] = field(default_factory=list)
+    succeeded: bool = False
+
+    @property
+    def attempts(self) -> int:
+        return max((s.attempt for s in self.steps), default=0)
+
+    @property
+    def seconds(self) -> float:
+        return sum(s.seconds for s in self.steps)
+
+
+@dataclass
+class LambdaContext:
+    """Enough of a Lambda context object for handlers and Powertools."""
+
+    function_name: str = "rotor-local"
+    memory_limit_in_mb: int = 256
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:rotor-local"
+    function_version: str = "$LATEST"
+    log_group_name: str = "/aws/lambda/rotor-local"
+    log_stream_name: str = "local"
+    deadline: float = field(default_factory=lambda: time.monotonic() + 900)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self.deadline - time.monotonic()) * 1000)
+
+
+def load_handler(spec: str) -> Handler:
+    """``path/to/app.py:lambda_handler`` (or ``module:attr``) to the callable."""
+    target, _, attr = spec.rpartition(":")
+    if not target:
+        target, attr = spec, "lambda_handler"
+    if target.endswith(".py"):
+        path = Path(target).resolve()
+        name = f"rotor_handler_{path.parent.name}"
+        module_spec = importlib.util.spec_from_file_location(name, path)
+        if module_spec is None or module_spec.loader is None:
+            raise HarnessError(f"Cannot load a handler from {path}.")
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(target)
+    handler = getattr(module, attr, None)
+    if not callable(handler):
+        raise HarnessError(f"{spec} does not name a callable handler.")
+    return handler  # type: ignore[no-any-return]
+
+
+class Harness:
+    """Drives rotations of secrets in a moto Secrets Manager through a real handler."""
+
+    def __init__(
+        self,
+        sm: Any,
+        handler: Handler,
+        *,
+        attempts: int = 3,
+        on_step: Callable[[StepResult], None] | None = None,
+    ) -> None:
+        self.sm = sm
+        self.handler = handler
+        self.attempts = attempts
+        self.on_step = on_step
+
+    def stages(self, secret_id: str) -> dict[str, list[str]]:
+        meta = self.sm.describe_secret(SecretId=secret_id)
+        return {k: sorted(v) for k, v in meta.get("VersionIdsToStages", {}).items()}
+
+    def start(self, secret_id: str, token: str | None = None) -> str:
+        """Begin a rotation as RotateSecret does: a valueless AWSPENDING version under a token."""
+        token = token or str(uuid.uuid4())
+        stages = self.stages(secret_id)
+        current = next((v for v, s in stages.items() if CURRENT in s), None)
+        pending = next((v for v, s in stages.items() if PENDING in s), None)
+        if pending is not None and pending != current:
+            raise HarnessError(
+                f"A previous rotation is still in progress (AWSPENDING on version {pending}); "
+                "finish it with the same token or remove the AWSPENDING label."
+            )
+        if pending is not None:  # AWSPENDING left on AWSCURRENT: allowed, and cleared by AWS
+            self.sm.update_secret_version_stage(
+                SecretId=secret_id, VersionStage=PENDING, RemoveFromVersionId=pending
+            )
+        region = self.sm.meta.region_name
+        arn = self.sm.describe_secret(SecretId=secret_id)["ARN"]
+        account = arn.split(":")[4]
+        try:
+            self.sm.rotate_secret(
+                SecretId=secret_id,
+                ClientRequestToken=token,
+                RotationLambdaARN=UNKNOWN_FUNCTION.format(region=region, account=account),
+                RotationRules={"AutomaticallyAfterDays": 30},
+            )
+        except self.sm.exceptions.ResourceNotFoundException:
+            pass  # moto could not find the function: the placeholder is in place
+        self._check_placeholder(secret_id, token, current)
+        return token
+
+    def _check_placeholder(self, secret_id: str, token: str, current: str | None) -> None:
+        stages = self.stages(secret_id)
+        placeholder_ok = PENDING in stages.get(token, []) and CURRENT in stages.get(current or "", [])
+        if placeholder_ok:
+            try:
+                self.sm.get_secret_value(SecretId=secret_id, VersionId=token, VersionStage=PENDING)
+                placeholder_ok = False  # it has a value: not what Secrets Manager does
+            except self.sm.exceptions.ResourceNotFoundException:
+                pass
+        if not placeholder_ok:
+            raise HarnessError(
+                "This Secrets Manager endpoint did not create a valueless AWSPENDING version; "
+                "the harness needs moto (in process, or `moto_server` / `rotor moto-server`)."
+            )
+
+    def invoke(self, secret_arn: str, token: str, step: str, attempt: int = 1) -> StepResult:
+        event = {"Step": step, "SecretId": secret_arn, "ClientRequestToken": token}
+        started = time.perf_counter()
+        error = None
+        try:
+            self.handler(json.loads(json.dumps(event)), LambdaContext())
+        except Exception as exc:  # the service records any failure and retries
+            error = describe_exception(exc)
+        result = StepResult(attempt, step, time.perf_counter() - started, error)
+        if self.on_step is not None:
+            self.on_step(result)
+        return result
+
+    def resume(self, secret_id: str, token: str, report: RotationReport | None = None,
+               pause: float = 0.0) -> RotationReport:
+        """Run the four steps, retrying the whole sequence, then check the end state."""
+        arn = self.sm.describe_secret(SecretId=secret_id)["ARN"]
+        report = report or RotationReport(secret_id, token, before=self.stages(secret_id))
+        first = report.attempts + 1
+        for attempt in range(first, first + self.attempts):
+            results = []
+            for step in STEPS:
+                result = self.invoke(arn, token, step, attempt)
+                results.append(result)
+                if result.error is not None:
+                    break
+            report.steps.extend(results)
+            if results[-1].error is None:
+                break
+            if pause:
+                time.sleep(pause)
+        report.after = self.stages(secret_id)
+        report.succeeded = report.steps[-1].error is None and self.end_state_ok(report)
+        return report
+
+    def rotate(self, secret_id: str, token: str | None = None) -> RotationReport:
+        before = self.stages(secret_id)
+        token = self.start(secret_id, token)
+        return self.resume(secret_id, token, RotationReport(secret_id, token, before))
+
+    @staticmethod
+    def end_state_ok(report: RotationReport) -> bool:
+        """AWSCURRENT on the token's version; AWSPENDING nowhere, or on that same version."""
+        after = report.after
+        if CURRENT not in after.get(report.token, []):
+            return False
+        return all(PENDING not in stages or version == report.token
+                   for version, stages in after.items())

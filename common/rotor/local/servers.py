@@ -1,0 +1,160 @@
+"""Throwaway database servers with real password authentication.
+
+The machine's own PostgreSQL trusts every password, so a rotation tested against it proves
+nothing: these start private servers on a free 127.0.0.1 port instead.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rotor.local.tlsca import CertFiles
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _service_user(name: str) -> pwd.struct_passwd | None:
+    """Database servers refuse to run as root: run them as their own system user."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        raise RuntimeError(f"Running as root needs a '{name}' system user to own the server.")
+
+
+def _chown_tree(path: Path, user: pwd.struct_passwd | None) -> None:
+    if user is None:
+        return
+    for root, dirs, files in os.walk(path):
+        for entry in [root, *(os.path.join(root, d) for d in dirs),
+                      *(os.path.join(root, f) for f in files)]:
+            os.chown(entry, user.pw_uid, user.pw_gid)
+
+
+def _run(cmd: list[str], user: pwd.struct_passwd | None, **kwargs: Any) -> None:
+    if user is not None:
+        cmd = ["runuser", "-u", user.pw_name, "--", *cmd]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False, **kwargs)
+    if result.returncode != 0:
+        raise RuntimeError(f"{Path(cmd[0]).name} failed: {result.stderr.strip()[-2000:]}")
+
+
+@dataclass
+class PostgresServer:
+    """A private PostgreSQL cluster: scram-sha-256 over TCP, TLS when ``certs`` is given.
+
+    ``log_statement = 'all'`` is on, so tests can read the server log and prove that no
+    password ever reached the server in clear text.
+    """
+
+    certs: CertFiles | None = None
+    superuser: str = "postgres"
+    superuser_password: str = field(default_factory=lambda: os.urandom(12).hex())
+    host: str = "127.0.0.1"
+    port: int = 0
+    directory: Path | None = None
+
+    def start(self) -> PostgresServer:
+        bindir = Path(subprocess.check_output(["pg_config", "--bindir"], text=True).strip())
+        user = _service_user("postgres")
+        self.directory = Path(tempfile.mkdtemp(prefix="rotor-pg-"))
+        data = self.directory / "data"
+        pwfile = self.directory / "pw"
+        pwfile.write_text(self.superuser_password)
+        _chown_tree(self.directory, user)
+        _run([str(bindir / "initdb"), "-D", str(data), "-U", self.superuser, "-A",
+              "scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8", "--no-sync"], user)
+        pwfile.unlink()
+        self.port = self.port or free_port()
+        settings = {
+            "port": str(self.port),
+            "listen_addresses": f"'{self.host}'",
+            "unix_socket_directories": f"'{self.directory}'",
+            "password_encryption": "'scram-sha-256'",
+            "log_statement": "'all'",
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            "shared_buffers": "'32MB'",
+            "max_connections": "40",
+        }
+        hba = "local all all scram-sha-256\n"
+        if self.certs is not None:
+            for src, dst in ((self.certs.cert, "server.pem"), (self.certs.key, "server.key")):
+                shutil.copy(src, data / dst)
+                (data / dst).chmod(0o600)
+            settings.update(ssl="on", ssl_cert_file="'server.pem'", ssl_key_file="'server.key'")
+            hba += f"hostssl all all {self.host}/32 scram-sha-256\n"
+        else:
+            hba += f"host all all {self.host}/32 scram-sha-256\n"
+        with (data / "postgresql.conf").open("a") as conf:
+            conf.writelines(f"{k} = {v}\n" for k, v in settings.items())
+        (data / "pg_hba.conf").write_text(hba)
+        _chown_tree(self.directory, user)
+        _run([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(self.log_file), "-w",
+              "-t", "60", "start"], user)
+        return self
+
+    @property
+    def log_file(self) -> Path:
+        assert self.directory is not None
+        return self.directory / "server.log"
+
+    def log_text(self) -> str:
+        return self.log_file.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.directory is None:
+            return
+        bindir = subprocess.check_output(["pg_config", "--bindir"], text=True).strip()
+        subprocess.run(
+            [*(["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []),
+             f"{bindir}/pg_ctl", "-D", str(self.directory / "data"), "-m", "immediate", "stop"],
+            capture_output=True, check=False,
+        )
+        shutil.rmtree(self.directory, ignore_errors=True)
+        self.directory = None
+
+    def admin_secret(self, **extra: Any) -> dict[str, Any]:
+        """The superuser as a secret value (RDS shape)."""
+        secret: dict[str, Any] = {
+            "engine": "postgres", "host": self.host, "port": self.port,
+            "username": self.superuser, "password": self.superuser_password,
+            "dbname": "postgres",
+        }
+        if self.certs is None:
+            secret["ssl"] = False
+        return {**secret, **extra}
+
+    def connect(self, user: str | None = None, password: str | None = None) -> Any:
+        """A psycopg connection (TLS verified against the test CA when the server has TLS)."""
+        import psycopg
+
+        tls: dict[str, Any] = {"sslmode": "disable"}
+        if self.certs is not None:
+            tls = {"sslmode": "verify-full", "sslrootcert": str(self.certs.ca)}
+        return psycopg.connect(
+            host=self.host, port=self.port, dbname="postgres", autocommit=True,
+            user=user or self.superuser,
+            password=password if user else self.superuser_password,
+            connect_timeout=5, **tls,
+        )
+
+    def __enter__(self) -> PostgresServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

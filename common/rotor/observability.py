@@ -1,0 +1,91 @@
+"""Logger, Metrics and Tracer set-up, and the redactor that keeps secret values out of output.
+
+Every secret value rotor reads or writes is registered with :data:`redactor` as it is parsed, so
+an exception raised anywhere (a driver message quoting a statement, a KeyError on a dict) is
+scrubbed before it is logged or leaves the handler.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import traceback
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "rotor")
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Rotor")
+MASK = "*****"
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+tracer = Tracer(service=SERVICE)
+
+# Keys whose values are credentials. Anything else in a secret (host, username...) may be shown.
+_SENSITIVE_MARKERS = ("password", "secret", "token", "key", "credential", "private")
+_MIN_LENGTH = 4  # shorter strings would mask innocent text; no real credential is that short
+
+
+class Redactor:
+    """Remembers secret values seen by this container and masks them in any text."""
+
+    def __init__(self, limit: int = 256) -> None:
+        self._values: dict[str, None] = {}  # insertion-ordered set
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def register(self, value: str) -> None:
+        if not isinstance(value, str) or len(value) < _MIN_LENGTH:
+            return
+        with self._lock:
+            self._values.pop(value, None)
+            self._values[value] = None
+            while len(self._values) > self._limit:
+                self._values.pop(next(iter(self._values)))
+
+    def register_secret(self, secret: Mapping[str, Any]) -> None:
+        """Register every credential-like value of a parsed secret (recursively)."""
+        for key, value in secret.items():
+            if isinstance(value, Mapping):
+                self.register_secret(value)
+            elif isinstance(value, str) and is_sensitive_key(key):
+                self.register(value)
+
+    def scrub(self, text: str) -> str:
+        with self._lock:
+            values = sorted(self._values, key=len, reverse=True)
+        for value in values:
+            if value in text:
+                text = text.replace(value, MASK)
+        return text
+
+
+def is_sensitive_key(key: str) -> bool:
+    lowered = key.lower()
+    return any(marker in lowered for marker in _SENSITIVE_MARKERS)
+
+
+redactor = Redactor()
+
+
+def describe_exception(exc: BaseException) -> str:
+    """One scrubbed line: the exception type and its message, following the cause chain."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(parts) < 5:
+        seen.add(id(current))
+        message = str(current).strip()
+        parts.append(f"{type(current).__name__}: {message}" if message else type(current).__name__)
+        current = current.__cause__ or current.__context__
+    return redactor.scrub(" <- ".join(parts))
+
+
+def scrubbed_traceback(exc: BaseException) -> str:
+    return redactor.scrub("".join(traceback.format_exception(exc)))
+
+
+def scrub_all(texts: Iterable[str]) -> list[str]:
+    return [redactor.scrub(text) for text in texts]

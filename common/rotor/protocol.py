@@ -1,0 +1,240 @@
+"""The rotation protocol, implemented once.
+
+Secrets Manager invokes a rotation function four times per rotation (createSecret, setSecret,
+testSecret, finishSecret) with the same ClientRequestToken, and retries the whole sequence when
+any step fails. :class:`Rotator` owns everything about that protocol: event validation, the
+stage checks made on every step, idempotency, the final label move, logging, metrics, tracing
+and scrubbing. A subclass says only how to make, apply and prove a credential.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from rotor import passwords
+from rotor.errors import ConfigurationError, EventError, RotationError, StateError
+from rotor.observability import describe_exception, logger, metrics, redactor, tracer
+from rotor.secrets import CURRENT, PENDING, PREVIOUS, SecretDescription, SecretStore
+
+
+class Step(StrEnum):
+    CREATE = "createSecret"
+    SET = "setSecret"
+    TEST = "testSecret"
+    FINISH = "finishSecret"
+
+
+@dataclass(frozen=True)
+class RotationEvent:
+    step: Step
+    secret_id: str
+    token: str
+    rotation_token: str | None = None
+
+    @classmethod
+    def parse(cls, event: Any) -> RotationEvent:
+        if not isinstance(event, dict):
+            raise EventError("The event must be a JSON object sent by Secrets Manager rotation.")
+        steps = ", ".join(s.value for s in Step)
+        try:
+            step = Step(event.get("Step"))
+        except ValueError:
+            raise EventError(f"Event 'Step' must be one of: {steps}.") from None
+        secret_id, token = event.get("SecretId"), event.get("ClientRequestToken")
+        if not isinstance(secret_id, str) or not secret_id:
+            raise EventError("Event 'SecretId' must be the secret's ARN or name.")
+        if not isinstance(token, str) or not 32 <= len(token) <= 64:
+            raise EventError("Event 'ClientRequestToken' must be the 32-64 character version id.")
+        rotation_token = event.get("RotationToken")
+        if rotation_token is not None and not isinstance(rotation_token, str):
+            raise EventError("Event 'RotationToken' must be a string when present.")
+        return cls(step, secret_id, token, rotation_token or None)
+
+
+class Rotation:
+    """One step's view of the rotation in progress. Values are read on first use only."""
+
+    def __init__(
+        self,
+        store: SecretStore,
+        description: SecretDescription,
+        event: RotationEvent,
+        policy: passwords.PasswordPolicy,
+        password_source: str,
+    ) -> None:
+        self.store = store
+        self.description = description
+        self.event = event
+        self._policy = policy
+        self._password_source = password_source
+
+    @property
+    def secret_arn(self) -> str:
+        return self.description.arn
+
+    @property
+    def token(self) -> str:
+        return self.event.token
+
+    def current(self) -> dict[str, Any]:
+        version = self.description.version_with(CURRENT)
+        return self.store.get(self.secret_arn, CURRENT, version)
+
+    def pending(self) -> dict[str, Any]:
+        return self.store.get(self.secret_arn, PENDING, self.token)
+
+    def previous(self) -> dict[str, Any] | None:
+        version = self.description.version_with(PREVIOUS)
+        return None if version is None else self.store.find(self.secret_arn, PREVIOUS, version)
+
+    def read_secret(self, secret_id: str) -> dict[str, Any]:
+        """Another secret's AWSCURRENT value, e.g. the admin secret named by ``masterarn``."""
+        return self.store.get(secret_id, CURRENT)
+
+    def new_password(self) -> str:
+        if self._password_source == "secretsmanager":
+            return passwords.from_secrets_manager(self._policy, self.store.random_password)
+        return passwords.generate(self._policy)
+
+
+class Rotator(ABC):
+    """Base class of every rotator. Subclasses implement the four small methods below.
+
+    ``create`` returns the new secret value built from the current one; ``apply`` makes the
+    service accept the pending credential; ``verify`` proves the pending credential works;
+    ``finished`` runs after AWSCURRENT moved (revoke what is now two generations old). All but
+    ``create`` may run more than once for one token and must converge when they do.
+    """
+
+    name: str = "rotor"
+
+    def __init__(self, store: SecretStore | None = None) -> None:
+        self.store = store or SecretStore()
+
+    # --- the contract -------------------------------------------------------------------
+    @abstractmethod
+    def create(self, rotation: Rotation) -> dict[str, Any]:
+        """The new secret value, derived from ``rotation.current()``."""
+
+    @abstractmethod
+    def apply(self, rotation: Rotation) -> None:
+        """Make the service accept ``rotation.pending()``. Safe to repeat."""
+
+    @abstractmethod
+    def verify(self, rotation: Rotation) -> None:
+        """Raise unless ``rotation.pending()`` works against the service."""
+
+    def finished(self, rotation: Rotation) -> None:  # noqa: B027 - optional hook
+        """After AWSCURRENT moved to the new version. Safe to repeat."""
+
+    # --- the Lambda entry point ----------------------------------------------------------
+    def handler(self, event: Any, context: Any = None) -> None:
+        """Lambda handler: ``lambda_handler = MyRotator().handler``."""
+        started = time.perf_counter()
+        step_name = event.get("Step") if isinstance(event, dict) else None
+        keys = {
+            "rotator": self.name,
+            "step": step_name if isinstance(step_name, str) else None,
+            "secret_id": event.get("SecretId") if isinstance(event, dict) else None,
+            "request_id": getattr(context, "aws_request_id", None),
+        }
+        logger.append_keys(**keys)
+        metrics.add_dimension("rotator", self.name)
+        metrics.add_dimension("step", keys["step"] or "invalid")
+        try:
+            self._traced(event)
+        except Exception as exc:
+            metrics.add_metric("StepFailed", unit="Count", value=1)
+            raise self._scrubbed(exc) from None
+        else:
+            metrics.add_metric("StepSucceeded", unit="Count", value=1)
+        finally:
+            elapsed = (time.perf_counter() - started) * 1000
+            metrics.add_metric("StepDuration", unit="Milliseconds", value=elapsed)
+            metrics.flush_metrics()
+            logger.remove_keys(list(keys))
+
+    @tracer.capture_method(capture_response=False)
+    def _traced(self, event: Any) -> None:
+        parsed = RotationEvent.parse(event)
+        tracer.put_annotation("step", parsed.step.value)
+        tracer.put_annotation("rotator", self.name)
+        self.run_step(parsed)
+
+    def _scrubbed(self, exc: Exception) -> Exception:
+        message = describe_exception(exc)
+        logger.error("Rotation step failed", extra={"error": message})
+        if isinstance(exc, RotationError):
+            try:
+                return type(exc)(redactor.scrub(str(exc)))
+            except TypeError:
+                pass
+        return RotationError(message)
+
+    # --- the protocol --------------------------------------------------------------------
+    def run_step(self, event: RotationEvent) -> None:
+        description = self.store.describe(event.secret_id)
+        if not description.rotation_enabled:
+            raise StateError(
+                f"Rotation is not enabled for secret {description.name}; configure rotation "
+                "(RotateSecret or a RotationSchedule) before invoking this function."
+            )
+        stages = description.versions.get(event.token)
+        if stages is None:
+            raise StateError(
+                f"Version {event.token} is not a version of secret {description.name}; "
+                "the rotation was abandoned or the token is wrong."
+            )
+        rotation = Rotation(
+            self.store, description, event, passwords.PasswordPolicy.from_env(), _source()
+        )
+        if CURRENT in stages:
+            logger.info("Version is already AWSCURRENT; nothing to do")
+            if event.step is Step.FINISH:
+                self._complete(rotation, already_current=True)
+            return
+        if PENDING not in stages:
+            raise StateError(
+                f"Version {event.token} of secret {description.name} is not AWSPENDING; "
+                "start a new rotation instead of replaying this one."
+            )
+        {
+            Step.CREATE: self._create,
+            Step.SET: self.apply,
+            Step.TEST: self.verify,
+            Step.FINISH: self._complete,
+        }[event.step](rotation)
+        logger.info("Step completed")
+
+    def _create(self, rotation: Rotation) -> None:
+        if rotation.store.find(rotation.secret_arn, PENDING, rotation.token) is not None:
+            logger.info("AWSPENDING already has a value; keeping it")
+            return
+        value = self.create(rotation)
+        rotation.store.put_pending(
+            rotation.secret_arn, rotation.token, value, rotation.event.rotation_token
+        )
+
+    def _complete(self, rotation: Rotation, already_current: bool = False) -> None:
+        arn, token = rotation.secret_arn, rotation.token
+        if not already_current:
+            current = rotation.description.version_with(CURRENT)
+            if current is None:
+                raise StateError(f"Secret {rotation.description.name} has no AWSCURRENT version.")
+            rotation.store.move_stage(arn, CURRENT, token, current)
+            logger.info("Moved AWSCURRENT to the new version")
+        if PENDING in rotation.description.stages_of(token):
+            rotation.store.remove_stage(arn, PENDING, token)
+        self.finished(rotation)
+
+
+def _source() -> str:
+    source = os.environ.get("PASSWORD_SOURCE", "local").strip().lower() or "local"
+    if source not in ("local", "secretsmanager"):
+        raise ConfigurationError("PASSWORD_SOURCE must be 'local' or 'secretsmanager'.")
+    return source

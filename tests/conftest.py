@@ -15,19 +15,18 @@ import pytest
 
 os.environ.update(
     AWS_ACCESS_KEY_ID="testing",
-    AWS_SECRET_ACCESS_KEY="testing",  # noqa: S105 - moto's dummy credentials
+    AWS_SECRET_ACCESS_KEY="testing",
     AWS_SESSION_TOKEN="testing",
     AWS_DEFAULT_REGION="us-east-1",
     POWERTOOLS_SERVICE_NAME="rotor-tests",
 )
 os.environ.pop("AWS_PROFILE", None)
 
-from moto.server import ThreadedMotoServer  # noqa: E402
-
-from rotor import secrets as rotor_secrets  # noqa: E402
-from rotor.local.harness import Handler, Harness, load_handler  # noqa: E402
-from rotor.local.servers import PostgresServer, free_port  # noqa: E402
-from rotor.local.tlsca import CertFiles, make_ca  # noqa: E402
+from moto.server import ThreadedMotoServer
+from rotor import secrets as rotor_secrets
+from rotor.local.harness import Handler, Harness, load_handler
+from rotor.local.servers import PostgresServer, free_port
+from rotor.local.tlsca import CertFiles, make_ca
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -102,17 +101,3 @@ def new_secret(sm: Any) -> Callable[..., str]:
         return str(sm.create_secret(Name=name, SecretString=text)["ARN"])
 
     return make
-
-
-def secret_value(sm: Any, secret_id: str, stage: str = "AWSCURRENT") -> dict[str, Any]:
-    """A stage's value, always naming the stage (moto's default-version trap)."""
-    return json.loads(sm.get_secret_value(SecretId=secret_id, VersionStage=stage)["SecretString"])
-
-
-def stages(sm: Any, secret_id: str) -> dict[str, list[str]]:
-    meta = sm.describe_secret(SecretId=secret_id)
-    return {k: sorted(v) for k, v in meta.get("VersionIdsToStages", {}).items()}
-
-
-def unique_user(prefix: str = "app") -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:8]}"

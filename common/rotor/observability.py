@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -85,7 +85,3 @@ def describe_exception(exc: BaseException) -> str:
 
 def scrubbed_traceback(exc: BaseException) -> str:
     return redactor.scrub("".join(traceback.format_exception(exc)))
-
-
-def scrub_all(texts: Iterable[str]) -> list[str]:
-    return [redactor.scrub(text) for text in texts]

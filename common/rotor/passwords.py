@@ -73,8 +73,8 @@ class PasswordPolicy:
             (PUNCTUATION, self.exclude_punctuation),
         ]
         excluded = set(self.exclude_characters)
-        classes = ["".join(c for c in chars if c not in excluded) for chars, off in wanted if not off]
-        classes = [c for c in classes if c]
+        kept = ("".join(c for c in chars if c not in excluded) for chars, off in wanted if not off)
+        classes = [chars for chars in kept if chars]
         if not classes:
             raise ConfigurationError(
                 "The password policy excludes every character; allow at least one class."

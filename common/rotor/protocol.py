@@ -42,7 +42,7 @@ class RotationEvent:
             raise EventError("The event must be a JSON object sent by Secrets Manager rotation.")
         steps = ", ".join(s.value for s in Step)
         try:
-            step = Step(event.get("Step"))
+            step = Step(str(event.get("Step")))
         except ValueError:
             raise EventError(f"Event 'Step' must be one of: {steps}.") from None
         secret_id, token = event.get("SecretId"), event.get("ClientRequestToken")

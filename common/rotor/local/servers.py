@@ -32,7 +32,8 @@ def _service_user(name: str) -> pwd.struct_passwd | None:
     try:
         return pwd.getpwnam(name)
     except KeyError:
-        raise RuntimeError(f"Running as root needs a '{name}' system user to own the server.")
+        message = f"Running as root needs a '{name}' system user to own the server."
+        raise RuntimeError(message) from None
 
 
 def _chown_tree(path: Path, user: pwd.struct_passwd | None) -> None:

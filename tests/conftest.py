@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,6 +28,8 @@ from rotor import secrets as rotor_secrets
 from rotor.local.harness import Handler, Harness, load_handler
 from rotor.local.servers import PostgresServer, free_port
 from rotor.local.tlsca import CertFiles, make_ca
+
+from tests.helpers import unique_user
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -101,3 +104,25 @@ def new_secret(sm: Any) -> Callable[..., str]:
         return str(sm.create_secret(Name=name, SecretString=text)["ARN"])
 
     return make
+
+
+@pytest.fixture
+def make_role() -> Callable[..., tuple[str, str]]:
+    """Create a PostgreSQL login role with a random password; returns (name, password)."""
+    from psycopg import sql
+
+    def make(server: PostgresServer, name: str | None = None) -> tuple[str, str]:
+        name = name or unique_user()
+        password = secrets.token_urlsafe(18)
+        with server.connect() as conn:
+            conn.execute(sql.SQL("CREATE ROLE {} WITH LOGIN PASSWORD {}").format(
+                sql.Identifier(name), sql.Literal(password)))
+        return name, password
+
+    return make
+
+
+@pytest.fixture
+def admin_arn(new_secret: Callable[..., str], pg: PostgresServer) -> str:
+    """A secret holding the private cluster's superuser (the alternating users' masterarn)."""
+    return new_secret(pg.admin_secret())

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from psycopg import sql
-
 from rotor.local.harness import STEPS
+
 from tests.helpers import secret_value, stages, unique_user
-from tests.postgresql.conftest import logs_in, pg_secret, role_exists
+from tests.pg import logs_in, pg_secret, role_exists
 
 ROTATOR = "postgresql_alternating"
 

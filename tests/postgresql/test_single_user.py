@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from rotor.local.harness import STEPS
+
 from tests.helpers import secret_value, stages, unique_user
-from tests.postgresql.conftest import logs_in, pg_secret
+from tests.pg import logs_in, pg_secret
 
 ROTATOR = "postgresql_single"
 

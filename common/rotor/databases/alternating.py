@@ -28,7 +28,8 @@ class AlternatingUsers(DatabaseRotator):
         self._admin_arn(current, name)
         new_user = naming.alternate(current.username)
         naming.check_length(
-            naming.clone_of(current.username), self.engine.max_username_bytes, self.engine.name
+            naming.clone_of(current.username), self.engine.configured_username_limit(),
+            self.engine.name,
         )
         return current.with_login(new_user, rotation.new_password())
 

@@ -47,6 +47,10 @@ class Engine(ABC):
     def check(self, conn: Any) -> None:
         """A trivial query proving the session is usable."""
 
+    def configured_username_limit(self) -> int:
+        """The user-name limit known without a connection (checked by createSecret)."""
+        return self.max_username_bytes
+
     def username_limit(self, conn: Any) -> int:
         """The server's user-name limit in bytes; engines whose limit varies ask the server."""
         return self.max_username_bytes

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rotor.databases.engine import Engine
-from rotor.databases.tls import TlsSettings
+from rotor.databases.tls import TLS_HINT, TlsSettings
 from rotor.errors import AuthenticationFailed, ServiceError
 from rotor.models import POSTGRES_ENGINES, DatabaseSecret
 
@@ -58,8 +58,7 @@ class PostgreSQL(Engine):
                 raise AuthenticationFailed(f"{where}: credentials rejected.") from None
             hint = ""
             if "SSL" in text or "certificate" in text:
-                hint = (" Check that the server offers TLS and that ROTOR_CA_BUNDLE holds its CA;"
-                        " set \"ssl\": false in the secret only for a server without TLS.")
+                hint = " " + TLS_HINT
             raise ServiceError(f"Could not connect to {where}: {text.strip()}.{hint}") from None
 
     def _verifier(self, conn: psycopg.Connection[Any], username: str, password: str) -> str:

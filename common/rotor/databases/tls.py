@@ -14,6 +14,9 @@ from rotor.errors import ConfigurationError
 from rotor.models import DatabaseSecret
 
 CA_BUNDLE_ENV = "ROTOR_CA_BUNDLE"
+# Appended to a connection error that looks like a TLS problem, whatever the engine.
+TLS_HINT = ("Check that the server offers TLS and that ROTOR_CA_BUNDLE holds its CA; "
+            "set \"ssl\": false in the secret only for a server without TLS.")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,223 @@
+"""A provider configured by data, for services with a plain REST key API.
+
+The secret says ``"provider": "http"`` and describes the API under ``"http"``::
+
+    "http": {
+      "admin_headers": {"Authorization": "Bearer {admin.api_key}"},
+      "create": {"method": "POST", "path": "/v1/keys", "body": {"name": "{name}"},
+                 "key_path": "key", "id_path": "id"},
+      "verify": {"method": "GET", "path": "/v1/me",
+                 "headers": {"Authorization": "Bearer {key}"}},
+      "revoke": {"method": "DELETE", "path": "/v1/keys/{key_id}"},
+      "list":   {"method": "GET", "path": "/v1/keys", "items_path": "data",
+                 "id_path": "id", "name_path": "name"},
+      "fetch":  {"method": "GET", "path": "/v1/keys/{key_id}", "key_path": "key"}
+    }
+
+``list`` and ``fetch`` are optional (without ``list`` a retried createSecret cannot find the
+key it made). Placeholders: ``{name}`` (the new key's name), ``{key}`` (the key being
+verified), ``{key_id}``, ``{admin.FIELD}`` (a field of the admin secret). In paths they are
+percent-encoded. ``*_path`` values are dotted JSON paths (``data.attributes.key``,
+``items.0.id``). ``ok`` (a list of statuses) overrides the accepted statuses of a call.
+
+The same description can be fixed in code and registered under a name of its own::
+
+    register_provider("acme", HttpProvider.preset({...}))
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from rotor.apikeys.http import path as url_path
+from rotor.apikeys.provider import IssuedKey, KeyInfo, Provider, json_path, json_text
+from rotor.errors import SecretFormatError
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)\}")
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+_REQUIRED = {
+    "create": ("path", "key_path", "id_path"),
+    "verify": ("path",),
+    "revoke": ("path",),
+    "list": ("path", "items_path", "id_path", "name_path"),
+    "fetch": ("path", "key_path"),
+}
+_DEFAULT_METHOD = {"create": "POST", "verify": "GET", "revoke": "DELETE", "list": "GET",
+                   "fetch": "GET"}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=dict)
+    body: Any = None
+    ok: tuple[int, ...] = (200, 201, 204)
+    key_path: str = ""
+    id_path: str = ""
+    items_path: str = ""
+    name_path: str = ""
+
+
+@dataclass(frozen=True)
+class HttpApiSpec:
+    admin_headers: Mapping[str, str]
+    create: Endpoint
+    verify: Endpoint
+    revoke: Endpoint
+    list: Endpoint | None = None
+    fetch: Endpoint | None = None
+
+    @classmethod
+    def parse(cls, raw: Any, where: str) -> HttpApiSpec:
+        if not isinstance(raw, Mapping):
+            raise SecretFormatError(f"{where}: key 'http' must be an object describing the API.")
+        endpoints: dict[str, Endpoint | None] = {}
+        for name, required in _REQUIRED.items():
+            item = raw.get(name)
+            if item is None and name in ("list", "fetch"):
+                endpoints[name] = None
+                continue
+            endpoints[name] = _endpoint(item, name, required, f"{where}: key 'http.{name}'")
+        return cls(
+            admin_headers=_strings(raw.get("admin_headers", {}), f"{where}: key "
+                                   "'http.admin_headers'"),
+            create=_required(endpoints["create"]),
+            verify=_required(endpoints["verify"]),
+            revoke=_required(endpoints["revoke"]),
+            list=endpoints["list"],
+            fetch=endpoints["fetch"],
+        )
+
+
+def _required(endpoint: Endpoint | None) -> Endpoint:
+    assert endpoint is not None
+    return endpoint
+
+
+def _strings(raw: Any, where: str) -> dict[str, str]:
+    if not isinstance(raw, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in raw.items()
+    ):
+        raise SecretFormatError(f"{where} must map names to strings.")
+    return dict(raw)
+
+
+def _endpoint(raw: Any, name: str, required: tuple[str, ...], where: str) -> Endpoint:
+    if not isinstance(raw, Mapping):
+        raise SecretFormatError(f"{where} must be an object (method, path...).")
+    for key in required:
+        if not isinstance(raw.get(key), str) or not raw[key]:
+            raise SecretFormatError(f"{where}.{key} must be a non-empty string.")
+    method = str(raw.get("method", _DEFAULT_METHOD[name])).upper()
+    if method not in _METHODS:
+        raise SecretFormatError(f"{where}.method must be one of {', '.join(sorted(_METHODS))}.")
+    if not raw["path"].startswith("/"):
+        raise SecretFormatError(f"{where}.path must start with '/'.")
+    ok = raw.get("ok", [200, 201, 204])
+    if not isinstance(ok, list) or not ok or not all(isinstance(s, int) for s in ok):
+        raise SecretFormatError(f"{where}.ok must be a list of HTTP statuses.")
+    return Endpoint(
+        method=method,
+        path=raw["path"],
+        headers=_strings(raw.get("headers", {}), f"{where}.headers"),
+        params=_strings(raw.get("params", {}), f"{where}.params"),
+        body=raw.get("body"),
+        ok=tuple(ok),
+        **{k: str(raw.get(k, "")) for k in ("key_path", "id_path", "items_path", "name_path")},
+    )
+
+
+class HttpProvider(Provider):
+    """Drives any plain REST key API from an :class:`HttpApiSpec`."""
+
+    spec_data: ClassVar[Mapping[str, Any] | None] = None
+
+    @classmethod
+    def preset(cls, spec: Mapping[str, Any], base_url: str | None = None) -> type[HttpProvider]:
+        """A subclass with the API description fixed in code (checked now, not at rotation)."""
+        HttpApiSpec.parse(spec, "HttpProvider.preset")
+        return type("PresetHttpProvider", (cls,), {"spec_data": dict(spec),
+                                                   "default_base_url": base_url})
+
+    @property
+    def spec(self) -> HttpApiSpec:
+        raw = self.spec_data if self.spec_data is not None else self.context.settings.get("http")
+        return HttpApiSpec.parse(raw, self.context.where)
+
+    def _fill(self, value: Any, values: Mapping[str, str]) -> Any:
+        if isinstance(value, str):
+            return _PLACEHOLDER.sub(lambda m: self._value(m.group(1), values), value)
+        if isinstance(value, list):
+            return [self._fill(v, values) for v in value]
+        if isinstance(value, Mapping):
+            return {k: self._fill(v, values) for k, v in value.items()}
+        return value
+
+    def _value(self, name: str, values: Mapping[str, str]) -> str:
+        if name.startswith("admin."):
+            return self.context.admin_text(name.removeprefix("admin."))
+        if name not in values:
+            raise SecretFormatError(
+                f"{self.context.where}: placeholder '{{{name}}}' of key 'http' is not "
+                f"available here (use {', '.join('{' + v + '}' for v in values)} or "
+                "{admin.FIELD})."
+            )
+        return values[name]
+
+    def _call(self, endpoint: Endpoint, what: str, values: Mapping[str, str], *,
+              admin: bool = True, missing_ok: bool = False, credential: str = "admin credential"
+              ) -> Any:
+        headers = dict(self._fill(self.spec.admin_headers, values)) if admin else {}
+        headers.update(self._fill(dict(endpoint.headers), values))
+        target = endpoint.path
+        for name in _PLACEHOLDER.findall(target):
+            target = url_path(target, **{name: self._value(name, values)})
+        response = self.http.request(
+            endpoint.method, target, what, headers=headers,
+            json_body=self._fill(endpoint.body, values),
+            params=self._fill(dict(endpoint.params), values) or None,
+            ok=endpoint.ok, missing_ok=missing_ok, credential=credential,
+        )
+        if response is None:
+            return None
+        return response.json(what) if response.body else {}
+
+    def create_key(self, name: str) -> IssuedKey:
+        spec, what = self.spec.create, f"Create a key at {self.http.provider}"
+        data = self._call(spec, what, {"name": name})
+        return IssuedKey(key=json_text(data, spec.key_path, what),
+                         key_id=json_text(data, spec.id_path, what), name=name)
+
+    def verify_key(self, key: str) -> None:
+        self._call(self.spec.verify, f"Verify the new key at {self.http.provider}",
+                   {"key": key}, admin=False, credential="new API key")
+
+    def revoke_key(self, key_id: str) -> bool:
+        result = self._call(self.spec.revoke, f"Revoke a key at {self.http.provider}",
+                            {"key_id": key_id}, missing_ok=True)
+        return result is not None
+
+    def list_keys(self, prefix: str) -> list[KeyInfo] | None:
+        spec = self.spec.list
+        if spec is None:
+            return None
+        what = f"List keys at {self.http.provider}"
+        items = json_path(self._call(spec, what, {"prefix": prefix}), spec.items_path, what)
+        if not isinstance(items, list):
+            return []
+        return [KeyInfo(key_id=json_text(item, spec.id_path, what),
+                        name=str(json_path(item, spec.name_path, what)))
+                for item in items]
+
+    def fetch_key(self, key_id: str) -> str | None:
+        spec = self.spec.fetch
+        if spec is None:
+            return None
+        what = f"Read a key at {self.http.provider}"
+        data = self._call(spec, what, {"key_id": key_id}, missing_ok=True)
+        return None if data is None else json_text(data, spec.key_path, what)

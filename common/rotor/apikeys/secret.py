@@ -1,0 +1,104 @@
+"""The rotated secret's JSON shape for API keys, and its validation.
+
+::
+
+    {
+      "provider": "sendgrid",            which provider (see rotor.apikeys.registry)
+      "api_key": "SG.xxxx",               the key consumers use
+      "key_id": "abc123",                 the provider's id of that key (to revoke it later)
+      "adminarn": "arn:aws:secretsmanager:...:secret:sendgrid-admin",
+      "base_url": "https://api.eu.sendgrid.com",   optional: regional endpoint
+      "name_prefix": "rotor-payments-",  optional: how rotor names the keys it creates
+      "previous_key_id": "...",          written by rotor: the key this one replaced
+      "scopes": ["mail.send"]            ...and any provider-specific settings
+    }
+
+Every other key is kept as it is. Errors name the secret, the stage and the key; never a value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from rotor.apikeys.provider import IssuedKey
+from rotor.errors import SecretFormatError
+
+_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,47}$")
+
+
+def _text(value: dict[str, Any], key: str, where: str, *, required: bool = True) -> str | None:
+    raw = value.get(key)
+    if raw is None:
+        if required:
+            raise SecretFormatError(f"{where}: key '{key}' is missing; add it to the secret.")
+        return None
+    if not isinstance(raw, str) or not raw.strip():
+        raise SecretFormatError(f"{where}: key '{key}' must be a non-empty string.")
+    if any(ord(c) < 32 or ord(c) == 127 for c in raw):
+        raise SecretFormatError(f"{where}: key '{key}' contains control characters.")
+    return raw
+
+
+@dataclass(frozen=True, repr=False)
+class ApiKeySecret:
+    provider: str
+    api_key: str
+    key_id: str | None
+    adminarn: str
+    base_url: str | None
+    name_prefix: str | None
+    previous_key_id: str | None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, value: dict[str, Any], where: str) -> ApiKeySecret:
+        provider = str(_text(value, "provider", where))
+        prefix = _text(value, "name_prefix", where, required=False)
+        if prefix is not None and not _PREFIX.match(prefix):
+            raise SecretFormatError(
+                f"{where}: key 'name_prefix' must be 1-48 letters, digits, '-', '_', '.' or ':'."
+            )
+        adminarn = _text(value, "adminarn", where, required=False)
+        if adminarn is None:
+            raise SecretFormatError(
+                f"{where}: key 'adminarn' is missing; API key rotation needs the ARN of the "
+                "secret holding the admin credential that may create and revoke keys."
+            )
+        return cls(
+            provider=provider.strip().lower(),
+            api_key=str(_text(value, "api_key", where)),
+            key_id=_text(value, "key_id", where, required=False),
+            adminarn=adminarn,
+            base_url=_text(value, "base_url", where, required=False),
+            name_prefix=prefix,
+            previous_key_id=_text(value, "previous_key_id", where, required=False),
+            raw=dict(value),
+        )
+
+    def prefix_for(self, secret_arn: str) -> str:
+        """How keys made for this secret are named: ``<prefix><rotation token>``.
+
+        The default is unique per secret (a digest of its ARN), so two secrets rotated with
+        the same admin credential never sweep up each other's keys.
+        """
+        if self.name_prefix is not None:
+            return self.name_prefix
+        return f"rotor-{hashlib.sha256(secret_arn.encode()).hexdigest()[:10]}-"
+
+    def successor(self, issued: IssuedKey) -> dict[str, Any]:
+        """The next version's JSON: the new key, every other key kept as it was."""
+        value = {**self.raw, "api_key": issued.key, "key_id": issued.key_id}
+        value.pop("previous_key_id", None)
+        value.pop("key_metadata", None)
+        if self.key_id is not None:
+            value["previous_key_id"] = self.key_id
+        if issued.metadata:
+            value["key_metadata"] = dict(issued.metadata)
+        return value
+
+    def __repr__(self) -> str:
+        return (f"ApiKeySecret(provider={self.provider!r}, key_id={self.key_id!r}, "
+                f"adminarn={self.adminarn!r}, base_url={self.base_url!r})")

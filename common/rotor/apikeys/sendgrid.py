@@ -1,0 +1,77 @@
+"""Twilio SendGrid API keys (``/v3/api_keys``).
+
+* Create: ``POST /v3/api_keys`` with ``{"name", "scopes"}`` answers 201 with ``api_key`` (the
+  69-character key, shown this once only) and ``api_key_id``. Without ``scopes`` SendGrid
+  issues a full-access key: set ``scopes`` in the secret to what the consumers need.
+* List: ``GET /v3/api_keys`` answers ``{"result": [{"api_key_id", "name"}]}``.
+* Verify: ``GET /v3/scopes`` authenticated with the key itself answers 200 (its scopes) for a
+  live key and 401 for a revoked or unknown one.
+* Revoke: ``DELETE /v3/api_keys/{api_key_id}`` answers 204, or 404 when it is already gone.
+* Auth: ``Authorization: Bearer <key>``. The admin key needs the ``api_keys.*`` scopes.
+* EU regional subusers: ``"base_url": "https://api.eu.sendgrid.com"``.
+
+Admin secret: ``{"api_key": "SG...."}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rotor.apikeys.http import path
+from rotor.apikeys.provider import IssuedKey, KeyInfo, Provider, json_text
+from rotor.errors import AuthenticationFailed, SecretFormatError
+
+
+class SendGrid(Provider):
+    default_base_url = "https://api.sendgrid.com"
+
+    def _admin(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.context.admin_text('api_key')}"}
+
+    def _scopes(self) -> list[str] | None:
+        scopes = self.context.setting("scopes", list)
+        if scopes is not None and not all(isinstance(s, str) and s for s in scopes):
+            raise SecretFormatError(f"{self.context.where}: key 'scopes' must list strings.")
+        return scopes
+
+    def create_key(self, name: str) -> IssuedKey:
+        body: dict[str, Any] = {"name": name}
+        scopes = self._scopes()
+        if scopes is not None:
+            body["scopes"] = scopes
+        what = "Create a SendGrid API key"
+        response = self.http.request("POST", "/v3/api_keys", what, headers=self._admin(),
+                                     json_body=body, ok=(201,))
+        assert response is not None
+        data = response.json(what)
+        return IssuedKey(key=json_text(data, "api_key", what),
+                         key_id=json_text(data, "api_key_id", what), name=name)
+
+    def list_keys(self, prefix: str) -> list[KeyInfo]:
+        what = "List SendGrid API keys"
+        response = self.http.request("GET", "/v3/api_keys", what, headers=self._admin(),
+                                     params={"limit": "100"}, ok=(200,))
+        assert response is not None
+        data = response.json(what)
+        items = data.get("result") if isinstance(data, dict) else None
+        return [
+            KeyInfo(key_id=str(item["api_key_id"]), name=str(item.get("name", "")))
+            for item in items or []
+            if isinstance(item, dict) and item.get("api_key_id")
+        ]
+
+    def verify_key(self, key: str) -> None:
+        what = "Verify the new SendGrid API key"
+        response = self.http.request("GET", "/v3/scopes", what,
+                                     headers={"Authorization": f"Bearer {key}"},
+                                     ok=(200,), credential="new API key")
+        assert response is not None
+        scopes = response.json(what).get("scopes") if response.body else None
+        if not isinstance(scopes, list):
+            raise AuthenticationFailed(f"{what}: SendGrid did not list the key's scopes.")
+
+    def revoke_key(self, key_id: str) -> bool:
+        what = "Revoke a SendGrid API key"
+        response = self.http.request("DELETE", path("/v3/api_keys/{id}", id=key_id), what,
+                                     headers=self._admin(), ok=(204, 200), missing_ok=True)
+        return response is not None

@@ -1,0 +1,66 @@
+"""Whatever call fails, a retried rotation converges and no working credential is lost.
+
+The fault walks across every Secrets Manager and database call of a rotation, once before the
+call (it never happens) and once after (it happens, its answer is lost).
+"""
+
+from __future__ import annotations
+
+import pytest
+from rotor.databases import AlternatingUsers, SingleUser
+from rotor.databases.postgresql import PostgreSQL
+
+from tests.faults import Faults, faulty_engine, faulty_store
+from tests.helpers import secret_value
+from tests.pg import logs_in, pg_secret
+
+
+def _rotations_with_a_fault(strategy):
+    """Yield (faults, rotator) for call 1, 2, ... until a rotation runs without reaching it."""
+    for before in (True, False):
+        at = 1
+        while True:
+            faults = Faults(at=at, before=before)
+            yield faults, lambda sm, f=faults: strategy(faulty_engine(PostgreSQL, f),
+                                                         store=faulty_store(sm, f))
+            if not faults.fired:
+                break
+            at += 1
+
+
+def _login(pg, value):
+    return logs_in(pg, value["username"], value["password"])
+
+
+@pytest.mark.parametrize("strategy", [SingleUser, AlternatingUsers], ids=["single", "alternating"])
+def test_fault_at_every_call_then_retry_converges(pg, sm, harness, new_secret, make_role,
+                                                  admin_arn, strategy):
+    faulted = 0
+    for faults, build in _rotations_with_a_fault(strategy):
+        user, old = make_role(pg)
+        extra = {"masterarn": admin_arn} if strategy is AlternatingUsers else {}
+        arn = new_secret(pg_secret(pg, user, old, **extra))
+        h = harness(build(sm).handler, attempts=1)
+        report = h.rotate(arn)
+        if not faults.fired:  # past the last call: the generator moves on
+            assert report.succeeded
+            continue
+        faulted += 1
+        current = secret_value(sm, arn)
+        if strategy is AlternatingUsers:
+            assert _login(pg, current), faults.log  # AWSCURRENT works at every moment
+        else:  # only the set -> finish window may leave AWSCURRENT behind AWSPENDING
+            pending = report.token
+            assert _login(pg, current) or _login(
+                pg, secret_value(sm, arn, "AWSPENDING")), (pending, faults.log)
+
+        retried = harness("postgresql_" + ("single" if strategy is SingleUser
+                                           else "alternating")).resume(arn, report.token)
+        assert retried.succeeded, (faults.log, retried.steps)
+        new = secret_value(sm, arn)
+        assert _login(pg, new) and new["password"] != old
+        if strategy is SingleUser:
+            assert not logs_in(pg, user, old)
+        else:
+            assert logs_in(pg, user, old)  # AWSPREVIOUS keeps working
+    assert faulted >= 20  # every call of a rotation was hit, before and after

@@ -7,6 +7,7 @@ scrubbed before it is logged or leaves the handler.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import traceback
@@ -60,6 +61,16 @@ class Redactor:
             if value in text:
                 text = text.replace(value, MASK)
         return text
+
+
+def silence_sdk_debug_logs() -> None:
+    """Keep botocore's DEBUG records (which carry request and response bodies, SecretString
+    included) from ever being emitted, even when the root logger is at DEBUG (Lambda's advanced
+    logging controls set it so)."""
+    for name in ("botocore", "boto3", "urllib3"):
+        sdk_logger = logging.getLogger(name)
+        if sdk_logger.getEffectiveLevel() < logging.INFO:
+            sdk_logger.setLevel(logging.INFO)
 
 
 def is_sensitive_key(key: str) -> bool:

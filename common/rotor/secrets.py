@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rotor.errors import SecretFormatError, StateError
-from rotor.observability import redactor
+from rotor.observability import redactor, silence_sdk_debug_logs
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -36,6 +36,7 @@ def client() -> SecretsManagerClient:
                 import boto3  # deferred: boto3 is the slowest import a rotator has
                 from botocore.config import Config
 
+                silence_sdk_debug_logs()
                 _client = boto3.client(
                     "secretsmanager",
                     endpoint_url=os.environ.get("SECRETS_MANAGER_ENDPOINT") or None,

@@ -42,6 +42,7 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 LOCAL_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 USER_AGENT = "rotor-apikey-rotator/0.1"
+EPOCH_THRESHOLD = 1_000_000_000  # larger "seconds" are a Unix time, not a delay
 
 
 @dataclass(frozen=True)
@@ -102,14 +103,19 @@ def _is_local(host: str) -> bool:
 
 
 def retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (delta-seconds or HTTP date)."""
+    """Seconds to wait from a ``Retry-After`` value: delta-seconds, an HTTP date, or (for the
+    providers' own reset headers) a Unix time."""
     if value is None or not value.strip():
         return None
     text = value.strip()
     try:
-        return max(0.0, float(text))
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        if seconds > EPOCH_THRESHOLD:  # a Unix time (SendGrid's X-RateLimit-Reset)
+            seconds -= (now or datetime.now(UTC)).timestamp()
+        return max(0.0, seconds)
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
@@ -138,7 +144,9 @@ class HttpResponse:
         try:
             return json.loads(self.body or b"null")
         except ValueError:
-            raise ServiceError(f"{what}: the provider answered {self.status} without JSON.") from None
+            raise ServiceError(
+                f"{what}: the provider answered {self.status} without JSON."
+            ) from None
 
 
 class HttpClient:

@@ -7,6 +7,7 @@
 * Verify: ``GET /v3/scopes`` authenticated with the key itself answers 200 (its scopes) for a
   live key and 401 for a revoked or unknown one.
 * Revoke: ``DELETE /v3/api_keys/{api_key_id}`` answers 204, or 404 when it is already gone.
+* A 429 carries ``X-RateLimit-Reset`` (a Unix time); ``Retry-After`` is honoured first.
 * Auth: ``Authorization: Bearer <key>``. The admin key needs the ``api_keys.*`` scopes.
 * EU regional subusers: ``"base_url": "https://api.eu.sendgrid.com"``.
 
@@ -24,15 +25,18 @@ from rotor.errors import AuthenticationFailed, SecretFormatError
 
 class SendGrid(Provider):
     default_base_url = "https://api.sendgrid.com"
+    wait_headers = ("X-RateLimit-Reset",)  # a Unix time on SendGrid
 
     def _admin(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.context.admin_text('api_key')}"}
 
     def _scopes(self) -> list[str] | None:
         scopes = self.context.setting("scopes", list)
-        if scopes is not None and not all(isinstance(s, str) and s for s in scopes):
+        if scopes is None:
+            return None
+        if not all(isinstance(s, str) and s for s in scopes):
             raise SecretFormatError(f"{self.context.where}: key 'scopes' must list strings.")
-        return scopes
+        return [str(s) for s in scopes]
 
     def create_key(self, name: str) -> IssuedKey:
         body: dict[str, Any] = {"name": name}

@@ -36,9 +36,12 @@ _NEAR = re.compile(r"near '.*", re.DOTALL)
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)")
 # ssl_type in mysql.user -> the REQUIRE clause (SPECIFIED lists CIPHER/ISSUER/SUBJECT).
 _REQUIRE = {"": "NONE", "ANY": "SSL", "X509": "X509"}
-_LIMITS = (("max_questions", "MAX_QUERIES_PER_HOUR"), ("max_updates", "MAX_UPDATES_PER_HOUR"),
-           ("max_connections", "MAX_CONNECTIONS_PER_HOUR"),
-           ("max_user_connections", "MAX_USER_CONNECTIONS"))
+_LIMITS = ("MAX_QUERIES_PER_HOUR", "MAX_UPDATES_PER_HOUR", "MAX_CONNECTIONS_PER_HOUR",
+           "MAX_USER_CONNECTIONS")
+_OPTIONS_SQL = (
+    "SELECT ssl_type, ssl_cipher, x509_issuer, x509_subject, max_questions, max_updates, "
+    "max_connections, max_user_connections FROM mysql.user WHERE User = %s AND Host = %s"
+)
 
 
 def quote_ident(name: str) -> str:
@@ -105,7 +108,7 @@ class Session:
 
 
 def _error(exc: Exception) -> tuple[int | None, str]:
-    args = getattr(exc, "args", ())
+    args: tuple[Any, ...] = tuple(getattr(exc, "args", ()))
     if len(args) >= 2 and isinstance(args[0], int):
         return args[0], str(args[1]).strip()
     return None, str(exc).strip()
@@ -305,11 +308,8 @@ class MySQL(Engine):
 
     def _account_options(self, conn: Session, user: str, host: str) -> tuple[str, list[str]]:
         """REQUIRE and resource-limit clauses equal to ``user``'s (values to bind)."""
-        columns = ["ssl_type", "ssl_cipher", "x509_issuer", "x509_subject",
-                   *(c for c, _ in _LIMITS)]
         row = conn.execute(f"Reading the account options of '{user}'@'{host}'",
-                           f"SELECT {', '.join(columns)} FROM mysql.user "
-                           "WHERE User = %s AND Host = %s", (user, host))[0]
+                           _OPTIONS_SQL, (user, host))[0]
         ssl_type = _text(row[0]).upper()
         values: list[str] = []
         if ssl_type in _REQUIRE:
@@ -322,7 +322,7 @@ class MySQL(Engine):
                     values.append(_text(value))
             require = " AND ".join(parts) or "SSL"
         limits = " ".join(f"{keyword} {int(value or 0)}"
-                          for (_, keyword), value in zip(_LIMITS, row[4:], strict=True))
+                          for keyword, value in zip(_LIMITS, row[4:], strict=True))
         return f"REQUIRE {require} WITH {limits}", values
 
     def _grants(self, conn: Session, user: str, host: str) -> set[Grant]:

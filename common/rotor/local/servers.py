@@ -159,3 +159,136 @@ class PostgresServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@dataclass
+class MariaDBServer:
+    """A private ``mariadbd``: password authentication over TCP, TLS when ``certs`` is given.
+
+    With ``certs`` the server requires TLS for every connection (require_secure_transport).
+    The admin ``rotor_admin``@``%`` has every privilege WITH GRANT OPTION and a password;
+    root is reachable only on the private socket, with the same password.
+    """
+
+    certs: CertFiles | None = None
+    superuser: str = "rotor_admin"
+    superuser_password: str = field(default_factory=lambda: os.urandom(12).hex())
+    host: str = "127.0.0.1"
+    port: int = 0
+    directory: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60.0) -> MariaDBServer:
+        user = _service_user("mysql")
+        self.directory = Path(tempfile.mkdtemp(prefix="rotor-mariadb-"))
+        data = self.directory / "data"
+        _chown_tree(self.directory, user)
+        _run(["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--skip-test-db",
+              "--auth-root-authentication-method=normal", "--skip-name-resolve"], user)
+        self.port = self.port or free_port()
+        args = ["mariadbd", "--no-defaults", f"--datadir={data}", f"--port={self.port}",
+                f"--bind-address={self.host}", f"--socket={self.socket}",
+                f"--pid-file={self.directory / 'mariadb.pid'}", f"--log-error={self.log_file}",
+                "--skip-name-resolve", "--innodb-buffer-pool-size=16M",
+                "--innodb-flush-log-at-trx-commit=0", "--max-connections=60"]
+        if user is not None:
+            args.append(f"--user={user.pw_name}")
+        if self.certs is not None:
+            for src in (self.certs.ca, self.certs.cert, self.certs.key):
+                shutil.copy(src, self.directory / src.name)
+            args += [f"--ssl-ca={self.directory / self.certs.ca.name}",
+                     f"--ssl-cert={self.directory / self.certs.cert.name}",
+                     f"--ssl-key={self.directory / self.certs.key.name}",
+                     "--require-secure-transport=ON"]
+        _chown_tree(self.directory, user)
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._bootstrap(timeout)
+        return self
+
+    def _bootstrap(self, timeout: float) -> None:
+        import time
+
+        import pymysql
+
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"mariadbd exited: {self.log_text()[-2000:]}")
+            try:
+                conn = pymysql.connect(unix_socket=str(self.socket), user="root", password="",
+                                       autocommit=True, connect_timeout=2)
+                break
+            except pymysql.MySQLError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("mariadbd did not accept connections in time.") from None
+                time.sleep(0.05)
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT User, Host FROM mysql.user WHERE User = 'root' "
+                        "AND Host <> 'localhost'")
+            for name, host in cur.fetchall():
+                cur.execute("DROP USER %s@%s", (name, host))
+            cur.execute("ALTER USER 'root'@'localhost' IDENTIFIED BY %s",
+                        (self.superuser_password,))
+            cur.execute("CREATE USER %s@'%%' IDENTIFIED BY %s",
+                        (self.superuser, self.superuser_password))
+            cur.execute("GRANT ALL PRIVILEGES ON *.* TO %s@'%%' WITH GRANT OPTION",
+                        (self.superuser,))
+
+    @property
+    def socket(self) -> Path:
+        assert self.directory is not None
+        return self.directory / "mariadb.sock"
+
+    @property
+    def log_file(self) -> Path:
+        assert self.directory is not None
+        return self.directory / "server.log"
+
+    def log_text(self) -> str:
+        return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory = None
+
+    def admin_secret(self, **extra: Any) -> dict[str, Any]:
+        """The admin as a secret value (RDS shape)."""
+        secret: dict[str, Any] = {
+            "engine": "mariadb", "host": self.host, "port": self.port,
+            "username": self.superuser, "password": self.superuser_password,
+        }
+        if self.certs is None:
+            secret["ssl"] = False
+        return {**secret, **extra}
+
+    def connect(self, user: str | None = None, password: str | None = None) -> Any:
+        """A PyMySQL connection over TCP (TLS verified against the test CA when enabled)."""
+        import ssl
+
+        import pymysql
+
+        options: dict[str, Any] = {"ssl_disabled": True}
+        if self.certs is not None:
+            options = {"ssl": ssl.create_default_context(cafile=str(self.certs.ca))}
+        return pymysql.connect(
+            host=self.host, port=self.port, user=user or self.superuser,
+            password=self.superuser_password if user is None else (password or ""),
+            autocommit=True, connect_timeout=5, **options,
+        )
+
+    def __enter__(self) -> MariaDBServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -4,6 +4,7 @@ authentication (and TLS with a CA generated for the run), and the rotators' real
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import uuid
@@ -38,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def moto_endpoint() -> Iterator[str]:
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
     os.environ["SECRETS_MANAGER_ENDPOINT"] = endpoint

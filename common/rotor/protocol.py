@@ -157,6 +157,7 @@ class Rotator(ABC):
             elapsed = (time.perf_counter() - started) * 1000
             metrics.add_metric("StepDuration", unit="Milliseconds", value=elapsed)
             metrics.flush_metrics()
+            metrics.clear_metrics()  # flush leaves them when POWERTOOLS_METRICS_DISABLED is set
             logger.remove_keys(list(keys))
 
     @tracer.capture_method(capture_response=False)

@@ -1,0 +1,36 @@
+# Every target creates its own virtualenv (.venv) on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: demo test lint typecheck unit system-deps clean
+
+demo: $(STAMP)  ## set up, then rotate real PostgreSQL passwords locally and show each step
+	$(BIN)/rotor demo
+
+test: $(STAMP) lint typecheck unit  ## set up, then lint, type-check and run the whole suite
+
+lint: $(STAMP)
+	$(BIN)/ruff check common rotators tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+system-deps:  ## database servers the demo and tests start privately (Debian, as root)
+	@if ! command -v pg_config >/dev/null || ! [ -x "$$(pg_config --bindir)/initdb" ]; then \
+	  echo "installing PostgreSQL server binaries"; \
+	  apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; fi
+
+$(STAMP): pyproject.toml | system-deps
+	rm -f $(VENV)/.installed-*
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam

@@ -69,3 +69,16 @@ def faulty_engine(engine_cls: type, faults: Faults) -> Any:
     cls = type(f"Faulty{engine_cls.__name__}", (engine_cls,),
                {name: wrap(name) for name in ENGINE_CALLS})
     return cls()
+
+
+def rotations_with_a_fault(build: Any) -> Any:
+    """Yield ``(faults, rotator)`` with a fault at call 1, 2, ... (before the call, then after
+    it) until a rotation runs past its last call. ``build(faults)`` makes the rotator."""
+    for before in (True, False):
+        at = 1
+        while True:
+            faults = Faults(at=at, before=before)
+            yield faults, build(faults)
+            if not faults.fired:
+                break
+            at += 1

@@ -18,7 +18,7 @@ from typing import Any
 
 from rotor import passwords
 from rotor.errors import ConfigurationError, EventError, RotationError, StateError
-from rotor.observability import describe_exception, logger, metrics, redactor, tracer
+from rotor.observability import describe_exception, logger, metrics, redactor, traced
 from rotor.secrets import CURRENT, PENDING, PREVIOUS, SecretDescription, SecretStore
 
 
@@ -160,12 +160,10 @@ class Rotator(ABC):
             metrics.clear_metrics()  # flush leaves them when POWERTOOLS_METRICS_DISABLED is set
             logger.remove_keys(list(keys))
 
-    @tracer.capture_method(capture_response=False)
     def _traced(self, event: Any) -> None:
         parsed = RotationEvent.parse(event)
-        tracer.put_annotation("step", parsed.step.value)
-        tracer.put_annotation("rotator", self.name)
-        self.run_step(parsed)
+        with traced(f"rotor.{parsed.step.value}", step=parsed.step.value, rotator=self.name):
+            self.run_step(parsed)
 
     def _scrubbed(self, exc: Exception) -> Exception:
         message = describe_exception(exc)

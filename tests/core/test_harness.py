@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from rotor.local.harness import HarnessError
+
 from tests.conftest import handler
 from tests.helpers import secret_value, stages
 from tests.pg import logs_in, pg_secret

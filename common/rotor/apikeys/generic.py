@@ -5,20 +5,22 @@ The secret says ``"provider": "http"`` and describes the API under ``"http"``::
     "http": {
       "admin_headers": {"Authorization": "Bearer {admin.api_key}"},
       "create": {"method": "POST", "path": "/v1/keys", "body": {"name": "{name}"},
-                 "key_path": "key", "id_path": "id"},
+                 "value_path": "key", "id_path": "id"},
       "verify": {"method": "GET", "path": "/v1/me",
                  "headers": {"Authorization": "Bearer {key}"}},
       "revoke": {"method": "DELETE", "path": "/v1/keys/{key_id}"},
       "list":   {"method": "GET", "path": "/v1/keys", "items_path": "data",
                  "id_path": "id", "name_path": "name"},
-      "fetch":  {"method": "GET", "path": "/v1/keys/{key_id}", "key_path": "key"}
+      "fetch":  {"method": "GET", "path": "/v1/keys/{key_id}", "value_path": "key"}
     }
 
 ``list`` and ``fetch`` are optional (without ``list`` a retried createSecret cannot find the
 key it made). Placeholders: ``{name}`` (the new key's name), ``{key}`` (the key being
 verified), ``{key_id}``, ``{admin.FIELD}`` (a field of the admin secret). In paths they are
 percent-encoded. ``*_path`` values are dotted JSON paths (``data.attributes.key``,
-``items.0.id``). ``ok`` (a list of statuses) overrides the accepted statuses of a call.
+``items.0.id``). ``ok`` (a list of statuses) overrides the accepted statuses of a call. (The
+field names avoid "key", "token" and "secret": rotor masks the values of such fields
+everywhere as credentials.)
 
 The same description can be fixed in code and registered under a name of its own::
 
@@ -39,11 +41,11 @@ from rotor.errors import SecretFormatError
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)\}")
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _REQUIRED = {
-    "create": ("path", "key_path", "id_path"),
+    "create": ("path", "value_path", "id_path"),
     "verify": ("path",),
     "revoke": ("path",),
     "list": ("path", "items_path", "id_path", "name_path"),
-    "fetch": ("path", "key_path"),
+    "fetch": ("path", "value_path"),
 }
 _DEFAULT_METHOD = {"create": "POST", "verify": "GET", "revoke": "DELETE", "list": "GET",
                    "fetch": "GET"}
@@ -57,7 +59,7 @@ class Endpoint:
     params: Mapping[str, str] = field(default_factory=dict)
     body: Any = None
     ok: tuple[int, ...] = (200, 201, 204)
-    key_path: str = ""
+    value_path: str = ""
     id_path: str = ""
     items_path: str = ""
     name_path: str = ""
@@ -128,7 +130,7 @@ def _endpoint(raw: Any, name: str, required: tuple[str, ...], where: str) -> End
         params=_strings(raw.get("params", {}), f"{where}.params"),
         body=raw.get("body"),
         ok=tuple(ok),
-        **{k: str(raw.get(k, "")) for k in ("key_path", "id_path", "items_path", "name_path")},
+        **{k: str(raw.get(k, "")) for k in ("value_path", "id_path", "items_path", "name_path")},
     )
 
 
@@ -148,6 +150,9 @@ class HttpProvider(Provider):
     def spec(self) -> HttpApiSpec:
         raw = self.spec_data if self.spec_data is not None else self.context.settings.get("http")
         return HttpApiSpec.parse(raw, self.context.where)
+
+    def check_settings(self) -> None:
+        _ = self.spec
 
     def _fill(self, value: Any, values: Mapping[str, str]) -> Any:
         if isinstance(value, str):
@@ -190,7 +195,7 @@ class HttpProvider(Provider):
     def create_key(self, name: str) -> IssuedKey:
         spec, what = self.spec.create, f"Create a key at {self.http.provider}"
         data = self._call(spec, what, {"name": name})
-        return IssuedKey(key=json_text(data, spec.key_path, what),
+        return IssuedKey(key=json_text(data, spec.value_path, what),
                          key_id=json_text(data, spec.id_path, what), name=name)
 
     def verify_key(self, key: str) -> None:
@@ -220,4 +225,4 @@ class HttpProvider(Provider):
             return None
         what = f"Read a key at {self.http.provider}"
         data = self._call(spec, what, {"key_id": key_id}, missing_ok=True)
-        return None if data is None else json_text(data, spec.key_path, what)
+        return None if data is None else json_text(data, spec.value_path, what)

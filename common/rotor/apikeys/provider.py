@@ -112,6 +112,9 @@ class Provider(ABC):
     def revoke_key(self, key_id: str) -> bool:
         """Revoke the key with this id. ``False`` when it did not exist (already revoked)."""
 
+    def check_settings(self) -> None:  # noqa: B027 - optional hook
+        """Validate provider-specific settings before any call (errors name the key)."""
+
     def list_keys(self, prefix: str) -> list[KeyInfo] | None:
         """The keys (at least those named ``prefix...``), or ``None`` if the service cannot list."""
         return None

@@ -108,8 +108,10 @@ class ApiKeyRotator(Rotator):
         admin = self._read_admin(rotation, secret.adminarn, admin_where)
         http = HttpClient(base_url, provider=secret.provider, wait_headers=cls.wait_headers,
                           sleep=self._sleep)
-        return cls(ProviderContext(settings=secret.raw, admin=admin, http=http, where=where,
-                                   admin_where=admin_where))
+        provider = cls(ProviderContext(settings=secret.raw, admin=admin, http=http,
+                                       where=where, admin_where=admin_where))
+        provider.check_settings()
+        return provider
 
     @staticmethod
     def _read_admin(rotation: Rotation, arn: str, where: str) -> dict[str, Any]:

@@ -38,6 +38,9 @@ class SendGrid(Provider):
             raise SecretFormatError(f"{self.context.where}: key 'scopes' must list strings.")
         return [str(s) for s in scopes]
 
+    def check_settings(self) -> None:
+        self._scopes()
+
     def create_key(self, name: str) -> IssuedKey:
         body: dict[str, Any] = {"name": name}
         scopes = self._scopes()

@@ -21,6 +21,7 @@ from rotor.databases.engine import Engine
 from rotor.databases.tls import TLS_HINT, TlsSettings
 from rotor.errors import AuthenticationFailed, ConfigurationError, ServiceError
 from rotor.models import MYSQL_ENGINES, DatabaseSecret
+from rotor.observability import logger
 
 if TYPE_CHECKING:
     import pymysql
@@ -31,6 +32,8 @@ _ACCESS_DENIED = 1045  # wrong password, unknown user, or REQUIRE SSL without TL
 _TABLE_DENIED = (1142, 1143)  # SELECT on mysql.user not granted
 # 2026: TLS required but not offered; 3159 (MySQL) / 4036 (MariaDB): server requires TLS.
 _TLS_ERRORS = (2026, 3159, 4036)
+_PLAINTEXT_HINT = ("The secret says \"ssl\": false but the server offers TLS; a server "
+                   "requiring TLS rejects a plaintext login this way. Remove \"ssl\": false.")
 # A syntax error quotes the statement from the error on ("near '...'"): never show it.
 _NEAR = re.compile(r"near '.*", re.DOTALL)
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)")
@@ -212,16 +215,25 @@ class MySQL(Engine):
             context.verify_mode = ssl.CERT_REQUIRED
             options = {"ssl": context}
         where = f"MySQL at {login.host}:{login.port} as '{login.username}'"
+        conn = pymysql.connections.Connection(
+            host=login.host, port=login.port, user=login.username, password=login.password,
+            database=login.dbname, connect_timeout=10, read_timeout=60, write_timeout=60,
+            autocommit=True, charset="utf8mb4", program_name="rotor", defer_connect=True,
+            **options,
+        )
         try:
-            conn = pymysql.connect(
-                host=login.host, port=login.port, user=login.username, password=login.password,
-                database=login.dbname, connect_timeout=10, read_timeout=60, write_timeout=60,
-                autocommit=True, charset="utf8mb4", program_name="rotor", **options,
-            )
+            conn.connect()
         except pymysql.MySQLError as exc:
             code, text = _error(exc)
             if code == _ACCESS_DENIED:
-                raise AuthenticationFailed(f"{where}: credentials rejected.") from None
+                message = f"{where}: credentials rejected."
+                offered = getattr(conn, "server_capabilities", 0) & pymysql.constants.CLIENT.SSL
+                if not tls.enabled and offered:
+                    # MariaDB refuses plaintext under require_secure_transport (or REQUIRE SSL)
+                    # with this same error: say so, the strategy only sees a rejected login.
+                    message += " " + _PLAINTEXT_HINT
+                    logger.warning(message)
+                raise AuthenticationFailed(message) from None
             hint = ""
             if code in _TLS_ERRORS or "SSL" in text or "certificate" in text:
                 hint = " " + TLS_HINT

@@ -53,6 +53,17 @@ def _run(cmd: list[str], user: pwd.struct_passwd | None, **kwargs: Any) -> None:
         raise RuntimeError(f"{Path(cmd[0]).name} failed: {result.stderr.strip()[-2000:]}")
 
 
+def _admin_secret(server: Any, engine: str, extra: dict[str, Any]) -> dict[str, Any]:
+    """A server's admin login as a secret value (RDS shape); "ssl": false without TLS."""
+    secret: dict[str, Any] = {
+        "engine": engine, "host": server.host, "port": server.port,
+        "username": server.superuser, "password": server.superuser_password,
+    }
+    if server.certs is None:
+        secret["ssl"] = False
+    return {**secret, **extra}
+
+
 @dataclass
 class PostgresServer:
     """A private PostgreSQL cluster: scram-sha-256 over TCP, TLS when ``certs`` is given.
@@ -131,14 +142,7 @@ class PostgresServer:
 
     def admin_secret(self, **extra: Any) -> dict[str, Any]:
         """The superuser as a secret value (RDS shape)."""
-        secret: dict[str, Any] = {
-            "engine": "postgres", "host": self.host, "port": self.port,
-            "username": self.superuser, "password": self.superuser_password,
-            "dbname": "postgres",
-        }
-        if self.certs is None:
-            secret["ssl"] = False
-        return {**secret, **extra}
+        return _admin_secret(self, "postgres", {"dbname": "postgres", **extra})
 
     def connect(self, user: str | None = None, password: str | None = None) -> Any:
         """A psycopg connection (TLS verified against the test CA when the server has TLS)."""
@@ -264,13 +268,7 @@ class MariaDBServer:
 
     def admin_secret(self, **extra: Any) -> dict[str, Any]:
         """The admin as a secret value (RDS shape)."""
-        secret: dict[str, Any] = {
-            "engine": "mariadb", "host": self.host, "port": self.port,
-            "username": self.superuser, "password": self.superuser_password,
-        }
-        if self.certs is None:
-            secret["ssl"] = False
-        return {**secret, **extra}
+        return _admin_secret(self, "mariadb", extra)
 
     def connect(self, user: str | None = None, password: str | None = None) -> Any:
         """A PyMySQL connection over TCP (TLS verified against the test CA when enabled)."""

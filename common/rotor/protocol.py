@@ -18,7 +18,14 @@ from typing import Any
 
 from rotor import passwords
 from rotor.errors import ConfigurationError, EventError, RotationError, StateError
-from rotor.observability import describe_exception, logger, metrics, redactor, traced
+from rotor.observability import (
+    describe_exception,
+    logger,
+    metrics,
+    redactor,
+    scrubbed_traceback,
+    traced,
+)
 from rotor.secrets import CURRENT, PENDING, PREVIOUS, SecretDescription, SecretStore
 
 
@@ -60,18 +67,11 @@ class Rotation:
     """One step's view of the rotation in progress. Values are read on first use only."""
 
     def __init__(
-        self,
-        store: SecretStore,
-        description: SecretDescription,
-        event: RotationEvent,
-        policy: passwords.PasswordPolicy,
-        password_source: str,
+        self, store: SecretStore, description: SecretDescription, event: RotationEvent
     ) -> None:
         self.store = store
         self.description = description
         self.event = event
-        self._policy = policy
-        self._password_source = password_source
 
     @property
     def secret_arn(self) -> str:
@@ -97,9 +97,14 @@ class Rotation:
         return self.store.get(secret_id, CURRENT)
 
     def new_password(self) -> str:
-        if self._password_source == "secretsmanager":
-            return passwords.from_secrets_manager(self._policy, self.store.random_password)
-        return passwords.generate(self._policy)
+        """A password following the function's policy (``PASSWORD_*`` environment variables)."""
+        policy = passwords.PasswordPolicy.from_env()
+        source = os.environ.get("PASSWORD_SOURCE", "local").strip().lower() or "local"
+        if source == "secretsmanager":
+            return passwords.from_secrets_manager(policy, self.store.random_password)
+        if source != "local":
+            raise ConfigurationError("PASSWORD_SOURCE must be 'local' or 'secretsmanager'.")
+        return passwords.generate(policy)
 
 
 class Rotator(ABC):
@@ -154,11 +159,20 @@ class Rotator(ABC):
         else:
             metrics.add_metric("StepSucceeded", unit="Count", value=1)
         finally:
+            self._emit_metrics(started)
+            logger.remove_keys(list(keys))
+
+    @staticmethod
+    def _emit_metrics(started: float) -> None:
+        """Flush this step's metrics; a metrics problem must never fail or mask a step."""
+        try:
             elapsed = (time.perf_counter() - started) * 1000
             metrics.add_metric("StepDuration", unit="Milliseconds", value=elapsed)
             metrics.flush_metrics()
+        except Exception as exc:
+            logger.warning("Could not emit metrics", extra={"error": describe_exception(exc)})
+        finally:
             metrics.clear_metrics()  # flush leaves them when POWERTOOLS_METRICS_DISABLED is set
-            logger.remove_keys(list(keys))
 
     def _traced(self, event: Any) -> None:
         parsed = RotationEvent.parse(event)
@@ -167,7 +181,10 @@ class Rotator(ABC):
 
     def _scrubbed(self, exc: Exception) -> Exception:
         message = describe_exception(exc)
-        logger.error("Rotation step failed", extra={"error": message})
+        extra = {"error": message}
+        if not isinstance(exc, RotationError):  # unexpected: operators need the trace
+            extra["traceback"] = scrubbed_traceback(exc)
+        logger.error("Rotation step failed", extra=extra)
         if isinstance(exc, RotationError):
             try:
                 return type(exc)(redactor.scrub(str(exc)))
@@ -189,9 +206,7 @@ class Rotator(ABC):
                 f"Version {event.token} is not a version of secret {description.name}; "
                 "the rotation was abandoned or the token is wrong."
             )
-        rotation = Rotation(
-            self.store, description, event, passwords.PasswordPolicy.from_env(), _source()
-        )
+        rotation = Rotation(self.store, description, event)
         if CURRENT in stages:
             logger.info("Version is already AWSCURRENT; nothing to do")
             if event.step is Step.FINISH:
@@ -231,9 +246,3 @@ class Rotator(ABC):
             rotation.store.remove_stage(arn, PENDING, token)
         self.finished(rotation)
 
-
-def _source() -> str:
-    source = os.environ.get("PASSWORD_SOURCE", "local").strip().lower() or "local"
-    if source not in ("local", "secretsmanager"):
-        raise ConfigurationError("PASSWORD_SOURCE must be 'local' or 'secretsmanager'.")
-    return source

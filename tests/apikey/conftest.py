@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-
+from rotor import secrets as rotor_secrets
 from rotor.local.fakeproviders import (
     SENDGRID_ADMIN_SCOPES,
     FakeDatadog,
@@ -24,6 +24,20 @@ def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ROTOR_HTTP_BACKOFF", "0.01")
     monkeypatch.setenv("ROTOR_HTTP_ATTEMPTS", "3")
     monkeypatch.setenv("ROTOR_HTTP_TIMEOUT", "10")
+
+
+@pytest.fixture
+def put_fails_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first PutSecretValue of the test dies (after the provider made the key)."""
+    real_put = rotor_secrets.SecretStore.put_pending
+    failures = iter([True])
+
+    def flaky_put(self: Any, *args: Any, **kwargs: Any) -> None:
+        if next(failures, False):
+            raise ConnectionError("PutSecretValue timed out")
+        real_put(self, *args, **kwargs)
+
+    monkeypatch.setattr(rotor_secrets.SecretStore, "put_pending", flaky_put)
 
 
 @pytest.fixture

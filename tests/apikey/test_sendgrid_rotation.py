@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 import requests
-
-from rotor import secrets as rotor_secrets
 from rotor.local.harness import STEPS, Harness
+
 from tests.apikey.conftest import KeySecret
 from tests.helpers import stages
 
@@ -63,21 +62,12 @@ def test_each_step_replayed_twice_creates_no_extra_key(
 
 
 def test_key_made_but_not_stored_is_replaced_not_leaked(
-    sm: Any, rotor_apikey: Harness, sendgrid_secret: Any, monkeypatch: pytest.MonkeyPatch
+    sm: Any, rotor_apikey: Harness, sendgrid_secret: Any, put_fails_once: None
 ) -> None:
     """createSecret dies between the provider's create and PutSecretValue: the retry finds the
     key by its name (the token). SendGrid never shows a key twice, so it is revoked and made
     again: one key per token at the provider at any time."""
     secret: KeySecret = sendgrid_secret()
-    real_put = rotor_secrets.SecretStore.put_pending
-    failures = iter([True])
-
-    def flaky_put(self: Any, *args: Any, **kwargs: Any) -> None:
-        if next(failures, False):
-            raise ConnectionError("PutSecretValue timed out")
-        real_put(self, *args, **kwargs)
-
-    monkeypatch.setattr(rotor_secrets.SecretStore, "put_pending", flaky_put)
     report = rotor_apikey.rotate(secret.arn)
     assert report.succeeded, report.steps
     assert report.attempts == 2
@@ -94,7 +84,7 @@ def test_create_failing_leaves_current_working_and_a_retry_converges(
     secret.api.fail("create", times=3, status=500)
     report = rotor_apikey.rotate(secret.arn)
     assert not report.succeeded
-    assert all("createSecret" == s.step for s in report.steps)
+    assert all(s.step == "createSecret" for s in report.steps)
     assert "500" in (report.steps[-1].error or "")
     assert secret.value(sm)["api_key"] == secret.initial.secret
     assert secret.api.works(secret.initial.secret)
@@ -185,6 +175,24 @@ def test_abandoned_rotation_key_is_swept_by_the_next_finish(
     assert not secret.api.works(orphan)
     assert [k.secret for k in secret.rotor_keys()] == [secret.value(sm)["api_key"]]
     assert secret.api.works(secret.initial.secret)  # AWSPREVIOUS
+
+
+def test_sweep_spares_the_key_of_a_rotation_that_just_started(
+    sm: Any, rotor_apikey: Harness, sendgrid_secret: Any
+) -> None:
+    """A retried finishSecret of the last rotation runs while the next one has created its
+    key: that key's version is AWSPENDING, so the sweep leaves it alone."""
+    secret: KeySecret = sendgrid_secret()
+    done = rotor_apikey.rotate(secret.arn)
+    assert done.succeeded, done.steps
+    token = rotor_apikey.start(secret.arn)
+    assert rotor_apikey.invoke(secret.arn, token, "createSecret").error is None
+    assert rotor_apikey.invoke(secret.arn, done.token, "finishSecret").error is None
+    pending = secret.value(sm, "AWSPENDING")["api_key"]
+    assert secret.api.works(pending)
+    report = rotor_apikey.resume(secret.arn, token)
+    assert report.succeeded, report.steps
+    assert secret.value(sm)["api_key"] == pending and secret.api.works(pending)
 
 
 def test_no_key_value_reaches_logs_or_errors(

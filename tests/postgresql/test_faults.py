@@ -10,22 +10,9 @@ import pytest
 from rotor.databases import AlternatingUsers, SingleUser
 from rotor.databases.postgresql import PostgreSQL
 
-from tests.faults import Faults, faulty_engine, faulty_store
+from tests.faults import faulty_engine, faulty_store, rotations_with_a_fault
 from tests.helpers import secret_value
 from tests.pg import logs_in, pg_secret
-
-
-def _rotations_with_a_fault(strategy):
-    """Yield (faults, rotator) for call 1, 2, ... until a rotation runs without reaching it."""
-    for before in (True, False):
-        at = 1
-        while True:
-            faults = Faults(at=at, before=before)
-            yield faults, lambda sm, f=faults: strategy(faulty_engine(PostgreSQL, f),
-                                                         store=faulty_store(sm, f))
-            if not faults.fired:
-                break
-            at += 1
 
 
 def _login(pg, value):
@@ -36,11 +23,14 @@ def _login(pg, value):
 def test_fault_at_every_call_then_retry_converges(pg, sm, harness, new_secret, make_role,
                                                   admin_arn, strategy):
     faulted = 0
-    for faults, build in _rotations_with_a_fault(strategy):
+    def build(faults):
+        return strategy(faulty_engine(PostgreSQL, faults), store=faulty_store(sm, faults))
+
+    for faults, rotator in rotations_with_a_fault(build):
         user, old = make_role(pg)
         extra = {"masterarn": admin_arn} if strategy is AlternatingUsers else {}
         arn = new_secret(pg_secret(pg, user, old, **extra))
-        h = harness(build(sm).handler, attempts=1)
+        h = harness(rotator.handler, attempts=1)
         report = h.rotate(arn)
         if not faults.fired:  # past the last call: the generator moves on
             assert report.succeeded

@@ -85,7 +85,5 @@ class Datadog(Provider):
             raise AuthenticationFailed(f"{what}: Datadog did not report the key as valid.")
 
     def revoke_key(self, key_id: str) -> bool:
-        what = "Revoke a Datadog API key"
-        response = self.http.request("DELETE", path("/api/v2/api_keys/{id}", id=key_id), what,
-                                     headers=self._admin(), ok=(204, 200), missing_ok=True)
-        return response is not None
+        target = path("/api/v2/api_keys/{id}", id=key_id)
+        return self.http.delete(target, "Revoke a Datadog API key", self._admin())

@@ -174,8 +174,7 @@ class HttpClient:
             import requests  # deferred: only API key rotators need it
 
             session = requests.Session()
-            session.verify = True
-            session.trust_env = False  # no proxy or netrc credentials picked up by surprise
+            session.verify = True  # HTTPS_PROXY / REQUESTS_CA_BUNDLE still apply (VPC egress)
             session.headers["User-Agent"] = USER_AGENT
             self._session = session
         return self._session
@@ -240,6 +239,12 @@ class HttpClient:
                 )
             self._pause(self._backoff(attempt) if wait is None else wait, what, last_error)
         raise self._failure(response, what, credential)
+
+    def delete(self, url_path: str, what: str, headers: Mapping[str, str]) -> bool:
+        """DELETE that treats 404 as done: ``False`` when the thing was already gone."""
+        response = self.request("DELETE", url_path, what, headers=headers, ok=(200, 202, 204),
+                                missing_ok=True)
+        return response is not None
 
     def _wait_from_headers(self, response: HttpResponse) -> float | None:
         for name in self.wait_headers:

@@ -25,21 +25,9 @@ from typing import Any
 
 from rotor.apikeys.provider import IssuedKey
 from rotor.errors import SecretFormatError
+from rotor.models import _text
 
 _PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,47}$")
-
-
-def _text(value: dict[str, Any], key: str, where: str, *, required: bool = True) -> str | None:
-    raw = value.get(key)
-    if raw is None:
-        if required:
-            raise SecretFormatError(f"{where}: key '{key}' is missing; add it to the secret.")
-        return None
-    if not isinstance(raw, str) or not raw.strip():
-        raise SecretFormatError(f"{where}: key '{key}' must be a non-empty string.")
-    if any(ord(c) < 32 or ord(c) == 127 for c in raw):
-        raise SecretFormatError(f"{where}: key '{key}' contains control characters.")
-    return raw
 
 
 @dataclass(frozen=True, repr=False)

@@ -78,7 +78,5 @@ class SendGrid(Provider):
             raise AuthenticationFailed(f"{what}: SendGrid did not list the key's scopes.")
 
     def revoke_key(self, key_id: str) -> bool:
-        what = "Revoke a SendGrid API key"
-        response = self.http.request("DELETE", path("/v3/api_keys/{id}", id=key_id), what,
-                                     headers=self._admin(), ok=(204, 200), missing_ok=True)
-        return response is not None
+        return self.http.delete(path("/v3/api_keys/{id}", id=key_id), "Revoke a SendGrid API key",
+                                self._admin())

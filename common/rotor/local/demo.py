@@ -1,7 +1,7 @@
 """`rotor demo`: real rotations on this machine, shown step by step.
 
-Starts a private PostgreSQL cluster (password authentication, TLS from a throwaway CA) and a
-moto Secrets Manager on 127.0.0.1, then rotates secrets through the rotators' real Lambda
+Starts private PostgreSQL and MariaDB servers (password authentication, TLS from a throwaway
+CA) and a moto Secrets Manager on 127.0.0.1, then rotates secrets through the rotators' real Lambda
 handlers with the harness, printing each step, the stages before and after, and proof by real
 logins. Passwords are shown only as short fingerprints.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rotor.local.harness import Harness, RotationReport, StepResult, load_handler
-from rotor.local.servers import PostgresServer, free_port
+from rotor.local.servers import MariaDBServer, PostgresServer, free_port
 from rotor.local.tlsca import CertFiles, make_ca
 
 ROTATORS_DIR = Path(__file__).resolve().parents[3] / "rotators"
@@ -74,8 +74,7 @@ class Demo:
         report = harness.rotate(arn)
         self.show_stages("after ", report.after)
         after = self.value(arn)
-        self.say(f"    {before['username']} {fingerprint(before['password'])}  ->  "
-                 f"{after['username']} {fingerprint(after['password'])}"
+        self.say(f"    {_login(before)}  ->  {_login(after)}"
                  f"   ({report.seconds * 1000:.0f} ms in all)")
         checks = [("rotation reached a valid end state", report.succeeded), *prove(before, after)]
         for text, ok in checks:
@@ -83,6 +82,13 @@ class Demo:
             if not ok:
                 self.failures.append(text)
         return report
+
+
+def _login(value: dict[str, Any]) -> str:
+    """A credential as a person may see it: who, and a fingerprint of the secret part."""
+    if "password" in value:
+        return f"{value['username']} {fingerprint(value['password'])}"
+    return f"key {value.get('key_id', '?')} {fingerprint(value.get('api_key', ''))}"
 
 
 def _pg_logs_in(server: PostgresServer, value: dict[str, Any]) -> bool:
@@ -125,7 +131,73 @@ def postgresql(demo: Demo) -> None:
         ])
 
 
-SCENARIOS: list[Callable[[Demo], None]] = [postgresql]
+def _my_logs_in(server: MariaDBServer, value: dict[str, Any]) -> bool:
+    import pymysql
+
+    try:
+        server.connect(value["username"], value["password"]).close()
+    except pymysql.err.OperationalError:
+        return False
+    return True
+
+
+def mysql(demo: Demo) -> None:
+    demo.say("\n== MySQL family (MariaDB here) ==")
+    server = demo.stack.enter_context(MariaDBServer(certs=demo.certs))
+    demo.say(f"  private MariaDB on {server.host}:{server.port}: TLS required (verified "
+             "against the demo CA)")
+    with server.connect() as conn, conn.cursor() as cur:
+        for user, password in (("app_single", "initial-Password-3"),
+                               ("app_multi", "initial-Password-4")):
+            cur.execute("CREATE USER %s@'%%' IDENTIFIED BY %s REQUIRE SSL", (user, password))
+        cur.execute("CREATE DATABASE demo_app")
+        cur.execute("GRANT SELECT, INSERT ON demo_app.* TO 'app_multi'@'%'")
+    base = {"engine": "mariadb", "host": server.host, "port": server.port}
+
+    demo.say("\n  -- single user: app_single changes its own password --")
+    arn = demo.create_secret("demo/mysql/single",
+                             {**base, "username": "app_single", "password": "initial-Password-3"})
+    demo.rotate("mysql_single", arn, lambda old, new: [
+        ("the new password logs in", _my_logs_in(server, new)),
+        ("the old password is rejected", not _my_logs_in(server, old)),
+    ])
+
+    demo.say("\n  -- alternating users: app_multi_clone gets app_multi's grants and REQUIRE SSL --")
+    admin = demo.create_secret("demo/mysql/admin", server.admin_secret())
+    arn = demo.create_secret("demo/mysql/alternating", {
+        **base, "username": "app_multi", "password": "initial-Password-4", "masterarn": admin})
+    demo.rotate("mysql_alternating", arn, lambda old, new: [
+        (f"the new user {new['username']} logs in", _my_logs_in(server, new)),
+        (f"the previous user {old['username']} still logs in (AWSPREVIOUS)",
+         _my_logs_in(server, old)),
+    ])
+
+
+def api_keys(demo: Demo) -> None:
+    from rotor.local.fakeproviders import SENDGRID_ADMIN_SCOPES, FakeSendGrid
+
+    demo.say("\n== API keys (a SendGrid-compatible API on 127.0.0.1) ==")
+    api = demo.stack.enter_context(FakeSendGrid())
+    admin = api.add_key("rotor-admin", scopes=SENDGRID_ADMIN_SCOPES)
+    first = api.add_key("payments", scopes=["mail.send"])
+    demo.say(f"  fake SendGrid at {api.base_url}; the admin key lives in its own secret")
+    admin_arn = demo.create_secret("demo/sendgrid/admin", {"api_key": admin.secret})
+    arn = demo.create_secret("demo/sendgrid/payments", {
+        "provider": "sendgrid", "api_key": first.secret, "key_id": first.key_id,
+        "adminarn": admin_arn, "base_url": api.base_url, "scopes": ["mail.send"]})
+    generations = [first.secret]
+    for _ in range(3):
+        demo.say("")
+        demo.rotate("apikey", arn, lambda old, new: [
+            ("the new key works", api.works(new["api_key"])),
+            ("the previous key still works (AWSPREVIOUS)", api.works(old["api_key"])),
+            *([("the key from the generation before is revoked",
+                not api.works(generations[-2]))] if len(generations) > 1 else []),
+        ])
+        generations.append(demo.value(arn)["api_key"])
+
+
+SCENARIOS: list[Callable[[Demo], None]] = [postgresql, mysql, api_keys]
 
 
 @contextmanager

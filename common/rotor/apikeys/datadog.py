@@ -39,10 +39,8 @@ class Datadog(Provider):
     def create_key(self, name: str) -> IssuedKey:
         what = "Create a Datadog API key"
         body = {"data": {"type": "api_keys", "attributes": {"name": name}}}
-        response = self.http.request("POST", "/api/v2/api_keys", what, headers=self._admin(),
-                                     json_body=body, ok=(201, 200))
-        assert response is not None
-        data = response.json(what)
+        data = self.http.request_json("POST", "/api/v2/api_keys", what, headers=self._admin(),
+                                      json_body=body, ok=(201, 200))
         return IssuedKey(key=json_text(data, "data.attributes.key", what),
                          key_id=json_text(data, "data.id", what), name=name)
 
@@ -53,10 +51,9 @@ class Datadog(Provider):
             params = {"page[size]": str(PAGE_SIZE), "page[number]": str(page)}
             if prefix:
                 params["filter"] = prefix
-            response = self.http.request("GET", "/api/v2/api_keys", what,
-                                         headers=self._admin(), params=params, ok=(200,))
-            assert response is not None
-            items = json_path(response.json(what), "data", what)
+            listing = self.http.request_json("GET", "/api/v2/api_keys", what,
+                                             headers=self._admin(), params=params, ok=(200,))
+            items = json_path(listing, "data", what)
             if not isinstance(items, list):
                 break
             for item in items:
@@ -77,11 +74,10 @@ class Datadog(Provider):
 
     def verify_key(self, key: str) -> None:
         what = "Verify the new Datadog API key"
-        response = self.http.request("GET", "/api/v1/validate", what,
-                                     headers={"DD-API-KEY": key}, ok=(200,),
-                                     credential="new API key")
-        assert response is not None
-        if json_path(response.json(what), "valid", what) is not True:
+        answer = self.http.request_json("GET", "/api/v1/validate", what,
+                                        headers={"DD-API-KEY": key}, ok=(200,),
+                                        credential="new API key")
+        if json_path(answer, "valid", what) is not True:
             raise AuthenticationFailed(f"{what}: Datadog did not report the key as valid.")
 
     def revoke_key(self, key_id: str) -> bool:

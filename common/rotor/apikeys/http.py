@@ -179,6 +179,13 @@ class HttpClient:
             self._session = session
         return self._session
 
+    def request_json(self, method: str, url_path: str, what: str, **kwargs: Any) -> Any:
+        """:meth:`request` for a call whose answer must be JSON (no ``missing_ok``)."""
+        response = self.request(method, url_path, what, **kwargs)
+        if response is None:  # only with missing_ok, which this method does not pass
+            raise ServiceError(f"{what}: the provider answered 404.")
+        return response.json(what)
+
     def request(
         self,
         method: str,

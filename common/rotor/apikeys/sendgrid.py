@@ -47,19 +47,15 @@ class SendGrid(Provider):
         if scopes is not None:
             body["scopes"] = scopes
         what = "Create a SendGrid API key"
-        response = self.http.request("POST", "/v3/api_keys", what, headers=self._admin(),
-                                     json_body=body, ok=(201,))
-        assert response is not None
-        data = response.json(what)
+        data = self.http.request_json("POST", "/v3/api_keys", what, headers=self._admin(),
+                                      json_body=body, ok=(201,))
         return IssuedKey(key=json_text(data, "api_key", what),
                          key_id=json_text(data, "api_key_id", what), name=name)
 
     def list_keys(self, prefix: str) -> list[KeyInfo]:
         what = "List SendGrid API keys"
-        response = self.http.request("GET", "/v3/api_keys", what, headers=self._admin(),
-                                     params={"limit": "100"}, ok=(200,))
-        assert response is not None
-        data = response.json(what)
+        data = self.http.request_json("GET", "/v3/api_keys", what, headers=self._admin(),
+                                      params={"limit": "100"}, ok=(200,))
         items = data.get("result") if isinstance(data, dict) else None
         return [
             KeyInfo(key_id=str(item["api_key_id"]), name=str(item.get("name", "")))

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rotor.local.harness import Harness, RotationReport, StepResult, load_handler
-from rotor.local.servers import MariaDBServer, PostgresServer, free_port
+from rotor.local.servers import LocalServer, MariaDBServer, PostgresServer, free_port
 from rotor.local.tlsca import CertFiles, make_ca
 
 ROTATORS_DIR = Path(__file__).resolve().parents[3] / "rotators"
@@ -91,14 +91,29 @@ def _login(value: dict[str, Any]) -> str:
     return f"key {value.get('key_id', '?')} {fingerprint(value.get('api_key', ''))}"
 
 
-def _pg_logs_in(server: PostgresServer, value: dict[str, Any]) -> bool:
-    import psycopg
-
-    try:
-        server.connect(value["username"], value["password"]).close()
-    except psycopg.OperationalError:
-        return False
-    return True
+def _databases(demo: Demo, server: LocalServer, family: str, base: dict[str, Any],
+               alternations: int) -> None:
+    """The two strategies against one server: a user ``app_single`` and ``app_multi``."""
+    logs_in = server.logs_in
+    demo.say("\n  -- single user: app_single changes its own password --")
+    arn = demo.create_secret(f"demo/{family}/single",
+                             {**base, "username": "app_single", "password": "initial-Password-1"})
+    demo.rotate(f"{family}_single", arn, lambda old, new: [
+        ("the new password logs in", logs_in(new["username"], new["password"])),
+        ("the old password is rejected", not logs_in(old["username"], old["password"])),
+    ])
+    demo.say("\n  -- alternating users: the admin switches app_multi and app_multi_clone, "
+             "whose privileges follow app_multi --")
+    admin = demo.create_secret(f"demo/{family}/admin", server.admin_secret())
+    arn = demo.create_secret(f"demo/{family}/alternating", {
+        **base, "username": "app_multi", "password": "initial-Password-2", "masterarn": admin})
+    for _ in range(alternations):
+        demo.rotate(f"{family}_alternating", arn, lambda old, new: [
+            (f"the new user {new['username']} logs in",
+             logs_in(new["username"], new["password"])),
+            (f"the previous user {old['username']} still logs in (AWSPREVIOUS)",
+             logs_in(old["username"], old["password"])),
+        ])
 
 
 def postgresql(demo: Demo) -> None:
@@ -110,35 +125,7 @@ def postgresql(demo: Demo) -> None:
         conn.execute("CREATE ROLE app_single LOGIN PASSWORD 'initial-Password-1'")
         conn.execute("CREATE ROLE app_multi LOGIN PASSWORD 'initial-Password-2'")
     base = {"engine": "postgres", "host": server.host, "port": server.port, "dbname": "postgres"}
-
-    demo.say("\n  -- single user: app_single changes its own password --")
-    arn = demo.create_secret("demo/postgresql/single",
-                             {**base, "username": "app_single", "password": "initial-Password-1"})
-    demo.rotate("postgresql_single", arn, lambda old, new: [
-        ("the new password logs in", _pg_logs_in(server, new)),
-        ("the old password is rejected", not _pg_logs_in(server, old)),
-    ])
-
-    demo.say("\n  -- alternating users: the admin switches app_multi and app_multi_clone --")
-    admin = demo.create_secret("demo/postgresql/admin", server.admin_secret())
-    arn = demo.create_secret("demo/postgresql/alternating", {
-        **base, "username": "app_multi", "password": "initial-Password-2", "masterarn": admin})
-    for _ in range(2):
-        demo.rotate("postgresql_alternating", arn, lambda old, new: [
-            (f"the new user {new['username']} logs in", _pg_logs_in(server, new)),
-            (f"the previous user {old['username']} still logs in (AWSPREVIOUS)",
-             _pg_logs_in(server, old)),
-        ])
-
-
-def _my_logs_in(server: MariaDBServer, value: dict[str, Any]) -> bool:
-    import pymysql
-
-    try:
-        server.connect(value["username"], value["password"]).close()
-    except pymysql.err.OperationalError:
-        return False
-    return True
+    _databases(demo, server, "postgresql", base, alternations=2)
 
 
 def mysql(demo: Demo) -> None:
@@ -147,30 +134,13 @@ def mysql(demo: Demo) -> None:
     demo.say(f"  private MariaDB on {server.host}:{server.port}: TLS required (verified "
              "against the demo CA)")
     with server.connect() as conn, conn.cursor() as cur:
-        for user, password in (("app_single", "initial-Password-3"),
-                               ("app_multi", "initial-Password-4")):
+        for user, password in (("app_single", "initial-Password-1"),
+                               ("app_multi", "initial-Password-2")):
             cur.execute("CREATE USER %s@'%%' IDENTIFIED BY %s REQUIRE SSL", (user, password))
         cur.execute("CREATE DATABASE demo_app")
         cur.execute("GRANT SELECT, INSERT ON demo_app.* TO 'app_multi'@'%'")
-    base = {"engine": "mariadb", "host": server.host, "port": server.port}
-
-    demo.say("\n  -- single user: app_single changes its own password --")
-    arn = demo.create_secret("demo/mysql/single",
-                             {**base, "username": "app_single", "password": "initial-Password-3"})
-    demo.rotate("mysql_single", arn, lambda old, new: [
-        ("the new password logs in", _my_logs_in(server, new)),
-        ("the old password is rejected", not _my_logs_in(server, old)),
-    ])
-
-    demo.say("\n  -- alternating users: app_multi_clone gets app_multi's grants and REQUIRE SSL --")
-    admin = demo.create_secret("demo/mysql/admin", server.admin_secret())
-    arn = demo.create_secret("demo/mysql/alternating", {
-        **base, "username": "app_multi", "password": "initial-Password-4", "masterarn": admin})
-    demo.rotate("mysql_alternating", arn, lambda old, new: [
-        (f"the new user {new['username']} logs in", _my_logs_in(server, new)),
-        (f"the previous user {old['username']} still logs in (AWSPREVIOUS)",
-         _my_logs_in(server, old)),
-    ])
+    _databases(demo, server, "mysql", {"engine": "mariadb", "host": server.host,
+                                       "port": server.port}, alternations=1)
 
 
 def api_keys(demo: Demo) -> None:

@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from rotor.local.tlsca import CertFiles
 
@@ -53,33 +53,75 @@ def _run(cmd: list[str], user: pwd.struct_passwd | None, **kwargs: Any) -> None:
         raise RuntimeError(f"{Path(cmd[0]).name} failed: {result.stderr.strip()[-2000:]}")
 
 
-def _admin_secret(server: Any, engine: str, extra: dict[str, Any]) -> dict[str, Any]:
-    """A server's admin login as a secret value (RDS shape); "ssl": false without TLS."""
-    secret: dict[str, Any] = {
-        "engine": engine, "host": server.host, "port": server.port,
-        "username": server.superuser, "password": server.superuser_password,
-    }
-    if server.certs is None:
-        secret["ssl"] = False
-    return {**secret, **extra}
+@dataclass
+class LocalServer:
+    """What the throwaway servers share: address, admin login, TLS, log and clean-up."""
+
+    engine: ClassVar[str] = ""
+    certs: CertFiles | None = None
+    superuser: str = "admin"
+    superuser_password: str = field(default_factory=lambda: os.urandom(12).hex())
+    host: str = "127.0.0.1"
+    port: int = 0
+    directory: Path | None = None
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def log_file(self) -> Path:
+        assert self.directory is not None
+        return self.directory / "server.log"
+
+    def log_text(self) -> str:
+        return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+
+    def connect(self, user: str | None = None, password: str | None = None) -> Any:
+        """A driver connection, as the admin unless ``user`` is given."""
+        raise NotImplementedError
+
+    def logs_in(self, user: str, password: str) -> bool:
+        """A real login over TCP; ``False`` when the server rejects it."""
+        try:
+            self.connect(user, password).close()
+        except Exception as exc:
+            if type(exc).__name__ != "OperationalError":  # psycopg's and PyMySQL's
+                raise
+            return False
+        return True
+
+    def admin_secret(self, **extra: Any) -> dict[str, Any]:
+        """The admin login as a secret value (RDS shape); "ssl": false without TLS."""
+        secret: dict[str, Any] = {
+            "engine": self.engine, "host": self.host, "port": self.port,
+            "username": self.superuser, "password": self.superuser_password,
+        }
+        if self.certs is None:
+            secret["ssl"] = False
+        return {**secret, **extra}
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 @dataclass
-class PostgresServer:
+class PostgresServer(LocalServer):
     """A private PostgreSQL cluster: scram-sha-256 over TCP, TLS when ``certs`` is given.
 
     ``log_statement = 'all'`` is on, so tests can read the server log and prove that no
     password ever reached the server in clear text.
     """
 
-    certs: CertFiles | None = None
+    engine: ClassVar[str] = "postgres"
     superuser: str = "postgres"
-    superuser_password: str = field(default_factory=lambda: os.urandom(12).hex())
-    host: str = "127.0.0.1"
-    port: int = 0
-    directory: Path | None = None
 
-    def start(self) -> PostgresServer:
+    def start(self) -> Self:
         bindir = Path(subprocess.check_output(["pg_config", "--bindir"], text=True).strip())
         user = _service_user("postgres")
         self.directory = Path(tempfile.mkdtemp(prefix="rotor-pg-"))
@@ -120,14 +162,6 @@ class PostgresServer:
               "-t", "60", "start"], user)
         return self
 
-    @property
-    def log_file(self) -> Path:
-        assert self.directory is not None
-        return self.directory / "server.log"
-
-    def log_text(self) -> str:
-        return self.log_file.read_text(errors="replace")
-
     def stop(self) -> None:
         if self.directory is None:
             return
@@ -141,8 +175,7 @@ class PostgresServer:
         self.directory = None
 
     def admin_secret(self, **extra: Any) -> dict[str, Any]:
-        """The superuser as a secret value (RDS shape)."""
-        return _admin_secret(self, "postgres", {"dbname": "postgres", **extra})
+        return super().admin_secret(dbname="postgres", **extra)
 
     def connect(self, user: str | None = None, password: str | None = None) -> Any:
         """A psycopg connection (TLS verified against the test CA when the server has TLS)."""
@@ -158,15 +191,9 @@ class PostgresServer:
             connect_timeout=5, **tls,
         )
 
-    def __enter__(self) -> PostgresServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
 
 @dataclass
-class MariaDBServer:
+class MariaDBServer(LocalServer):
     """A private ``mariadbd``: password authentication over TCP, TLS when ``certs`` is given.
 
     With ``certs`` the server requires TLS for every connection (require_secure_transport).
@@ -174,15 +201,12 @@ class MariaDBServer:
     root is reachable only on the private socket, with the same password.
     """
 
-    certs: CertFiles | None = None
+    engine: ClassVar[str] = "mariadb"
     superuser: str = "rotor_admin"
-    superuser_password: str = field(default_factory=lambda: os.urandom(12).hex())
-    host: str = "127.0.0.1"
-    port: int = 0
-    directory: Path | None = None
     process: subprocess.Popen[bytes] | None = None
+    timeout: float = 60.0
 
-    def start(self, timeout: float = 60.0) -> MariaDBServer:
+    def start(self) -> Self:
         user = _service_user("mysql")
         self.directory = Path(tempfile.mkdtemp(prefix="rotor-mariadb-"))
         data = self.directory / "data"
@@ -206,7 +230,7 @@ class MariaDBServer:
                      "--require-secure-transport=ON"]
         _chown_tree(self.directory, user)
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self._bootstrap(timeout)
+        self._bootstrap(self.timeout)
         return self
 
     def _bootstrap(self, timeout: float) -> None:
@@ -245,14 +269,6 @@ class MariaDBServer:
         assert self.directory is not None
         return self.directory / "mariadb.sock"
 
-    @property
-    def log_file(self) -> Path:
-        assert self.directory is not None
-        return self.directory / "server.log"
-
-    def log_text(self) -> str:
-        return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
-
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
@@ -265,10 +281,6 @@ class MariaDBServer:
         if self.directory is not None:
             shutil.rmtree(self.directory, ignore_errors=True)
             self.directory = None
-
-    def admin_secret(self, **extra: Any) -> dict[str, Any]:
-        """The admin as a secret value (RDS shape)."""
-        return _admin_secret(self, "mariadb", extra)
 
     def connect(self, user: str | None = None, password: str | None = None) -> Any:
         """A PyMySQL connection over TCP (TLS verified against the test CA when enabled)."""
@@ -285,8 +297,3 @@ class MariaDBServer:
             autocommit=True, connect_timeout=5, **options,
         )
 
-    def __enter__(self) -> MariaDBServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

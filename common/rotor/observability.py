@@ -118,7 +118,10 @@ def describe_exception(exc: BaseException) -> str:
         seen.add(id(current))
         message = str(current).strip()
         parts.append(f"{type(current).__name__}: {message}" if message else type(current).__name__)
-        current = current.__cause__ or current.__context__
+        if current.__cause__ is not None:
+            current = current.__cause__
+        else:  # `raise ... from None` hides the context on purpose: so do we
+            current = None if current.__suppress_context__ else current.__context__
     return redactor.scrub(" <- ".join(parts))
 
 

@@ -8,6 +8,7 @@ of one rotation usually run in the same warm container and need only one read of
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import threading
@@ -64,15 +65,16 @@ class _ValueCache:
         self._lock = threading.Lock()
 
     def get(self, key: tuple[str, str]) -> dict[str, Any] | None:
+        """A copy: a caller changing what it got must not change what the next step reads."""
         with self._lock:
             value = self._data.get(key)
             if value is not None:
                 self._data.move_to_end(key)
-            return value
+            return copy.deepcopy(value)
 
     def put(self, key: tuple[str, str], value: dict[str, Any]) -> None:
         with self._lock:
-            self._data[key] = value
+            self._data[key] = copy.deepcopy(value)
             while len(self._data) > self._limit:
                 self._data.popitem(last=False)
 
@@ -152,7 +154,7 @@ class SecretStore:
         response = self.sm.get_secret_value(**kwargs)
         value = parse_secret_string(response.get("SecretString"), where)
         _values.put((secret_id, response["VersionId"]), value)
-        return value
+        return value  # the cache holds its own copy
 
     def find(self, secret_id: str, stage: str, version_id: str) -> dict[str, Any] | None:
         """Like :meth:`get`, but ``None`` when that version has no value yet."""

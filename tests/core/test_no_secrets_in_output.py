@@ -14,6 +14,13 @@ from tests.helpers import secret_value
 from tests.pg import pg_secret
 
 
+def everything_logged(capture, caplog) -> str:
+    """Captured output plus every log record with its structured extras (error, traceback)."""
+    out = capture.readouterr()
+    records = " ".join(str(vars(record)) for record in caplog.records)
+    return out.out + out.err + caplog.text + records
+
+
 def test_rotations_log_no_password(pg, sm, harness, new_secret, make_role, admin_arn,
                                    capsys, caplog):
     caplog.set_level(logging.DEBUG)
@@ -30,35 +37,37 @@ def test_rotations_log_no_password(pg, sm, harness, new_secret, make_role, admin
     # and a failing one, whose error messages are logged
     assert not harness("postgresql_single", attempts=1).rotate(broken).succeeded
 
-    out = capsys.readouterr()
-    text = out.out + out.err + caplog.text
+    text = everything_logged(capsys, caplog)
     assert "Step completed" in text and "Rotation step failed" in text  # logs were captured
     passwords = {old, other_old, "wrong-password-for-user", pg.superuser_password,
                  secret_value(sm, single)["password"], secret_value(sm, alternating)["password"]}
     assert not [p for p in passwords if p in text]
 
 
-def test_exceptions_quoting_a_secret_are_scrubbed(pg, sm, harness, new_secret, make_role,
-                                                  capsys, caplog):
-    """A driver error that quotes the password is masked before it is logged or raised."""
-    user, old = make_role(pg)
-    arn = new_secret(pg_secret(pg, user, old))
+def test_driver_errors_quoting_a_secret_are_scrubbed(pg, sm, harness, new_secret, make_role,
+                                                     capfd, caplog):
+    """A real server error that quotes a secret value is masked in the raised error and logs.
+
+    The secret names its password as the database too, so PostgreSQL's own message
+    ('database "<password>" does not exist') carries the password through the driver.
+    """
+    caplog.set_level(logging.DEBUG)
+    user, password = make_role(pg)
+    arn = new_secret(pg_secret(pg, user, password, dbname=password))
     token = harness("postgresql_single").start(arn)
-    sm.put_secret_value(SecretId=arn, ClientRequestToken=token,
-                        SecretString=pg_secret_text(pg, user, old, port="not-a-port"),
-                        VersionStages=["AWSPENDING"])
-    event = {"Step": "setSecret", "SecretId": arn, "ClientRequestToken": token}
+    capfd.readouterr()
+    caplog.clear()
+    event = {"Step": "createSecret", "SecretId": arn, "ClientRequestToken": token}
+    handler("postgresql_single")(event, LambdaContext())
+    event["Step"] = "setSecret"
     with pytest.raises(RotationError) as caught:
         handler("postgresql_single")(event, LambdaContext())
-    assert old not in str(caught.value) and caught.value.__cause__ is None
-    out = capsys.readouterr()
-    assert old not in out.out + out.err + caplog.text
-
-
-def pg_secret_text(pg, user, password, **extra):
-    import json
-
-    return json.dumps(pg_secret(pg, user, password, **extra))
+    message = str(caught.value)
+    assert "does not exist" in message and MASK in message  # the real driver message, masked
+    assert password not in message and caught.value.__cause__ is None
+    text = everything_logged(capfd, caplog)
+    assert "does not exist" in text  # the error was logged, with the driver's message
+    assert password not in text
 
 
 def test_redactor_masks_registered_values_only():

@@ -91,3 +91,23 @@ def test_host_name_is_verified(wrong_name_server, sm, harness, new_secret, monke
     assert not report.succeeded
     assert "IP address mismatch" in report.steps[-1].error
     _socket_login(server, user, old).close()  # the password did not change
+
+
+@pytest.mark.parametrize("rotator", ["mysql_single", "mysql_alternating"])
+def test_plaintext_server_is_refused_without_ssl_false(mdb, sm, harness, new_secret, make_user,
+                                                       ca_bundle, rotator):
+    """A server without TLS and a secret that does not say "ssl": false: no silent fallback."""
+    admin = new_secret(mdb.admin_secret())
+    user, old = make_user(mdb)
+    value = my_secret(mdb, user, old, masterarn=admin)
+    value.pop("ssl")
+    arn = new_secret(value)
+    before = snapshot(mdb, user)
+
+    report = harness(rotator, attempts=1).rotate(arn)
+
+    assert not report.succeeded
+    error = report.steps[-1].error or ""
+    assert "SSL is required but the server doesn't support it" in error
+    assert '"ssl": false' in error
+    _unchanged(mdb, sm, arn, user, old, before)

@@ -20,6 +20,15 @@ def _memberships(pg, role):
     return {r[0] for r in rows}
 
 
+def _settings(pg, role):
+    with pg.connect() as conn:
+        rows = conn.execute(
+            "SELECT d.datname, s.setconfig FROM pg_db_role_setting s JOIN pg_roles r "
+            "ON r.oid = s.setrole LEFT JOIN pg_database d ON d.oid = s.setdatabase "
+            "WHERE r.rolname = %s", (role,)).fetchall()
+    return {(db, tuple(config)) for db, config in rows}
+
+
 def _can_select(pg, user, password, table):
     with pg.connect(user, password) as conn:
         try:
@@ -63,14 +72,21 @@ def test_grants_added_later_reach_the_clone(pg, sm, harness, new_secret, make_ro
         conn.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(f"{user}_gone")))
         conn.execute(sql.SQL("GRANT {} TO {}").format(
             sql.Identifier(f"{user}_gone"), sql.Identifier(user)))
-        conn.execute(sql.SQL("ALTER ROLE {} CREATEDB CONNECTION LIMIT 7").format(
+        conn.execute(sql.SQL("ALTER ROLE {} CREATEDB NOINHERIT CONNECTION LIMIT 7").format(
             sql.Identifier(user)))
+        conn.execute(sql.SQL("ALTER ROLE {} SET statement_timeout = '5s'").format(
+            sql.Identifier(user)))
+        conn.execute(sql.SQL("ALTER ROLE {} IN DATABASE postgres SET search_path = "
+                             "\"$user\", public, \"odd, schema\"").format(sql.Identifier(user)))
     arn = new_secret(pg_secret(pg, user, old, masterarn=admin_arn))
     h = harness(ROTATOR)
     assert h.rotate(arn).succeeded
     clone = secret_value(sm, arn)
     assert _memberships(pg, clone["username"]) == {user, f"{user}_gone"}
     assert not _can_select(pg, clone["username"], clone["password"], table)
+    search_path = ("postgres", ('search_path="$user", public, "odd, schema"',))
+    assert _settings(pg, clone["username"]) == _settings(pg, user) == {
+        (None, ("statement_timeout=5s",)), search_path}
 
     # After the clone exists: a direct grant, a new membership, a revoked one, an attribute.
     with pg.connect() as conn:
@@ -80,7 +96,10 @@ def test_grants_added_later_reach_the_clone(pg, sm, harness, new_secret, make_ro
             sql.Identifier(f"{user}_readers"), sql.Identifier(user)))
         conn.execute(sql.SQL("REVOKE {} FROM {}").format(
             sql.Identifier(f"{user}_gone"), sql.Identifier(user)))
-        conn.execute(sql.SQL("ALTER ROLE {} NOCREATEDB").format(sql.Identifier(user)))
+        conn.execute(sql.SQL("ALTER ROLE {} NOCREATEDB VALID UNTIL '2999-01-01'").format(
+            sql.Identifier(user)))
+        conn.execute(sql.SQL("ALTER ROLE {} RESET statement_timeout").format(
+            sql.Identifier(user)))
     assert h.rotate(arn).succeeded  # back to the original user
     assert h.rotate(arn).succeeded  # the clone again: brought in step
     clone = secret_value(sm, arn)
@@ -88,10 +107,11 @@ def test_grants_added_later_reach_the_clone(pg, sm, harness, new_secret, make_ro
     assert _can_select(pg, clone["username"], clone["password"], table)
     assert _memberships(pg, clone["username"]) == {user, f"{user}_readers"}
     with pg.connect() as conn:
-        createdb, limit = conn.execute(
-            "SELECT rolcreatedb, rolconnlimit FROM pg_roles WHERE rolname = %s",
-            (clone["username"],)).fetchone()
-    assert (createdb, limit) == (False, 7)
+        createdb, inherit, limit, until = conn.execute(
+            "SELECT rolcreatedb, rolinherit, rolconnlimit, rolvaliduntil FROM pg_roles "
+            "WHERE rolname = %s", (clone["username"],)).fetchone()
+    assert (createdb, inherit, limit, until.year) == (False, True, 7, 2999)
+    assert _settings(pg, clone["username"]) == {search_path}
 
 
 def test_every_step_replayed_twice(pg, sm, harness, new_secret, make_role, admin_arn):
@@ -158,3 +178,24 @@ def test_unusual_role_names(pg, sm, harness, new_secret, make_role, admin_arn, p
     assert harness(ROTATOR).rotate(arn).succeeded
     new = secret_value(sm, arn)
     assert new["username"] == f"{user}_clone" and logs_in(pg, new["username"], new["password"])
+
+
+def test_admin_tls_is_not_downgraded_by_the_rotated_secret(pg, sm, harness, new_secret,
+                                                           make_role):
+    """The rotated secret says "ssl": false; the admin secret says nothing, so it is TLS."""
+    admin = new_secret({k: v for k, v in pg.admin_secret().items() if k != "ssl"})
+    user, old = make_role(pg)
+    arn = new_secret(pg_secret(pg, user, old, masterarn=admin))
+    report = harness(ROTATOR, attempts=1).rotate(arn)
+    assert not report.succeeded
+    assert "server does not support SSL" in (report.steps[-1].error or "")
+    assert not role_exists(pg, f"{user}_clone")
+
+
+def test_rotating_the_admin_itself_is_refused(pg, sm, harness, new_secret, admin_arn):
+    arn = new_secret(pg.admin_secret(masterarn=admin_arn))
+    report = harness(ROTATOR, attempts=1).rotate(arn)
+    assert not report.succeeded
+    assert "the admin of" in (report.steps[-1].error or "")
+    assert not role_exists(pg, f"{pg.superuser}_clone")
+    assert pg.logs_in(pg.superuser, pg.superuser_password)

@@ -76,9 +76,12 @@ class AlternatingUsers(DatabaseRotator):
                 f"The admin secret {arn} points at {admin.host}:{admin.port} but secret {name} at "
                 f"{current.host}:{current.port}; refusing to use admin credentials elsewhere."
             )
-        # An admin secret without 'ssl' or 'dbname' follows the rotated secret's choice.
-        return dataclasses.replace(
-            admin,
-            dbname=admin.dbname or current.dbname,
-            ssl=admin.ssl if "ssl" in admin.raw else current.ssl,
-        )
+        if naming.original_of(admin.username) == naming.original_of(current.username):
+            raise StateError(
+                f"Secret {name} rotates '{current.username}', the admin of {arn} itself; "
+                "alternating users would change the admin's own password. Rotate the admin "
+                "secret with the single-user rotator instead."
+            )
+        # TLS for the admin session is the admin secret's own choice (verified by default):
+        # the less trusted rotated secret cannot downgrade it. Only the database follows.
+        return dataclasses.replace(admin, dbname=admin.dbname or current.dbname)

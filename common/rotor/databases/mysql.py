@@ -240,6 +240,9 @@ class MySQL(Engine):
             raise ServiceError(
                 f"Could not connect to {where}: MySQL error {code}: {text}.{hint}"
             ) from None
+        if tls.enabled and not isinstance(getattr(conn, "_sock", None), ssl.SSLSocket):
+            conn.close()  # belt and braces: PyMySQL before 1.2 fell back to plaintext here
+            raise ServiceError(f"Could not connect to {where} over TLS. {TLS_HINT}")
         return Session(conn)
 
     # --- user names -----------------------------------------------------------------------

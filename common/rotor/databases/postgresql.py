@@ -22,9 +22,33 @@ if TYPE_CHECKING:
 _AUTH_SQLSTATE = "28P01"
 _AUTH_MESSAGE = "password authentication failed"
 
-# Role attributes the clone copies from the original on every rotation.
-_ATTRIBUTES = (("rolcreatedb", "CREATEDB"), ("rolcreaterole", "CREATEROLE"),
-               ("rolinherit", "INHERIT"))
+
+# Settings whose stored value is a list of quoted elements (as pg_dump knows them): each
+# element must be given as its own literal, or the whole list would become one element.
+_LIST_SETTINGS = frozenset({"search_path", "temp_tablespaces", "local_preload_libraries",
+                            "session_preload_libraries", "shared_preload_libraries",
+                            "unix_socket_directories"})
+
+
+def _setting_values(name: str, value: str) -> list[str]:
+    """A stored role setting as the literals that recreate it (never raw SQL)."""
+    if name.lower() not in _LIST_SETTINGS:
+        return [value]
+    elements, current, quoted, i = [], "", False, 0
+    while i < len(value):
+        char = value[i]
+        if char == '"' and quoted and value[i + 1:i + 2] == '"':
+            current, i = current + '"', i + 2
+            continue
+        if char == '"':
+            quoted = not quoted
+        elif char == "," and not quoted:
+            elements.append(current.strip())
+            current = ""
+        else:
+            current += char if quoted or not char.isspace() else ""
+        i += 1
+    return [*elements, current.strip()]
 
 
 class PostgreSQL(Engine):
@@ -87,26 +111,59 @@ class PostgreSQL(Engine):
     ) -> None:
         from psycopg import sql
 
-        rows = conn.execute(
-            "SELECT rolname, rolcreatedb, rolcreaterole, rolinherit, rolconnlimit "
-            "FROM pg_roles WHERE rolname = ANY(%s)", ([original, clone],)
-        ).fetchall()
-        roles = {row[0]: row for row in rows}
-        if original not in roles:
+        exists = conn.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)",
+                              ([original, clone],)).fetchall()
+        if (original,) not in exists:
             raise ServiceError(f"PostgreSQL role '{original}' does not exist; cannot clone it.")
-        if clone not in roles:
+        if (clone,) not in exists:
             conn.execute(sql.SQL("CREATE ROLE {} WITH LOGIN").format(sql.Identifier(clone)))
         self._alter_password(conn, clone, password)
-        # Attributes: follow the original, so a role changed later is changed in the clone too.
-        source = roles[original]
-        clauses = [keyword if source[i + 1] else f"NO{keyword}"
-                   for i, (_, keyword) in enumerate(_ATTRIBUTES)]
-        clauses.append(f"CONNECTION LIMIT {int(source[4])}")
-        conn.execute(
-            sql.SQL("ALTER ROLE {} WITH " + " ".join(clauses)).format(sql.Identifier(clone))
-        )
-        # Memberships: the clone is a member of the original (so grants made to the original,
-        # now or later, reach it) and of every role the original is a direct member of.
+        self._sync_attributes(conn, original, clone)
+        self._sync_settings(conn, original, clone)
+        self._sync_memberships(conn, original, clone)
+
+    def _sync_attributes(self, conn: psycopg.Connection[Any], original: str, clone: str) -> None:
+        """Follow the original's attributes, so a role changed later changes the clone too.
+        The clone always INHERITs: its privileges come through membership of the original."""
+        from psycopg import sql
+
+        createdb, createrole, limit, valid_until = conn.execute(
+            "SELECT rolcreatedb, rolcreaterole, rolconnlimit, rolvaliduntil "
+            "FROM pg_roles WHERE rolname = %s", (original,)).fetchone() or (False, False, -1, None)
+        conn.execute(sql.SQL(
+            "ALTER ROLE {} WITH INHERIT {} {} CONNECTION LIMIT {} VALID UNTIL {}").format(
+                sql.Identifier(clone),
+                sql.SQL("CREATEDB" if createdb else "NOCREATEDB"),
+                sql.SQL("CREATEROLE" if createrole else "NOCREATEROLE"),
+                sql.Literal(int(limit)),
+                sql.Literal("infinity" if valid_until is None else valid_until.isoformat()),
+        ))
+
+    def _sync_settings(self, conn: psycopg.Connection[Any], original: str, clone: str) -> None:
+        """Per-role settings (``ALTER ROLE … [IN DATABASE …] SET``), e.g. search_path."""
+        from psycopg import sql
+
+        query = ("SELECT d.datname, s.setconfig FROM pg_db_role_setting s "
+                 "JOIN pg_roles r ON r.oid = s.setrole "
+                 "LEFT JOIN pg_database d ON d.oid = s.setdatabase WHERE r.rolname = %s")
+        for database, _ in conn.execute(query, (clone,)).fetchall():
+            scope = sql.SQL("") if database is None else sql.SQL(" IN DATABASE {}").format(
+                sql.Identifier(database))
+            conn.execute(sql.SQL("ALTER ROLE {}{} RESET ALL").format(sql.Identifier(clone), scope))
+        for database, settings in conn.execute(query, (original,)).fetchall():
+            scope = sql.SQL("") if database is None else sql.SQL(" IN DATABASE {}").format(
+                sql.Identifier(database))
+            for setting in settings or []:
+                name, _, value = setting.partition("=")
+                values = sql.SQL(", ").join(sql.Literal(v) for v in _setting_values(name, value))
+                conn.execute(sql.SQL("ALTER ROLE {}{} SET {} = {}").format(
+                    sql.Identifier(clone), scope, sql.Identifier(name), values))
+
+    def _sync_memberships(self, conn: psycopg.Connection[Any], original: str, clone: str) -> None:
+        """The clone is a member of the original (so grants made to the original, now or later,
+        reach it) and of every role the original is a direct member of, and of no other."""
+        from psycopg import sql
+
         wanted = {original, *self._memberships(conn, original)}
         have = self._memberships(conn, clone)
         for role in sorted(wanted - have):

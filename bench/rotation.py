@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def import_ms(handler: Path, runs: int = 5) -> float:
     """Median time for a fresh interpreter to import a handler module (cold start share)."""
-    code = (f"import sys, time; sys.path.insert(0, {str(handler.parent)!r}); t = time.perf_counter(); "
-            "import app; print((time.perf_counter() - t) * 1000)")
+    code = (f"import sys, time; sys.path.insert(0, {str(handler.parent)!r}); "
+            "t = time.perf_counter(); import app; print((time.perf_counter() - t) * 1000)")
     env = {**os.environ, "POWERTOOLS_METRICS_DISABLED": "true"}
     samples = [float(subprocess.check_output([sys.executable, "-c", code], env=env, text=True))
                for _ in range(runs)]

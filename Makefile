@@ -12,7 +12,7 @@ demo: $(STAMP)  ## set up, then rotate real PostgreSQL passwords locally and sho
 test: $(STAMP) lint typecheck unit  ## set up, then lint, type-check and run the whole suite
 
 lint: $(STAMP)
-	$(BIN)/ruff check common rotators tests
+	$(BIN)/ruff check common rotators tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -34,3 +34,6 @@ $(STAMP): pyproject.toml | system-deps
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam build
+
+bench: $(STAMP)  ## rotation wall time, Secrets Manager calls, DB connections, import time
+	$(BIN)/python bench/rotation.py

@@ -43,6 +43,7 @@ def moto_endpoint() -> Iterator[str]:
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
     os.environ["SECRETS_MANAGER_ENDPOINT"] = endpoint
+    os.environ["AWS_ENDPOINT_URL_RDS"] = endpoint  # RDS-managed admin secrets (moto's RDS)
     rotor_secrets.reset_client()
     yield endpoint
     server.stop()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from rotor.databases import naming
+from rotor.databases import naming, rds
 from rotor.databases.base import DatabaseRotator
 from rotor.databases.tls import TlsSettings
 from rotor.errors import AuthenticationFailed, SecretFormatError, StateError
@@ -70,7 +70,10 @@ class AlternatingUsers(DatabaseRotator):
 
     def _admin(self, rotation: Rotation, current: DatabaseSecret, name: str) -> DatabaseSecret:
         arn = self._admin_arn(current, name)
-        admin = self.login(rotation.read_secret(arn), f"Admin secret {arn}", admin=True)
+        value = rotation.read_secret(arn)
+        if "host" not in value:  # an RDS-managed master secret: the RDS API says where
+            value = {**value, **rds.endpoint(rotation.store.describe(arn))}
+        admin = self.login(value, f"Admin secret {arn}", admin=True)
         if not admin.same_server(current):
             raise StateError(
                 f"The admin secret {arn} points at {admin.host}:{admin.port} but secret {name} at "

@@ -54,7 +54,10 @@ def datadog() -> Iterator[FakeDatadog]:
 
 @dataclass
 class KeySecret:
-    """A rotated secret in moto, the fake it points at, and the keys seeded there."""
+    """A rotated secret in moto, the fake it points at, and the keys seeded there.
+
+    The fake's address is in the admin secret (``base_url``): the endpoint is trusted only
+    from there, never from the rotated secret."""
 
     arn: str
     admin_arn: str
@@ -66,6 +69,11 @@ class KeySecret:
     def value(self, sm: Any, stage: str = "AWSCURRENT") -> dict[str, Any]:
         return json.loads(sm.get_secret_value(SecretId=self.arn,
                                               VersionStage=stage)["SecretString"])
+
+    def set_admin(self, sm: Any, value: dict[str, Any]) -> None:
+        """Replace the admin secret's value, still pointing at the fake."""
+        sm.put_secret_value(SecretId=self.admin_arn,
+                            SecretString=json.dumps({"base_url": self.api.base_url, **value}))
 
     def prefix(self) -> str:
         from rotor.apikeys import ApiKeySecret
@@ -80,13 +88,14 @@ class KeySecret:
 @pytest.fixture
 def sendgrid_secret(sendgrid: FakeSendGrid, new_secret: Callable[..., str]
                     ) -> Callable[..., KeySecret]:
-    def make(**overrides: Any) -> KeySecret:
+    def make(admin_settings: dict[str, Any] | None = None, **overrides: Any) -> KeySecret:
         admin = sendgrid.add_key("rotor-admin", scopes=SENDGRID_ADMIN_SCOPES)
         initial = sendgrid.add_key("payments-initial", scopes=["mail.send"])
-        admin_arn = new_secret({"api_key": admin.secret})
+        admin_arn = new_secret({"api_key": admin.secret, "base_url": sendgrid.base_url,
+                                **(admin_settings or {})})
         value: dict[str, Any] = {
             "provider": "sendgrid", "api_key": initial.secret, "key_id": initial.key_id,
-            "adminarn": admin_arn, "base_url": sendgrid.base_url, "scopes": ["mail.send"],
+            "adminarn": admin_arn, "scopes": ["mail.send"],
         }
         value.update(overrides)
         value = {k: v for k, v in value.items() if v is not None}
@@ -103,10 +112,11 @@ def datadog_secret(datadog: FakeDatadog, new_secret: Callable[..., str]
         admin = datadog.add_key("rotor-admin")
         app_key = datadog.add_application_key()
         initial = datadog.add_key("agents-initial")
-        admin_arn = new_secret({"api_key": admin.secret, "application_key": app_key})
+        admin_arn = new_secret({"api_key": admin.secret, "application_key": app_key,
+                                "base_url": datadog.base_url})
         value: dict[str, Any] = {
             "provider": "datadog", "api_key": initial.secret, "key_id": initial.key_id,
-            "adminarn": admin_arn, "base_url": datadog.base_url,
+            "adminarn": admin_arn,
         }
         value.update(overrides)
         arn = new_secret(value)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import requests
@@ -63,8 +62,7 @@ def test_admin_without_application_key_is_refused_before_any_call(
     sm: Any, rotor_apikey: Harness, datadog_secret: Any, new_secret: Any
 ) -> None:
     secret: KeySecret = datadog_secret()
-    sm.put_secret_value(SecretId=secret.admin_arn,
-                        SecretString=json.dumps({"api_key": secret.admin_values[0]}))
+    secret.set_admin(sm, {"api_key": secret.admin_values[0]})
     report = rotor_apikey.rotate(secret.arn)
     assert not report.succeeded
     error = report.steps[-1].error or ""

@@ -30,10 +30,11 @@ SENDGRID_AS_DATA: dict[str, Any] = {
 }
 
 
-def test_generic_provider_configured_in_the_secret(
+def test_generic_provider_described_in_the_admin_secret(
     sm: Any, rotor_apikey: Harness, sendgrid_secret: Any
 ) -> None:
-    secret: KeySecret = sendgrid_secret(provider="http", scopes=None, http=SENDGRID_AS_DATA)
+    secret: KeySecret = sendgrid_secret(provider="http", scopes=None,
+                                        admin_settings={"http": SENDGRID_AS_DATA})
     keys = [secret.initial.secret]
     for _ in range(2):
         report = rotor_apikey.rotate(secret.arn)
@@ -42,6 +43,35 @@ def test_generic_provider_configured_in_the_secret(
     assert not secret.api.works(keys[0])
     assert secret.api.works(keys[1]) and secret.api.works(keys[2])
     assert [k.scopes for k in secret.rotor_keys()] == [["mail.send"], ["mail.send"]]
+
+
+def test_description_in_the_rotated_secret_is_refused(
+    sm: Any, rotor_apikey: Harness, sendgrid_secret: Any
+) -> None:
+    """Whoever may write the rotated secret must not decide what is sent with the admin key:
+    here the admin key would become the new key's name, listed to every reader of keys."""
+    leaky = {**SENDGRID_AS_DATA, "create": {**SENDGRID_AS_DATA["create"],
+                                            "body": {"name": "{admin.api_key}"}}}
+    secret: KeySecret = sendgrid_secret(provider="http", scopes=None, http=leaky,
+                                        admin_settings={"http": SENDGRID_AS_DATA})
+    before = secret.value(sm)
+    report = rotor_apikey.rotate(secret.arn)
+    assert not report.succeeded
+    assert "key 'http' differs from the API description in Admin secret" in (
+        report.steps[-1].error or "")
+    assert secret.api.requests == []
+    assert secret.value(sm) == before
+    assert all(k.name != secret.admin_values[0] for k in secret.api.live_keys())
+
+
+@pytest.mark.parametrize("part", ["body", "path", "params", "headers"])
+def test_admin_fields_only_in_admin_headers(part: str) -> None:
+    create = dict(SENDGRID_AS_DATA["create"])
+    create[part] = ("/v3/api_keys/{admin.api_key}" if part == "path"
+                    else {"name": "x {admin.api_key}"})
+    with pytest.raises(SecretFormatError,
+                       match=r"'\{admin.api_key\}' is allowed only in 'http.admin_headers'"):
+        HttpProvider.preset({**SENDGRID_AS_DATA, "create": create})
 
 
 def test_registered_preset_provider(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ from tests.apikey.conftest import KeySecret
         ({"provider": "nosuch"}, "key 'provider' names no registered provider"),
         ({"base_url": "http://api.sendgrid.com"}, "key 'base_url' must use https://"),
         ({"base_url": "https://user:pw@api.sendgrid.com"}, "must not carry credentials"),
+        ({"base_url": "https://api.sendgrid.com"}, "key 'base_url' differs from the endpoint"),
         ({"scopes": "mail.send"}, "key 'scopes' must be a list"),
         ({"name_prefix": "bad prefix!"}, "key 'name_prefix' must be"),
         ({"adminarn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf"},
@@ -47,7 +47,7 @@ def test_admin_secret_without_api_key_names_the_key(
     sm: Any, rotor_apikey: Harness, sendgrid_secret: Any
 ) -> None:
     secret: KeySecret = sendgrid_secret()
-    sm.put_secret_value(SecretId=secret.admin_arn, SecretString=json.dumps({"apikey": "x" * 20}))
+    secret.set_admin(sm, {"apikey": "x" * 20})
     report = rotor_apikey.rotate(secret.arn)
     assert not report.succeeded
     assert f"Admin secret {secret.admin_arn}: key 'api_key' must be a non-empty string" in (
@@ -60,8 +60,7 @@ def test_admin_key_without_permission_is_reported_as_the_admin_credential(
 ) -> None:
     secret: KeySecret = sendgrid_secret()
     weak = secret.api.add_key("mail-only", scopes=["mail.send"])
-    sm.put_secret_value(SecretId=secret.admin_arn,
-                        SecretString=json.dumps({"api_key": weak.secret}))
+    secret.set_admin(sm, {"api_key": weak.secret})
     report = rotor_apikey.rotate(secret.arn)
     assert not report.succeeded
     error = report.steps[-1].error or ""

@@ -212,3 +212,27 @@ def test_no_key_value_reaches_logs_or_errors(
               secret.value(sm)["api_key"], secret.value(sm, "AWSPREVIOUS")["api_key"]]
     for value in values:
         assert value not in text  # ...without any key in it
+
+
+def test_more_than_a_hundred_keys_are_all_listed(
+    sm: Any, rotor_apikey: Harness, sendgrid_secret: Any, put_fails_once: None
+) -> None:
+    """SendGrid documents only ``limit`` for GET /v3/api_keys (no offset or cursor): rotor
+    asks for enough that a retried createSecret finds its own key after 150 others, and the
+    sweep sees that far too."""
+    secret: KeySecret = sendgrid_secret()
+    api = secret.api
+    api.max_keys = 1000  # above SendGrid's documented 100 per account
+    for n in range(150):
+        api.add_key(f"other-team-{n}", scopes=["mail.send"])
+    admin = {"Authorization": f"Bearer {secret.admin_values[0]}"}
+    listed = requests.get(f"{api.base_url}/v3/api_keys", params={"limit": "100"},
+                          headers=admin, timeout=5).json()["result"]
+    assert len(listed) == 100  # the fake honours limit: the first 100 only
+
+    report = rotor_apikey.rotate(secret.arn)
+    assert report.succeeded, report.steps
+    assert report.attempts == 2
+    assert len([r for r in api.calls("revoke") if r.status == 204]) == 1
+    assert [k.secret for k in secret.rotor_keys()] == [secret.value(sm)["api_key"]]
+    assert len(api.live_keys("other-team-")) == 150

@@ -1,30 +1,41 @@
 """A provider configured by data, for services with a plain REST key API.
 
-The secret says ``"provider": "http"`` and describes the API under ``"http"``::
+The API is described in the ADMIN secret (the one ``adminarn`` names), under ``"http"``,
+beside the credential and the endpoint; the rotated secret says ``"provider": "http"``::
 
-    "http": {
-      "admin_headers": {"Authorization": "Bearer {admin.api_key}"},
-      "create": {"method": "POST", "path": "/v1/keys", "body": {"name": "{name}"},
-                 "value_path": "key", "id_path": "id"},
-      "verify": {"method": "GET", "path": "/v1/me",
-                 "headers": {"Authorization": "Bearer {key}"}},
-      "revoke": {"method": "DELETE", "path": "/v1/keys/{key_id}"},
-      "list":   {"method": "GET", "path": "/v1/keys", "items_path": "data",
-                 "id_path": "id", "name_path": "name"},
-      "fetch":  {"method": "GET", "path": "/v1/keys/{key_id}", "value_path": "key"}
+    {
+      "api_key": "...",                       the admin credential
+      "base_url": "https://api.example.com",
+      "http": {
+        "admin_headers": {"Authorization": "Bearer {admin.api_key}"},
+        "create": {"method": "POST", "path": "/v1/keys", "body": {"name": "{name}"},
+                   "value_path": "key", "id_path": "id"},
+        "verify": {"method": "GET", "path": "/v1/me",
+                   "headers": {"Authorization": "Bearer {key}"}},
+        "revoke": {"method": "DELETE", "path": "/v1/keys/{key_id}"},
+        "list":   {"method": "GET", "path": "/v1/keys", "items_path": "data",
+                   "id_path": "id", "name_path": "name"},
+        "fetch":  {"method": "GET", "path": "/v1/keys/{key_id}", "value_path": "key"}
+      }
     }
+
+The description decides what is sent where with the admin credential, so it is trusted only
+from the admin secret or from code (a registered preset), never from the rotated secret, which
+the key's users may write: a rotated secret that carries an ``"http"`` different from the
+trusted one is refused.
 
 ``list`` and ``fetch`` are optional (without ``list`` a retried createSecret cannot find the
 key it made). Placeholders: ``{name}`` (the new key's name), ``{key}`` (the key being
-verified), ``{key_id}``, ``{admin.FIELD}`` (a field of the admin secret). In paths they are
-percent-encoded. ``*_path`` values are dotted JSON paths (``data.attributes.key``,
-``items.0.id``). ``ok`` (a list of statuses) overrides the accepted statuses of a call. (The
-field names avoid "key", "token" and "secret": rotor masks the values of such fields
-everywhere as credentials.)
+verified), ``{key_id}``, ``{prefix}`` (in ``list``), and ``{admin.FIELD}`` (a field of the
+admin secret) in ``admin_headers`` only: an admin field is never put in a path, a query, a
+body or a key's name. In paths placeholders are percent-encoded. ``*_path`` values are dotted
+JSON paths (``data.attributes.key``, ``items.0.id``). ``ok`` (a list of statuses) overrides
+the accepted statuses of a call. (The field names avoid "key", "token" and "secret": rotor
+masks the values of such fields everywhere as credentials.)
 
 The same description can be fixed in code and registered under a name of its own::
 
-    register_provider("acme", HttpProvider.preset({...}))
+    register_provider("acme", HttpProvider.preset({...}, base_url="https://api.acme.com"))
 """
 
 from __future__ import annotations
@@ -39,6 +50,7 @@ from rotor.apikeys.provider import IssuedKey, KeyInfo, Provider, json_path, json
 from rotor.errors import SecretFormatError
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)\}")
+ADMIN = "admin."
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _REQUIRED = {
     "create": ("path", "value_path", "id_path"),
@@ -120,6 +132,8 @@ def _endpoint(raw: Any, name: str, required: tuple[str, ...], where: str) -> End
         raise SecretFormatError(f"{where}.method must be one of {', '.join(sorted(_METHODS))}.")
     if not raw["path"].startswith("/"):
         raise SecretFormatError(f"{where}.path must start with '/'.")
+    for part in ("path", "headers", "params", "body"):
+        _no_admin_fields(raw.get(part), f"{where}.{part}")
     ok = raw.get("ok", [200, 201, 204])
     if not isinstance(ok, list) or not ok or not all(isinstance(s, int) for s in ok):
         raise SecretFormatError(f"{where}.ok must be a list of HTTP statuses.")
@@ -132,6 +146,24 @@ def _endpoint(raw: Any, name: str, required: tuple[str, ...], where: str) -> End
         ok=tuple(ok),
         **{k: str(raw.get(k, "")) for k in ("value_path", "id_path", "items_path", "name_path")},
     )
+
+
+def _no_admin_fields(value: Any, where: str) -> None:
+    """Refuse ``{admin.FIELD}`` outside ``admin_headers``: an admin credential in a path, a
+    query, a body or a key's name would be logged, listed or shown to the key's users."""
+    if isinstance(value, str):
+        for name in _PLACEHOLDER.findall(value):
+            if name.startswith(ADMIN):
+                raise SecretFormatError(
+                    f"{where}: placeholder '{{{name}}}' is allowed only in 'http.admin_headers'."
+                )
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _no_admin_fields(key, where)
+            _no_admin_fields(item, where)
+    elif isinstance(value, list):
+        for item in value:
+            _no_admin_fields(item, where)
 
 
 class HttpProvider(Provider):
@@ -147,37 +179,60 @@ class HttpProvider(Provider):
                                                    "default_base_url": base_url})
 
     @property
+    def _described_in(self) -> str:
+        return "HttpProvider.preset" if self.spec_data is not None else self.context.admin_where
+
+    @property
+    def _spec_data(self) -> Any:
+        """The trusted description: the preset's, else the admin secret's ``http``."""
+        if self.spec_data is not None:
+            return self.spec_data
+        raw = self.context.admin.get("http")
+        if raw is None:
+            raise SecretFormatError(
+                f"{self.context.admin_where}: key 'http' is missing; the generic provider reads "
+                "the API description from the admin secret (or a registered preset)."
+            )
+        return raw
+
+    @property
     def spec(self) -> HttpApiSpec:
-        raw = self.spec_data if self.spec_data is not None else self.context.settings.get("http")
-        return HttpApiSpec.parse(raw, self.context.where)
+        return HttpApiSpec.parse(self._spec_data, self._described_in)
 
     def check_settings(self) -> None:
         _ = self.spec
+        given = self.context.settings.get("http")
+        if given is not None and given != self._spec_data:
+            raise SecretFormatError(
+                f"{self.context.where}: key 'http' differs from the API description in "
+                f"{self._described_in}. The description decides where the admin credential is "
+                "sent, so it is read only from there; remove 'http' from this secret."
+            )
 
-    def _fill(self, value: Any, values: Mapping[str, str]) -> Any:
+    def _fill(self, value: Any, values: Mapping[str, str], admin: bool = False) -> Any:
         if isinstance(value, str):
-            return _PLACEHOLDER.sub(lambda m: self._value(m.group(1), values), value)
+            return _PLACEHOLDER.sub(lambda m: self._value(m.group(1), values, admin), value)
         if isinstance(value, list):
-            return [self._fill(v, values) for v in value]
+            return [self._fill(v, values, admin) for v in value]
         if isinstance(value, Mapping):
-            return {k: self._fill(v, values) for k, v in value.items()}
+            return {k: self._fill(v, values, admin) for k, v in value.items()}
         return value
 
-    def _value(self, name: str, values: Mapping[str, str]) -> str:
-        if name.startswith("admin."):
-            return self.context.admin_text(name.removeprefix("admin."))
+    def _value(self, name: str, values: Mapping[str, str], admin: bool = False) -> str:
+        if name.startswith(ADMIN) and admin:
+            return self.context.admin_text(name.removeprefix(ADMIN))
         if name not in values:
             raise SecretFormatError(
-                f"{self.context.where}: placeholder '{{{name}}}' of key 'http' is not "
-                f"available here (use {', '.join('{' + v + '}' for v in values)} or "
-                "{admin.FIELD})."
+                f"{self._described_in}: placeholder '{{{name}}}' of key 'http' is not "
+                f"available here (use {', '.join('{' + v + '}' for v in values)}; "
+                "{admin.FIELD} only in 'admin_headers')."
             )
         return values[name]
 
     def _call(self, endpoint: Endpoint, what: str, values: Mapping[str, str], *,
               admin: bool = True, missing_ok: bool = False, credential: str = "admin credential"
               ) -> Any:
-        headers = dict(self._fill(self.spec.admin_headers, values)) if admin else {}
+        headers = dict(self._fill(self.spec.admin_headers, values, admin=True)) if admin else {}
         headers.update(self._fill(dict(endpoint.headers), values))
         target = endpoint.path
         for name in _PLACEHOLDER.findall(target):

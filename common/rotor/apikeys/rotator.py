@@ -12,29 +12,57 @@ testSecret
     The provider proves the pending key works.
 finishSecret (after AWSCURRENT moved; repeated on a retried finish)
     Revokes the key the AWSPREVIOUS version replaced (``previous_key_id``): the generation
-    before AWSPREVIOUS. Then sweeps up keys named with this secret's prefix that no version
-    labelled AWSCURRENT, AWSPREVIOUS or AWSPENDING holds (left by abandoned rotations).
-    Both steps converge when repeated: revoking a key already gone is not an error.
+    before AWSPREVIOUS. Then sweeps up keys named exactly ``<this secret's prefix><UUID>``
+    that no version labelled AWSCURRENT, AWSPREVIOUS or AWSPENDING holds (left by abandoned
+    rotations). The prefix always carries a digest of this secret's ARN, so no other
+    secret's key matches; and a key whose id (or, where the provider shows keys again, value)
+    a labelled version holds is never revoked, whatever its name. Both steps converge when
+    repeated: revoking a key already gone is not an error.
+
+Trust: the rotated secret is writable by the teams that use the key; the admin secret is
+not. So everything that decides where the admin credential goes comes from the admin secret
+or from code: the endpoint (the admin secret's ``base_url``, else the provider's default; a
+rotated secret may repeat it but not change it) and the generic provider's request
+description (see :mod:`rotor.apikeys.generic`). Every string of the admin secret but those
+two settings is registered with the redactor.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from rotor.apikeys.http import HttpClient, check_base_url
-from rotor.apikeys.provider import IssuedKey, Provider, ProviderContext
+from rotor.apikeys.provider import IssuedKey, KeyInfo, Provider, ProviderContext
 from rotor.apikeys.registry import provider_class
 from rotor.apikeys.secret import ApiKeySecret
 from rotor.errors import SecretFormatError, StateError
-from rotor.observability import logger, metrics
+from rotor.models import _text
+from rotor.observability import logger, metrics, redactor
 from rotor.protocol import Rotation, Rotator
 from rotor.secrets import CURRENT, PENDING, PREVIOUS, SecretDescription
 
-_TOKEN = re.compile(r"^[A-Za-z0-9-]{32,64}$")
-_LABELS = frozenset({CURRENT, PREVIOUS, PENDING})
+# The rotation token in a key name: a UUID (what Secrets Manager generates) or 32-64 hex
+# digits. Strict on purpose: whatever follows another secret's prefix in its key names holds
+# that secret's digest and a '-', so it can never look like this.
+_HEX = "[0-9A-Fa-f]"
+_TOKEN = re.compile(rf"^(?:{_HEX}{{8}}(?:-{_HEX}{{4}}){{3}}-{_HEX}{{12}}|{_HEX}{{32,64}})$")
+_LABELS = (CURRENT, PREVIOUS, PENDING)
+# Settings of the admin secret that are configuration, not credentials (not redacted).
+_ADMIN_SETTINGS = frozenset({"base_url", "http"})
+
+
+@dataclass(frozen=True)
+class _Held:
+    """What the versions labelled AWSCURRENT, AWSPREVIOUS or AWSPENDING hold."""
+
+    versions: frozenset[str]
+    key_ids: frozenset[str]
+    keys: frozenset[str]
 
 
 class ApiKeyRotator(Rotator):
@@ -80,32 +108,32 @@ class ApiKeyRotator(Rotator):
         current = ApiKeySecret.parse(self.store.get(arn, CURRENT, now.version_with(CURRENT)),
                                      where)
         previous = self._previous(rotation, now)
-        keep = {k for k in (current.key_id, previous and previous.key_id) if k}
         provider = self.provider(rotation, current, where)
         revoked = 0
         retire = previous.previous_key_id if previous is not None else None
-        if retire and retire not in keep:
+        if retire and retire not in self._held(arn, now).key_ids:
             existed = provider.revoke_key(retire)
             revoked += existed
             logger.info("Revoked the key two generations old",
                         extra={"key_id": retire, "already_gone": not existed})
-        revoked += self._sweep(provider, current.prefix_for(arn), keep, arn)
+        revoked += self._sweep(provider, current.prefix_for(arn), arn)
         if revoked:
             metrics.add_metric("ApiKeysRevoked", unit="Count", value=revoked)
 
     # --- helpers --------------------------------------------------------------------------
     def provider(self, rotation: Rotation, secret: ApiKeySecret, where: str) -> Provider:
-        """The provider named by ``secret``, bound to its base URL and the admin secret."""
+        """The provider named by ``secret``, bound to the endpoint the admin secret allows."""
         cls = provider_class(secret.provider, where)
-        base_url = secret.base_url or cls.default_base_url
-        if base_url is None:
-            raise SecretFormatError(
-                f"{where}: key 'base_url' is missing; provider '{secret.provider}' has no "
-                "default endpoint."
-            )
-        base_url = check_base_url(base_url, where)
+        asked = None if secret.base_url is None else check_base_url(secret.base_url, where)
         admin_where = f"Admin secret {secret.adminarn}"
         admin = self._read_admin(rotation, secret.adminarn, admin_where)
+        base_url, source = self._endpoint(cls, secret.provider, admin, admin_where)
+        if asked is not None and _comparable(asked) != _comparable(base_url):
+            raise SecretFormatError(
+                f"{where}: key 'base_url' differs from the endpoint {admin_where} allows "
+                f"({source}). The admin credential is sent only there, so the endpoint is set "
+                "in the admin secret; remove 'base_url' here or give it the same value."
+            )
         http = HttpClient(base_url, provider=secret.provider, wait_headers=cls.wait_headers,
                           sleep=self._sleep)
         provider = cls(ProviderContext(settings=secret.raw, admin=admin, http=http,
@@ -114,17 +142,34 @@ class ApiKeyRotator(Rotator):
         return provider
 
     @staticmethod
+    def _endpoint(provider_cls: type[Provider], name: str, admin: Mapping[str, Any],
+                  admin_where: str) -> tuple[str, str]:
+        """The base URL the admin credential may be sent to, and where it was set."""
+        configured = _text(dict(admin), "base_url", admin_where, required=False)
+        if configured is not None:
+            return check_base_url(configured, admin_where), "its key 'base_url'"
+        if provider_cls.default_base_url is None:
+            raise SecretFormatError(
+                f"{admin_where}: key 'base_url' is missing; provider '{name}' has no default "
+                "endpoint."
+            )
+        default = check_base_url(provider_cls.default_base_url, f"Provider '{name}'")
+        return default, f"the default of provider '{name}', {default}"
+
+    @staticmethod
     def _read_admin(rotation: Rotation, arn: str, where: str) -> dict[str, Any]:
         from botocore.exceptions import ClientError
 
         try:
-            return rotation.read_secret(arn)
+            admin = rotation.read_secret(arn)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "error")
             raise StateError(
                 f"{where} (named by key 'adminarn') cannot be read ({code}); check the ARN "
                 "and that this function may read it."
             ) from None
+        _register_admin(admin)
+        return admin
 
     @staticmethod
     def _where(rotation: Rotation, stage: str) -> str:
@@ -160,20 +205,72 @@ class ApiKeyRotator(Rotator):
                         extra={"key_id": info.key_id, "already_gone": not existed})
         return provider.create_key(name)
 
-    def _sweep(self, provider: Provider, prefix: str, keep: set[str], arn: str) -> int:
+    def _held(self, arn: str, description: SecretDescription) -> _Held:
+        versions: set[str] = set()
+        key_ids: set[str] = set()
+        keys: set[str] = set()
+        for version, stages in description.versions.items():
+            stage = next((s for s in _LABELS if s in stages), None)
+            if stage is None:
+                continue
+            versions.add(version)
+            value = self.store.find(arn, stage, version) or {}
+            for name, into in (("key_id", key_ids), ("api_key", keys)):
+                if isinstance(value.get(name), str) and value[name]:
+                    into.add(value[name])
+        return _Held(frozenset(versions), frozenset(key_ids), frozenset(keys))
+
+    def _sweep(self, provider: Provider, prefix: str, arn: str) -> int:
         listed = provider.list_keys(prefix)
         if listed is None:
             return 0
+        candidates = [k for k in listed if _made_for(k, prefix)]
+        if not candidates:
+            return 0
         # Described after listing: a rotation that started since has its version labelled
         # AWSPENDING already, so the key it may just have made is protected.
-        labelled = {v for v, stages in self.store.describe(arn).versions.items()
-                    if _LABELS.intersection(stages)}
+        held = self._held(arn, self.store.describe(arn))
         revoked = 0
-        for info in listed:
-            token = info.name[len(prefix):] if info.name.startswith(prefix) else ""
-            if not _TOKEN.match(token) or info.key_id in keep or token in labelled:
+        for info in candidates:
+            if info.name[len(prefix):] in held.versions or info.key_id in held.key_ids:
+                continue
+            value = provider.fetch_key(info.key_id)  # only services that show a key again
+            if value is not None and value in held.keys:
                 continue
             revoked += provider.revoke_key(info.key_id)
             logger.info("Revoked a key no labelled version holds",
                         extra={"key_id": info.key_id, "key_name": info.name})
         return revoked
+
+
+def _made_for(info: KeyInfo, prefix: str) -> bool:
+    """Whether ``info`` is named exactly ``<prefix><rotation token>``: a key rotor made for
+    the secret whose prefix this is (no other secret's names can match, see ``_TOKEN``)."""
+    return info.name.startswith(prefix) and bool(_TOKEN.match(info.name[len(prefix):]))
+
+
+def _comparable(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
+
+
+def _texts(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
+
+
+def _register_admin(admin: Mapping[str, Any]) -> None:
+    """Mask every string of the admin secret, whatever its key's name: the whole secret is a
+    credential. Only the endpoint and the request description are configuration; of the
+    latter, the admin headers are masked too (they may hold a credential written in place)."""
+    http = admin.get("http")
+    settings = http.get("admin_headers") if isinstance(http, Mapping) else None
+    for text in (*_texts({k: v for k, v in admin.items() if k not in _ADMIN_SETTINGS}),
+                 *_texts(settings)):
+        redactor.register(text)

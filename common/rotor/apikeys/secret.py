@@ -7,8 +7,10 @@
       "api_key": "SG.xxxx",               the key consumers use
       "key_id": "abc123",                 the provider's id of that key (to revoke it later)
       "adminarn": "arn:aws:secretsmanager:...:secret:sendgrid-admin",
-      "base_url": "https://api.eu.sendgrid.com",   optional: regional endpoint
-      "name_prefix": "rotor-payments-",  optional: how rotor names the keys it creates
+      "base_url": "https://api.eu.sendgrid.com",   optional; must equal the endpoint the
+                                         admin secret allows (see rotor.apikeys.rotator)
+      "name_prefix": "payments-",        optional: the start of the names of rotor's keys
+                                         (rotor appends a digest of the secret's ARN)
       "previous_key_id": "...",          written by rotor: the key this one replaced
       "scopes": ["mail.send"]            ...and any provider-specific settings
     }
@@ -28,6 +30,8 @@ from rotor.errors import SecretFormatError
 from rotor.models import _text
 
 _PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,47}$")
+_SEPARATORS = "-_.:"
+DIGEST_LENGTH = 10  # hex digits of sha256(secret ARN) in every key name rotor makes
 
 
 @dataclass(frozen=True, repr=False)
@@ -69,12 +73,17 @@ class ApiKeySecret:
     def prefix_for(self, secret_arn: str) -> str:
         """How keys made for this secret are named: ``<prefix><rotation token>``.
 
-        The default is unique per secret (a digest of its ARN), so two secrets rotated with
-        the same admin credential never sweep up each other's keys.
+        Always ends with a digest of the secret's ARN, so no two secrets share a prefix even
+        when they are given the same ``name_prefix`` (or one's is the start of another's):
+        ``rotor-<digest>-`` by default, ``<name_prefix><digest>-`` otherwise (with a ``-``
+        between them unless ``name_prefix`` ends with ``-``, ``_``, ``.`` or ``:``).
         """
-        if self.name_prefix is not None:
-            return self.name_prefix
-        return f"rotor-{hashlib.sha256(secret_arn.encode()).hexdigest()[:10]}-"
+        digest = hashlib.sha256(secret_arn.encode()).hexdigest()[:DIGEST_LENGTH]
+        custom = self.name_prefix
+        if custom is None:
+            return f"rotor-{digest}-"
+        separator = "" if custom[-1] in _SEPARATORS else "-"
+        return f"{custom}{separator}{digest}-"
 
     def successor(self, issued: IssuedKey) -> dict[str, Any]:
         """The next version's JSON: the new key, every other key kept as it was."""

@@ -3,7 +3,12 @@
 * Create: ``POST /v3/api_keys`` with ``{"name", "scopes"}`` answers 201 with ``api_key`` (the
   69-character key, shown this once only) and ``api_key_id``. Without ``scopes`` SendGrid
   issues a full-access key: set ``scopes`` in the secret to what the consumers need.
-* List: ``GET /v3/api_keys`` answers ``{"result": [{"api_key_id", "name"}]}``.
+* List: ``GET /v3/api_keys`` answers ``{"result": [{"api_key_id", "name"}]}``. SendGrid
+  documents one query parameter, ``limit`` (no offset, cursor or name filter), and at most
+  100 keys per account (or subuser). Rotor asks for up to ``LIST_LIMIT`` (500) keys in one
+  request and warns when the answer is that long: the listing may then be cut short, so a
+  retried createSecret could miss its own key and the sweep some orphans (neither ever
+  revokes a key it should not).
 * Verify: ``GET /v3/scopes`` authenticated with the key itself answers 200 (its scopes) for a
   live key and 401 for a revoked or unknown one.
 * Revoke: ``DELETE /v3/api_keys/{api_key_id}`` answers 204, or 404 when it is already gone.
@@ -21,6 +26,9 @@ from typing import Any
 from rotor.apikeys.http import path
 from rotor.apikeys.provider import IssuedKey, KeyInfo, Provider, json_text
 from rotor.errors import AuthenticationFailed, SecretFormatError
+from rotor.observability import logger
+
+LIST_LIMIT = 500  # SendGrid documents no offset or cursor: one bounded request
 
 
 class SendGrid(Provider):
@@ -55,8 +63,11 @@ class SendGrid(Provider):
     def list_keys(self, prefix: str) -> list[KeyInfo]:
         what = "List SendGrid API keys"
         data = self.http.request_json("GET", "/v3/api_keys", what, headers=self._admin(),
-                                      params={"limit": "100"}, ok=(200,))
+                                      params={"limit": str(LIST_LIMIT)}, ok=(200,))
         items = data.get("result") if isinstance(data, dict) else None
+        if isinstance(items, list) and len(items) >= LIST_LIMIT:
+            logger.warning("SendGrid listed as many keys as rotor asked for; the listing may be "
+                           "incomplete (SendGrid offers no paging)", extra={"limit": LIST_LIMIT})
         return [
             KeyInfo(key_id=str(item["api_key_id"]), name=str(item.get("name", "")))
             for item in items or []

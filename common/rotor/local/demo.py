@@ -151,10 +151,12 @@ def api_keys(demo: Demo) -> None:
     admin = api.add_key("rotor-admin", scopes=SENDGRID_ADMIN_SCOPES)
     first = api.add_key("payments", scopes=["mail.send"])
     demo.say(f"  fake SendGrid at {api.base_url}; the admin key lives in its own secret")
-    admin_arn = demo.create_secret("demo/sendgrid/admin", {"api_key": admin.secret})
+    # The endpoint lives with the admin key: the admin credential goes nowhere else.
+    admin_arn = demo.create_secret("demo/sendgrid/admin",
+                                   {"api_key": admin.secret, "base_url": api.base_url})
     arn = demo.create_secret("demo/sendgrid/payments", {
         "provider": "sendgrid", "api_key": first.secret, "key_id": first.key_id,
-        "adminarn": admin_arn, "base_url": api.base_url, "scopes": ["mail.send"]})
+        "adminarn": admin_arn, "scopes": ["mail.send"]})
     generations = [first.secret]
     for _ in range(3):
         demo.say("")

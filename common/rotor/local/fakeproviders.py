@@ -216,7 +216,7 @@ class FakeSendGrid(FakeKeyApi):
     """SendGrid's ``/v3/api_keys`` and ``/v3/scopes`` with Bearer authentication."""
 
     name = "sendgrid"
-    limit = 100
+    max_keys = 100  # SendGrid's documented limit per account; a test may raise it
 
     def add_key(self, name: str, scopes: tuple[str, ...] | list[str] | None = None) -> FakeKey:
         key_id = secrets.token_urlsafe(16)[:22]
@@ -277,7 +277,7 @@ class FakeSendGrid(FakeKeyApi):
         if scopes is not None and (not isinstance(scopes, list)
                                    or not all(isinstance(s, str) for s in scopes)):
             return 400, {}, self.error(400, "scopes must be a list of strings", "scopes")
-        if len(self.keys) >= self.limit:
+        if len(self.keys) >= self.max_keys:
             return 403, {}, self.error(403, "You have reached the maximum number of API keys")
         key = self.add_key(name, scopes)
         return 201, {}, {"api_key": key.secret, "api_key_id": key.key_id, "name": key.name,
@@ -287,8 +287,11 @@ class FakeSendGrid(FakeKeyApi):
         caller = self._caller(request, "api_keys.read")
         if not isinstance(caller, FakeKey):
             return caller
-        limit = int(request.query.get("limit", "50") or 50)
-        keys = list(self.keys.values())[:limit]
+        # The one documented parameter: ``limit`` (no offset or cursor); without it, all keys.
+        raw = request.query.get("limit")
+        if raw is not None and not (raw.isdigit() and int(raw) > 0):
+            return 400, {}, self.error(400, "limit must be a positive integer", "limit")
+        keys = list(self.keys.values())[:int(raw) if raw else None]
         return 200, {}, {"result": [{"name": k.name, "api_key_id": k.key_id} for k in keys]}
 
     def _get(self, request: Request) -> Reply:

@@ -1,0 +1,168 @@
+"""What a rotation may touch: only its own secret's keys, and the admin credential goes only
+where the admin secret says. The rotated secret is writable by the key's users, so nothing in
+it may steer the admin key or reach another secret's keys."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from rotor.apikeys import ApiKeySecret
+from rotor.local.fakeproviders import FakeSendGrid
+from rotor.local.harness import Harness
+from rotor.observability import redactor
+
+from tests.apikey.conftest import KeySecret
+from tests.helpers import stages
+
+ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-{}-AbCdEf"
+
+
+def live_keys_of(sm: Any, secret: KeySecret) -> list[str]:
+    """The values of every key a labelled version of ``secret`` holds."""
+    held = []
+    for version, labels in stages(sm, secret.arn).items():
+        if not labels:
+            continue
+        value = json.loads(sm.get_secret_value(SecretId=secret.arn,
+                                               VersionId=version)["SecretString"])
+        held.append(value["api_key"])
+    return held
+
+
+@pytest.mark.parametrize(("prefix_a", "prefix_b"),
+                         [("svc-", "svc-payments-"), ("svc-", "svc-"), ("svc", "svc-")])
+def test_secrets_sharing_an_admin_key_never_revoke_each_others_keys(
+    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret],
+    prefix_a: str, prefix_b: str,
+) -> None:
+    a = sendgrid_secret(name_prefix=prefix_a)
+    b = sendgrid_secret(name_prefix=prefix_b, adminarn=a.admin_arn)  # one admin key for both
+    for _ in range(2):
+        assert rotor_apikey.rotate(b.arn).succeeded
+    b_pending = rotor_apikey.start(b.arn)  # B's next rotation is under way
+    assert rotor_apikey.invoke(b.arn, b_pending, "createSecret").error is None
+    b_keys = live_keys_of(sm, b)
+    assert len(b_keys) == 3 and all(a.api.works(k) for k in b_keys)
+
+    abandoned = rotor_apikey.start(a.arn)  # an orphan of A's, which A's sweep must revoke
+    assert rotor_apikey.invoke(a.arn, abandoned, "createSecret").error is None
+    orphan = a.value(sm, "AWSPENDING")["api_key"]
+    sm.update_secret_version_stage(SecretId=a.arn, VersionStage="AWSPENDING",
+                                   RemoveFromVersionId=abandoned)
+    for _ in range(3):
+        report = rotor_apikey.rotate(a.arn)
+        assert report.succeeded, report.steps
+
+    assert [k for k in b_keys if not a.api.works(k)] == []  # none of B's keys was revoked
+    assert not a.api.works(orphan)
+    assert {k.secret for k in a.rotor_keys()} == set(live_keys_of(sm, a))
+    assert {k.secret for k in b.rotor_keys()} == set(b_keys) - {b.initial.secret}
+
+
+def test_sweep_never_revokes_a_key_a_labelled_version_holds(
+    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret]
+) -> None:
+    """A key named like an orphan of this secret (prefix + a UUID that is no version id) is
+    spared while AWSPENDING holds its id (a value staged by hand, say)."""
+    secret = sendgrid_secret()
+    done = rotor_apikey.rotate(secret.arn)
+    assert done.succeeded, done.steps
+    staged = secret.api.add_key(secret.prefix() + str(uuid.uuid4()), scopes=["mail.send"])
+    sm.put_secret_value(SecretId=secret.arn, ClientRequestToken=str(uuid.uuid4()),
+                        VersionStages=["AWSPENDING"],
+                        SecretString=json.dumps({**secret.value(sm), "api_key": staged.secret,
+                                                 "key_id": staged.key_id}))
+    assert rotor_apikey.invoke(secret.arn, done.token, "finishSecret").error is None
+    assert secret.api.works(staged.secret)
+    assert secret.api.works(secret.value(sm)["api_key"])
+
+
+def test_sweep_spares_a_key_whose_value_a_labelled_version_holds(
+    sm: Any, rotor_apikey: Harness, datadog_secret: Callable[..., KeySecret]
+) -> None:
+    """Datadog shows a key again: a held value protects a key even without its id."""
+    secret = datadog_secret()
+    done = rotor_apikey.rotate(secret.arn)
+    assert done.succeeded, done.steps
+    staged = secret.api.add_key(secret.prefix() + str(uuid.uuid4()))
+    value = {k: v for k, v in secret.value(sm).items() if k != "key_id"}
+    sm.put_secret_value(SecretId=secret.arn, ClientRequestToken=str(uuid.uuid4()),
+                        VersionStages=["AWSPENDING"],
+                        SecretString=json.dumps({**value, "api_key": staged.secret}))
+    assert rotor_apikey.invoke(secret.arn, done.token, "finishSecret").error is None
+    assert secret.api.works(staged.secret)
+
+
+def test_every_key_name_carries_the_secret_digest() -> None:
+    def prefix(name_prefix: str | None, which: str) -> str:
+        value = {"provider": "sendgrid", "api_key": "k", "adminarn": "admin"}
+        if name_prefix is not None:
+            value["name_prefix"] = name_prefix
+        return ApiKeySecret.parse(value, "test").prefix_for(ARN.format(which))
+
+    assert prefix(None, "a") != prefix(None, "b")
+    assert prefix("svc-", "a") != prefix("svc-", "b")
+    assert prefix("svc-", "a").startswith("svc-") and prefix("svc-", "a").endswith("-")
+    assert prefix("svc", "a") == prefix("svc-", "a")  # a separator is added when missing
+    assert prefix("rotor-", "a") == prefix(None, "a")
+
+
+def test_rotated_secret_cannot_send_the_admin_key_elsewhere(
+    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret]
+) -> None:
+    with FakeSendGrid() as elsewhere:
+        secret = sendgrid_secret(base_url=elsewhere.base_url)
+        before = secret.value(sm)
+        report = rotor_apikey.rotate(secret.arn)
+        assert elsewhere.requests == []  # the admin key never reached the other server
+        assert secret.api.requests == []  # and nothing was called at all
+        assert not report.succeeded
+        errors = [s.error or "" for s in report.steps]
+        assert all("key 'base_url' differs from the endpoint" in e for e in errors), errors
+        assert all(f"Admin secret {secret.admin_arn}" in e for e in errors)
+    assert secret.value(sm) == before
+    with pytest.raises(sm.exceptions.ResourceNotFoundException):  # no pending value was made
+        sm.get_secret_value(SecretId=secret.arn, VersionStage="AWSPENDING")
+    assert secret.api.works(secret.initial.secret)
+
+
+def test_rotated_secret_may_repeat_the_allowed_base_url(
+    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret],
+    sendgrid: FakeSendGrid,
+) -> None:
+    secret = sendgrid_secret(base_url=sendgrid.base_url + "/")
+    report = rotor_apikey.rotate(secret.arn)
+    assert report.succeeded, report.steps
+    assert secret.api.works(secret.value(sm)["api_key"])
+
+
+def test_endpoint_defaults_to_the_provider_not_the_rotated_secret(
+    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret]
+) -> None:
+    """An admin secret without base_url allows only the provider's default endpoint."""
+    with FakeSendGrid() as elsewhere:
+        secret = sendgrid_secret(base_url=elsewhere.base_url)
+        sm.put_secret_value(SecretId=secret.admin_arn,  # no base_url: the provider's default
+                            SecretString=json.dumps({"api_key": secret.admin_values[0]}))
+        report = rotor_apikey.rotate(secret.arn)
+        assert not report.succeeded
+        assert "the default of provider 'sendgrid', https://api.sendgrid.com" in (
+            report.steps[-1].error or "")
+        assert elsewhere.requests == []
+
+
+def test_every_string_of_the_admin_secret_is_redacted(
+    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret]
+) -> None:
+    account = f"acct-{uuid.uuid4().hex}"
+    nested = f"nested-{uuid.uuid4().hex}"
+    secret = sendgrid_secret(admin_settings={"account": account, "extra": {"id": [nested]}})
+    assert redactor.scrub(account) == account  # not key-like: unknown to the redactor so far
+    assert rotor_apikey.rotate(secret.arn).succeeded
+    assert account not in redactor.scrub(f"x {account} y")
+    assert nested not in redactor.scrub(nested)
+    assert redactor.scrub(secret.api.base_url) == secret.api.base_url  # configuration

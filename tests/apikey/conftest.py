@@ -88,11 +88,16 @@ class KeySecret:
 @pytest.fixture
 def sendgrid_secret(sendgrid: FakeSendGrid, new_secret: Callable[..., str]
                     ) -> Callable[..., KeySecret]:
-    def make(admin_settings: dict[str, Any] | None = None, **overrides: Any) -> KeySecret:
+    def make(admin_settings: dict[str, Any] | None = None,
+             initial_scopes: tuple[str, ...] = ("mail.send",), **overrides: Any) -> KeySecret:
+        """The admin secret pins the endpoint and the provider (the rotated secret's, unless
+        ``admin_settings`` says otherwise; a None there drops the key)."""
         admin = sendgrid.add_key("rotor-admin", scopes=SENDGRID_ADMIN_SCOPES)
-        initial = sendgrid.add_key("payments-initial", scopes=["mail.send"])
-        admin_arn = new_secret({"api_key": admin.secret, "base_url": sendgrid.base_url,
-                                **(admin_settings or {})})
+        initial = sendgrid.add_key("payments-initial", scopes=initial_scopes)
+        admin_value = {"api_key": admin.secret, "base_url": sendgrid.base_url,
+                       "provider": overrides.get("provider", "sendgrid"),
+                       **(admin_settings or {})}
+        admin_arn = new_secret({k: v for k, v in admin_value.items() if v is not None})
         value: dict[str, Any] = {
             "provider": "sendgrid", "api_key": initial.secret, "key_id": initial.key_id,
             "adminarn": admin_arn, "scopes": ["mail.send"],
@@ -113,7 +118,7 @@ def datadog_secret(datadog: FakeDatadog, new_secret: Callable[..., str]
         app_key = datadog.add_application_key()
         initial = datadog.add_key("agents-initial")
         admin_arn = new_secret({"api_key": admin.secret, "application_key": app_key,
-                                "base_url": datadog.base_url})
+                                "base_url": datadog.base_url, "provider": "datadog"})
         value: dict[str, Any] = {
             "provider": "datadog", "api_key": initial.secret, "key_id": initial.key_id,
             "adminarn": admin_arn,

@@ -101,8 +101,11 @@ def test_verify_failing_leaves_current_working_and_a_retry_converges(
 ) -> None:
     """The new key is refused three times (as while a new key propagates): nothing moves."""
     secret: KeySecret = sendgrid_secret()
+    token = rotor_apikey.start(secret.arn)
+    # createSecret reads the current key's scopes with GET /v3/scopes too: refuse only later
+    assert rotor_apikey.invoke(secret.arn, token, "createSecret").error is None
     secret.api.fail("verify", times=3, status=401)
-    report = rotor_apikey.rotate(secret.arn)
+    report = rotor_apikey.resume(secret.arn, token)
     assert not report.succeeded
     assert report.steps[-1].step == "testSecret"
     assert "rejected the new API key (401)" in (report.steps[-1].error or "")
@@ -207,7 +210,7 @@ def test_no_key_value_reaches_logs_or_errors(
     out = capsys.readouterr()
     text = "\n".join([out.out, out.err, caplog.text,
                       *(s.error or "" for r in reports for s in r.steps)])
-    assert "Rotation step failed" in text  # the failed verify was logged...
+    assert "Rotation step failed" in text  # the refused key (GET /v3/scopes) was logged...
     values = [secret.initial.secret, *secret.admin_values,
               secret.value(sm)["api_key"], secret.value(sm, "AWSPREVIOUS")["api_key"]]
     for value in values:

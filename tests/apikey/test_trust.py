@@ -10,12 +10,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from rotor.apikeys import ApiKeySecret
-from rotor.local.fakeproviders import FakeSendGrid
+from rotor.apikeys import ApiKeySecret, HttpProvider, registry
+from rotor.local.fakeproviders import SENDGRID_ADMIN_SCOPES, SENDGRID_FULL_ACCESS, FakeSendGrid
 from rotor.local.harness import Harness
 from rotor.observability import redactor
 
 from tests.apikey.conftest import KeySecret
+from tests.apikey.test_generic_and_http import SENDGRID_AS_DATA
 from tests.helpers import stages
 
 ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-{}-AbCdEf"
@@ -147,7 +148,8 @@ def test_endpoint_defaults_to_the_provider_not_the_rotated_secret(
     with FakeSendGrid() as elsewhere:
         secret = sendgrid_secret(base_url=elsewhere.base_url)
         sm.put_secret_value(SecretId=secret.admin_arn,  # no base_url: the provider's default
-                            SecretString=json.dumps({"api_key": secret.admin_values[0]}))
+                            SecretString=json.dumps({"api_key": secret.admin_values[0],
+                                                     "provider": "sendgrid"}))
         report = rotor_apikey.rotate(secret.arn)
         assert not report.succeeded
         assert "the default of provider 'sendgrid', https://api.sendgrid.com" in (
@@ -166,3 +168,170 @@ def test_every_string_of_the_admin_secret_is_redacted(
     assert account not in redactor.scrub(f"x {account} y")
     assert nested not in redactor.scrub(nested)
     assert redactor.scrub(secret.api.base_url) == secret.api.base_url  # configuration
+
+
+# --- a rotation never widens a key ----------------------------------------------------------
+def refused_before_any_key(sm: Any, report: Any, secret: KeySecret, message: str) -> str:
+    """The rotation failed in createSecret with ``message``; no key was made, nothing moved."""
+    assert not report.succeeded
+    errors = [s.error or "" for s in report.steps]
+    assert all(s.step == "createSecret" for s in report.steps)
+    assert all(message in e for e in errors), errors
+    assert secret.api.calls("create") == []
+    assert secret.rotor_keys() == []
+    assert secret.value(sm) == secret.initial_value
+    with pytest.raises(sm.exceptions.ResourceNotFoundException):
+        sm.get_secret_value(SecretId=secret.arn, VersionStage="AWSPENDING")
+    return errors[-1]
+
+
+def test_rotated_secret_cannot_ask_for_scopes_the_current_key_lacks(
+    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret]
+) -> None:
+    """The app team writes admin scopes into its secret: no key is made with them."""
+    secret = sendgrid_secret(scopes=["mail.send", *SENDGRID_ADMIN_SCOPES])
+    error = refused_before_any_key(sm, rotor_apikey.rotate(secret.arn), secret,
+                                   "beyond the scopes SendGrid reports for the current key")
+    assert ", ".join(sorted(SENDGRID_ADMIN_SCOPES)) in error
+    assert "no key was made" in error
+
+
+def test_without_scopes_the_new_key_gets_the_current_keys_not_full_access(
+    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret]
+) -> None:
+    secret = sendgrid_secret(scopes=None)
+    for _ in range(2):
+        report = rotor_apikey.rotate(secret.arn)
+        assert report.succeeded, report.steps
+    assert [k.scopes for k in secret.rotor_keys()] == [["mail.send"], ["mail.send"]]
+    assert "scopes" not in secret.value(sm)
+
+
+def test_rotated_secret_may_narrow_the_scopes(
+    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret]
+) -> None:
+    secret = sendgrid_secret(initial_scopes=("mail.send", "stats.read", "templates.read"),
+                             scopes=["stats.read", "mail.send"])
+    report = rotor_apikey.rotate(secret.arn)
+    assert report.succeeded, report.steps
+    assert [k.scopes for k in secret.rotor_keys()] == [["stats.read", "mail.send"]]
+
+
+def test_key_id_of_a_wider_key_does_not_widen_the_new_key(
+    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret],
+    sendgrid: FakeSendGrid,
+) -> None:
+    """key_id is only a claim of the rotated secret: naming a full-access key's id (ids are in
+    logs and key values) gains nothing, the key the secret really holds bounds the new one."""
+    wide = sendgrid.add_key("someone-elses-full-access-key", scopes=SENDGRID_FULL_ACCESS)
+    secret = sendgrid_secret(scopes=None, key_id=wide.key_id)
+    report = rotor_apikey.rotate(secret.arn)
+    assert report.succeeded, report.steps
+    assert [k.scopes for k in secret.rotor_keys()] == [["mail.send"]]
+    assert [r.status for r in sendgrid.calls("get")] == [200]  # SendGrid's record was read
+
+
+def test_key_id_of_a_key_that_does_not_exist_is_refused(
+    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret]
+) -> None:
+    secret = sendgrid_secret(key_id="no-such-key-id")
+    refused_before_any_key(sm, rotor_apikey.rotate(secret.arn), secret,
+                           "key 'key_id' names no key at SendGrid (404)")
+
+
+def test_current_key_already_revoked_is_refused_not_replaced_by_a_wider_one(
+    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret],
+    sendgrid: FakeSendGrid,
+) -> None:
+    secret = sendgrid_secret(scopes=None)
+    sendgrid.keys.pop(secret.initial.key_id)
+    refused_before_any_key(sm, rotor_apikey.rotate(secret.arn), secret,
+                           "rejected the current API key (AWSCURRENT) (401)")
+
+
+def test_admin_allowed_scopes_bound_the_new_key(
+    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret]
+) -> None:
+    wide = ("mail.send", "stats.read")
+    admin = {"allowed_scopes": ["mail.send"]}
+    inherited = sendgrid_secret(admin_settings=admin, initial_scopes=wide, scopes=None)
+    error = refused_before_any_key(sm, rotor_apikey.rotate(inherited.arn), inherited,
+                                   "the current key's scopes (narrow them with key 'scopes') "
+                                   "asks for scopes beyond 'allowed_scopes' of Admin secret")
+    assert error.endswith("stats.read. A rotation never widens a key; no key was made.")
+
+    asked = sendgrid_secret(admin_settings=admin, initial_scopes=wide, scopes=list(wide))
+    calls = len(asked.api.requests)
+    report = rotor_apikey.rotate(asked.arn)
+    refused_before_any_key(sm, report, asked, "key 'scopes' asks for scopes beyond "
+                                              "'allowed_scopes' of Admin secret")
+    assert asked.api.requests[calls:] == []  # checked before any call
+
+    narrowed = sendgrid_secret(admin_settings=admin, initial_scopes=wide, scopes=["mail.send"])
+    report = rotor_apikey.rotate(narrowed.arn)
+    assert report.succeeded, report.steps
+    assert [k.scopes for k in narrowed.rotor_keys()] == [["mail.send"]]
+
+
+def test_an_empty_scope_list_is_refused_not_sent(
+    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret]
+) -> None:
+    """SendGrid makes a full-access key when given no scopes."""
+    secret = sendgrid_secret(scopes=[])
+    refused_before_any_key(sm, rotor_apikey.rotate(secret.arn), secret,
+                           "the new key would have no scopes")
+
+
+# --- the admin secret pins the provider ------------------------------------------------------
+@pytest.fixture
+def elsewhere_preset() -> Any:
+    """A provider registered in code whose default endpoint is another server."""
+    with FakeSendGrid() as elsewhere:
+        registry.register_provider("acme-mail", HttpProvider.preset(
+            SENDGRID_AS_DATA, base_url=elsewhere.base_url))
+        try:
+            yield elsewhere
+        finally:
+            registry._providers.pop("acme-mail", None)
+
+
+@pytest.mark.parametrize(("admin", "message"), [
+    ({"provider": "sendgrid"},
+     "key 'provider' differs from key 'provider' of Admin secret"),
+    ({}, "key 'provider' is missing. Without 'base_url' the provider decides where"),
+])
+def test_rotated_secret_cannot_switch_the_provider_of_an_admin_secret_without_base_url(
+    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret],
+    elsewhere_preset: FakeSendGrid, admin: dict[str, Any], message: str,
+) -> None:
+    """A SendGrid admin secret relying on SendGrid's default endpoint: a rotated secret that
+    names another provider would send the admin key to that provider's endpoint."""
+    secret = sendgrid_secret(provider="acme-mail",
+                             admin_settings={"base_url": None, "provider": None, **admin})
+    report = rotor_apikey.rotate(secret.arn)
+    assert not report.succeeded
+    assert all(message in (s.error or "") for s in report.steps), report.steps
+    assert elsewhere_preset.requests == []  # the admin key never left
+    assert secret.api.requests == []
+    assert secret.value(sm) == secret.initial_value
+
+
+def test_rotated_secret_must_name_the_provider_the_admin_secret_pins(
+    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret]
+) -> None:
+    secret = sendgrid_secret(provider="datadog", admin_settings={"provider": "sendgrid"})
+    report = rotor_apikey.rotate(secret.arn)
+    assert not report.succeeded
+    errors = [s.error or "" for s in report.steps]
+    assert all(f"key 'provider' differs from key 'provider' of Admin secret {secret.admin_arn}"
+               in e for e in errors), errors
+    assert secret.api.requests == []
+
+
+def test_pinned_provider_is_compared_like_the_rotated_one_and_is_not_redacted(
+    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret]
+) -> None:
+    secret = sendgrid_secret(provider="SendGrid ", admin_settings={"provider": "sendgrid"})
+    report = rotor_apikey.rotate(secret.arn)
+    assert report.succeeded, report.steps
+    assert redactor.scrub("sendgrid mail.send") == "sendgrid mail.send"

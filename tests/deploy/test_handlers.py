@@ -93,7 +93,8 @@ def _apikey(request: pytest.FixtureRequest) -> Case:
     admin = api.add_key("rotor-admin", scopes=SENDGRID_ADMIN_SCOPES)
     initial = api.add_key("deploy-initial", scopes=["mail.send"])
     value = {"provider": "sendgrid", "api_key": initial.secret, "key_id": initial.key_id,
-             "adminarn": new_secret({"api_key": admin.secret, "base_url": api.base_url}),
+             "adminarn": new_secret({"provider": "sendgrid", "api_key": admin.secret,
+                                     "base_url": api.base_url}),
              "scopes": ["mail.send"]}
 
     def works(current: dict[str, Any]) -> bool:

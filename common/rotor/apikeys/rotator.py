@@ -20,11 +20,14 @@ finishSecret (after AWSCURRENT moved; repeated on a retried finish)
     repeated: revoking a key already gone is not an error.
 
 Trust: the rotated secret is writable by the teams that use the key; the admin secret is
-not. So everything that decides where the admin credential goes comes from the admin secret
-or from code: the endpoint (the admin secret's ``base_url``, else the provider's default; a
-rotated secret may repeat it but not change it) and the generic provider's request
-description (see :mod:`rotor.apikeys.generic`). Every string of the admin secret but those
-two settings is registered with the redactor.
+not. So everything that decides where the admin credential goes, and what a new key may do,
+comes from the admin secret, from code, or from the provider's record of the current key: the
+endpoint (the admin secret's ``base_url``, else the provider's default; a rotated secret may
+repeat it but not change it), the provider (the admin secret's ``provider``, required when it
+has no ``base_url``; a rotated secret must name the same one), the generic provider's request
+description (see :mod:`rotor.apikeys.generic`), and a new key's privileges (never more than
+the current key's; see :mod:`rotor.apikeys.sendgrid`). Every string of the admin secret but
+its settings (``_ADMIN_SETTINGS``) is registered with the redactor.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ _HEX = "[0-9A-Fa-f]"
 _TOKEN = re.compile(rf"^(?:{_HEX}{{8}}(?:-{_HEX}{{4}}){{3}}-{_HEX}{{12}}|{_HEX}{{32,64}})$")
 _LABELS = (CURRENT, PREVIOUS, PENDING)
 # Settings of the admin secret that are configuration, not credentials (not redacted).
-_ADMIN_SETTINGS = frozenset({"base_url", "http"})
+_ADMIN_SETTINGS = frozenset({"base_url", "http", "provider", "allowed_scopes"})
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,7 @@ class ApiKeyRotator(Rotator):
         asked = None if secret.base_url is None else check_base_url(secret.base_url, where)
         admin_where = f"Admin secret {secret.adminarn}"
         admin = self._read_admin(rotation, secret.adminarn, admin_where)
+        self._check_provider(secret.provider, admin, admin_where, where)
         base_url, source = self._endpoint(cls, secret.provider, admin, admin_where)
         if asked is not None and _comparable(asked) != _comparable(base_url):
             raise SecretFormatError(
@@ -140,6 +144,31 @@ class ApiKeyRotator(Rotator):
                                        where=where, admin_where=admin_where))
         provider.check_settings()
         return provider
+
+    @staticmethod
+    def _check_provider(name: str, admin: Mapping[str, Any], admin_where: str,
+                        where: str) -> None:
+        """The rotated secret's ``provider`` must be the one the admin secret is for.
+
+        The provider decides the request format and, without ``base_url`` in the admin secret,
+        the host the admin credential goes to (its default endpoint, or a preset's). So an
+        admin secret without ``base_url`` must name its ``provider``; one with ``base_url`` may
+        (and should: the credential's format is then pinned too)."""
+        pinned = _text(dict(admin), "provider", admin_where, required=False)
+        if pinned is None:
+            if admin.get("base_url") is None:
+                raise SecretFormatError(
+                    f"{admin_where}: key 'provider' is missing. Without 'base_url' the provider "
+                    "decides where the admin credential is sent, so the admin secret must name "
+                    "it (or give 'base_url')."
+                )
+            return
+        if pinned.strip().lower() != name:
+            raise SecretFormatError(
+                f"{where}: key 'provider' differs from key 'provider' of {admin_where}. The "
+                "admin credential is used only with the provider its secret names; remove "
+                "'provider' here or give it the same value."
+            )
 
     @staticmethod
     def _endpoint(provider_cls: type[Provider], name: str, admin: Mapping[str, Any],

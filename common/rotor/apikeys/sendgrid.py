@@ -2,7 +2,10 @@
 
 * Create: ``POST /v3/api_keys`` with ``{"name", "scopes"}`` answers 201 with ``api_key`` (the
   69-character key, shown this once only) and ``api_key_id``. Without ``scopes`` SendGrid
-  issues a full-access key: set ``scopes`` in the secret to what the consumers need.
+  issues a full-access key, so rotor always sends them (see "Scopes" below).
+* Read: ``GET /v3/api_keys/{api_key_id}`` (admin) answers the key's ``name``, ``api_key_id``
+  and ``scopes``, or 404. ``GET /v3/scopes`` answers the scopes "assigned to the key you use
+  to authenticate with it".
 * List: ``GET /v3/api_keys`` answers ``{"result": [{"api_key_id", "name"}]}``. SendGrid
   documents one query parameter, ``limit`` (no offset, cursor or name filter), and at most
   100 keys per account (or subuser). Rotor asks for up to ``LIST_LIMIT`` (500) keys in one
@@ -16,16 +19,25 @@
 * Auth: ``Authorization: Bearer <key>``. The admin key needs the ``api_keys.*`` scopes.
 * EU regional subusers: ``"base_url": "https://api.eu.sendgrid.com"``.
 
-Admin secret: ``{"api_key": "SG...."}``.
+Scopes: a rotation never widens a key. The new key gets the scopes the CURRENT key holds as
+SendGrid reports them: ``GET /v3/scopes`` authenticated with the current ``api_key`` (bound
+to the key value its users already hold), intersected with ``GET /v3/api_keys/{key_id}`` when
+the secret names a ``key_id`` (the id alone is no proof: the rotated secret may name any key's
+id). ``scopes`` in the rotated secret may narrow that set, never add to it; ``allowed_scopes``
+in the admin secret is an allow-list the new key must fit in. Anything else fails createSecret
+before a key is made.
+
+Admin secret: ``{"provider": "sendgrid", "api_key": "SG....", "allowed_scopes": [...]}``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rotor.apikeys.http import path
 from rotor.apikeys.provider import IssuedKey, KeyInfo, Provider, json_text
-from rotor.errors import AuthenticationFailed, SecretFormatError
+from rotor.errors import AuthenticationFailed, SecretFormatError, ServiceError
 from rotor.observability import logger
 
 LIST_LIMIT = 500  # SendGrid documents no offset or cursor: one bounded request
@@ -38,22 +50,92 @@ class SendGrid(Provider):
     def _admin(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.context.admin_text('api_key')}"}
 
-    def _scopes(self) -> list[str] | None:
-        scopes = self.context.setting("scopes", list)
-        if scopes is None:
-            return None
-        if not all(isinstance(s, str) and s for s in scopes):
-            raise SecretFormatError(f"{self.context.where}: key 'scopes' must list strings.")
-        return [str(s) for s in scopes]
+    def _requested(self) -> list[str] | None:
+        """``scopes`` of the rotated secret: a narrowing of the current key's, never more."""
+        return _scope_list(self.context.settings, "scopes", self.context.where)
+
+    def _allowed(self) -> list[str] | None:
+        """``allowed_scopes`` of the admin secret: the most any key rotor makes may hold."""
+        return _scope_list(self.context.admin, "allowed_scopes", self.context.admin_where)
 
     def check_settings(self) -> None:
-        self._scopes()
+        requested, allowed = self._requested(), self._allowed()
+        if requested is not None and allowed is not None:
+            self._refuse_outside(requested, allowed, "key 'scopes'",
+                                 f"'allowed_scopes' of {self.context.admin_where}")
+
+    def held_scopes(self) -> list[str]:
+        """The scopes the current key holds, as SendGrid reports them.
+
+        Asked with the current key itself (``GET /v3/scopes``): that is bound to the value its
+        users hold, where ``key_id`` is only a claim of the rotated secret. When ``key_id`` is
+        given, SendGrid's record of that key (``GET /v3/api_keys/{id}``) narrows it further.
+        """
+        key = self.context.settings.get("api_key")
+        if not isinstance(key, str) or not key:
+            raise SecretFormatError(f"{self.context.where}: key 'api_key' is missing.")
+        what = "Read the scopes of the current SendGrid API key"
+        try:
+            own = _scopes_of(self.http.request_json(
+                "GET", "/v3/scopes", what, headers={"Authorization": f"Bearer {key}"},
+                ok=(200,), credential="current API key (AWSCURRENT)"), what)
+        except AuthenticationFailed as exc:
+            raise AuthenticationFailed(
+                f"{exc} A new key gets at most the scopes of the current one, so the current "
+                "key must still work; if it was revoked, replace it by hand."
+            ) from None
+        key_id = self.context.settings.get("key_id")
+        if not isinstance(key_id, str) or not key_id:
+            return own
+        what = "Read the current SendGrid API key"
+        response = self.http.request("GET", path("/v3/api_keys/{id}", id=key_id), what,
+                                     headers=self._admin(), ok=(200,), missing_ok=True)
+        if response is None:
+            raise SecretFormatError(
+                f"{self.context.where}: key 'key_id' names no key at SendGrid (404); give the "
+                "id of the key in 'api_key'."
+            )
+        recorded = _scopes_of(response.json(what), what, key_id)
+        held = [s for s in own if s in recorded]
+        if len(held) != len(own) or len(recorded) != len(own):
+            logger.warning("The key named by key_id has other scopes than the key in api_key; "
+                           "the new key gets only the scopes both hold",
+                           extra={"key_id": key_id})
+        return held
+
+    def scopes_for_new_key(self) -> list[str]:
+        """The current key's scopes, narrowed by the rotated secret's ``scopes`` (a subset),
+        and refused unless they fit the admin secret's ``allowed_scopes``."""
+        held = self.held_scopes()
+        requested = self._requested()
+        if requested is not None:
+            self._refuse_outside(requested, held, "key 'scopes'",
+                                 "the scopes SendGrid reports for the current key")
+        wanted = requested if requested is not None else held
+        allowed = self._allowed()
+        if allowed is not None:
+            source = "key 'scopes'" if requested is not None else (
+                "the current key's scopes (narrow them with key 'scopes')")
+            self._refuse_outside(wanted, allowed, source,
+                                 f"'allowed_scopes' of {self.context.admin_where}")
+        if not wanted:
+            raise SecretFormatError(
+                f"{self.context.where}: the new key would have no scopes; SendGrid would make it "
+                "a full-access key, so rotor refuses."
+            )
+        return wanted
+
+    def _refuse_outside(self, wanted: list[str], bound: list[str], what: str,
+                        limit: str) -> None:
+        outside = [s for s in wanted if s not in bound]
+        if outside:
+            raise SecretFormatError(
+                f"{self.context.where}: {what} asks for scopes beyond {limit}: "
+                f"{', '.join(sorted(outside))}. A rotation never widens a key; no key was made."
+            )
 
     def create_key(self, name: str) -> IssuedKey:
-        body: dict[str, Any] = {"name": name}
-        scopes = self._scopes()
-        if scopes is not None:
-            body["scopes"] = scopes
+        body: dict[str, Any] = {"name": name, "scopes": self.scopes_for_new_key()}
         what = "Create a SendGrid API key"
         data = self.http.request_json("POST", "/v3/api_keys", what, headers=self._admin(),
                                       json_body=body, ok=(201,))
@@ -87,3 +169,26 @@ class SendGrid(Provider):
     def revoke_key(self, key_id: str) -> bool:
         return self.http.delete(path("/v3/api_keys/{id}", id=key_id), "Revoke a SendGrid API key",
                                 self._admin())
+
+
+def _scope_list(source: Mapping[str, Any], key: str, where: str) -> list[str] | None:
+    """An optional list of scope names, without repeats, in the order given."""
+    value = source.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(s, str) and s for s in value):
+        raise SecretFormatError(f"{where}: key '{key}' must be a list of scope names.")
+    return list(dict.fromkeys(value))
+
+
+def _scopes_of(data: Any, what: str, key_id: str | None = None) -> list[str]:
+    """``scopes`` of an answer: at the top level (as documented), or of the item of
+    ``result`` with this ``api_key_id``."""
+    if isinstance(data, Mapping) and key_id is not None and "scopes" not in data:
+        items = data.get("result")
+        data = next((i for i in items if isinstance(i, Mapping)
+                     and i.get("api_key_id") == key_id), None) if isinstance(items, list) else None
+    scopes = data.get("scopes") if isinstance(data, Mapping) else None
+    if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+        raise ServiceError(f"{what}: SendGrid did not list the key's scopes.")
+    return list(dict.fromkeys(scopes))

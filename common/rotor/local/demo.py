@@ -151,9 +151,11 @@ def api_keys(demo: Demo) -> None:
     admin = api.add_key("rotor-admin", scopes=SENDGRID_ADMIN_SCOPES)
     first = api.add_key("payments", scopes=["mail.send"])
     demo.say(f"  fake SendGrid at {api.base_url}; the admin key lives in its own secret")
-    # The endpoint lives with the admin key: the admin credential goes nowhere else.
+    # The endpoint and the provider live with the admin key: the admin credential goes nowhere
+    # else. A new key gets at most the scopes of the key it replaces.
     admin_arn = demo.create_secret("demo/sendgrid/admin",
-                                   {"api_key": admin.secret, "base_url": api.base_url})
+                                   {"provider": "sendgrid", "api_key": admin.secret,
+                                    "base_url": api.base_url, "allowed_scopes": ["mail.send"]})
     arn = demo.create_secret("demo/sendgrid/payments", {
         "provider": "sendgrid", "api_key": first.secret, "key_id": first.key_id,
         "adminarn": admin_arn, "scopes": ["mail.send"]})
@@ -163,6 +165,9 @@ def api_keys(demo: Demo) -> None:
         demo.rotate("apikey", arn, lambda old, new: [
             ("the new key works", api.works(new["api_key"])),
             ("the previous key still works (AWSPREVIOUS)", api.works(old["api_key"])),
+            ("the new key has the old key's scopes, no more",
+             [k.scopes for k in api.live_keys() if k.key_id == new["key_id"]]
+             == [["mail.send"]]),
             *([("the key from the generation before is revoked",
                 not api.works(generations[-2]))] if len(generations) > 1 else []),
         ])

@@ -213,7 +213,12 @@ class FakeKeyApi(ABC):
 
 
 class FakeSendGrid(FakeKeyApi):
-    """SendGrid's ``/v3/api_keys`` and ``/v3/scopes`` with Bearer authentication."""
+    """SendGrid's ``/v3/api_keys`` and ``/v3/scopes`` with Bearer authentication.
+
+    ``GET /v3/api_keys/{id}`` (op ``get``) answers the key's ``name``, ``api_key_id`` and
+    ``scopes``; ``GET /v3/scopes`` (op ``verify``) the scopes of the calling key, whether
+    createSecret reads the current key's or testSecret checks the new one. A key created
+    without ``scopes`` gets full access, as on SendGrid."""
 
     name = "sendgrid"
     max_keys = 100  # SendGrid's documented limit per account; a test may raise it

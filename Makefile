@@ -21,9 +21,13 @@ unit: $(STAMP)
 	$(BIN)/pytest
 
 system-deps:  ## database servers the demo and tests start privately (Debian, as root)
-	@if ! command -v pg_config >/dev/null || ! [ -x "$$(pg_config --bindir)/initdb" ]; then \
-	  echo "installing PostgreSQL server binaries"; \
-	  apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; fi
+	@missing=""; \
+	if ! command -v pg_config >/dev/null || ! [ -x "$$(pg_config --bindir)/initdb" ]; then \
+	  missing="$$missing postgresql"; fi; \
+	if ! [ -x /usr/sbin/mariadbd ] && ! command -v mariadbd >/dev/null; then \
+	  missing="$$missing mariadb-server"; fi; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	  apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; fi
 
 $(STAMP): pyproject.toml | system-deps
 	rm -f $(VENV)/.installed-*

@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -46,11 +47,33 @@ def _chown_tree(path: Path, user: pwd.struct_passwd | None) -> None:
 
 
 def _run(cmd: list[str], user: pwd.struct_passwd | None, **kwargs: Any) -> None:
+    name = Path(cmd[0]).name
     if user is not None:
         cmd = ["runuser", "-u", user.pw_name, "--", *cmd]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False, **kwargs)
     if result.returncode != 0:
-        raise RuntimeError(f"{Path(cmd[0]).name} failed: {result.stderr.strip()[-2000:]}")
+        raise RuntimeError(f"{name} failed: {result.stderr.strip()[-2000:]}")
+
+
+class _PortAttempt:
+    """One try at starting a server on a port from :func:`free_port`, which another process
+    may take between our check and the server's bind."""
+
+    def __init__(self, server: LocalServer, last: bool) -> None:
+        self.server, self.last = server, last
+
+    def retry_if_port_taken(self, marker: str) -> bool:
+        """On a lost port race: pick another port and say to try again."""
+        if self.last or marker not in self.server.log_text():
+            return False
+        self.server.port = free_port()
+        return True
+
+
+def _port_attempts(server: LocalServer, tries: int = 3) -> Iterator[_PortAttempt]:
+    tries = 1 if server.port_fixed else tries  # a port the caller asked for is not changed
+    for attempt in range(tries):
+        yield _PortAttempt(server, last=attempt == tries - 1)
 
 
 @dataclass
@@ -64,6 +87,9 @@ class LocalServer:
     host: str = "127.0.0.1"
     port: int = 0
     directory: Path | None = None
+
+    def __post_init__(self) -> None:
+        self.port_fixed = self.port != 0
 
     def start(self) -> Self:
         raise NotImplementedError
@@ -158,8 +184,17 @@ class PostgresServer(LocalServer):
             conf.writelines(f"{k} = {v}\n" for k, v in settings.items())
         (data / "pg_hba.conf").write_text(hba)
         _chown_tree(self.directory, user)
-        _run([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(self.log_file), "-w",
-              "-t", "60", "start"], user)
+        for attempt in _port_attempts(self):
+            try:
+                _run([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(self.log_file), "-w",
+                      "-t", "60", "start"], user)
+                break
+            except RuntimeError:
+                if not attempt.retry_if_port_taken("could not bind"):
+                    log = self.log_text()[-2000:]
+                    raise RuntimeError(f"PostgreSQL did not start: {log}") from None
+                with (data / "postgresql.conf").open("a") as conf:
+                    conf.write(f"port = {self.port}\n")  # the last setting wins
         return self
 
     def stop(self) -> None:
@@ -229,8 +264,16 @@ class MariaDBServer(LocalServer):
                      f"--ssl-key={self.directory / self.certs.key.name}",
                      "--require-secure-transport=ON"]
         _chown_tree(self.directory, user)
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self._bootstrap(self.timeout)
+        for attempt in _port_attempts(self):
+            args = [a for a in args if not a.startswith("--port=")] + [f"--port={self.port}"]
+            self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL)
+            try:
+                self._bootstrap(self.timeout)
+                break
+            except RuntimeError:
+                if not attempt.retry_if_port_taken("Bind on TCP/IP port"):
+                    raise
         return self
 
     def _bootstrap(self, timeout: float) -> None:

@@ -26,6 +26,8 @@ system-deps:  ## database servers the demo and tests start privately (Debian, as
 	  missing="$$missing postgresql"; fi; \
 	if ! [ -x /usr/sbin/mariadbd ] && ! command -v mariadbd >/dev/null; then \
 	  missing="$$missing mariadb-server"; fi; \
+	if ! $(PYTHON) -c "import venv, ensurepip" 2>/dev/null; then \
+	  missing="$$missing python3-venv"; fi; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
 	  apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; fi
 

@@ -24,10 +24,10 @@ os.environ.update(
 )
 os.environ.pop("AWS_PROFILE", None)
 
-from moto.server import ThreadedMotoServer
 from rotor import secrets as rotor_secrets
 from rotor.local.harness import Handler, Harness, load_handler
-from rotor.local.servers import PostgresServer, free_port
+from rotor.local.moto import LocalMoto
+from rotor.local.servers import PostgresServer
 from rotor.local.tlsca import CertFiles, make_ca
 
 from tests.helpers import unique_user
@@ -37,16 +37,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    os.environ["SECRETS_MANAGER_ENDPOINT"] = endpoint
-    os.environ["AWS_ENDPOINT_URL_RDS"] = endpoint  # RDS-managed admin secrets (moto's RDS)
-    rotor_secrets.reset_client()
-    yield endpoint
-    server.stop()
+    with LocalMoto() as moto:
+        os.environ["SECRETS_MANAGER_ENDPOINT"] = moto.endpoint
+        os.environ["AWS_ENDPOINT_URL_RDS"] = moto.endpoint  # RDS-managed admin secrets
+        rotor_secrets.reset_client()
+        yield moto.endpoint
 
 
 @pytest.fixture(scope="session")

@@ -75,6 +75,9 @@ def cmd_rotate(args: argparse.Namespace) -> int:
 
 
 def cmd_stages(args: argparse.Namespace) -> int:
+    if not args.endpoint_url:
+        raise SystemExit("rotor: --endpoint-url is required (a moto server, e.g. "
+                         "`rotor moto-server`).")
     sm = _client(args.endpoint_url, args.region)
     meta = sm.describe_secret(SecretId=args.secret_id)
     print(f"{meta['Name']}  rotation enabled: {bool(meta.get('RotationEnabled'))}")
@@ -84,19 +87,22 @@ def cmd_stages(args: argparse.Namespace) -> int:
 
 
 def cmd_moto_server(args: argparse.Namespace) -> int:
-    from moto.server import ThreadedMotoServer
+    import threading
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
-    server.start()
-    print(f"moto Secrets Manager on http://127.0.0.1:{args.port} (Ctrl-C to stop)")
+    from rotor.local.moto import LocalMoto
+
     try:
-        import threading
-
+        moto = LocalMoto(port=args.port).start()
+    except OSError as exc:
+        print(f"rotor: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 2
+    print(f"moto Secrets Manager on {moto.endpoint} (Ctrl-C to stop)", flush=True)
+    try:
         threading.Event().wait()
     except KeyboardInterrupt:
         pass
     finally:
-        server.stop()
+        moto.stop()
     return 0
 
 

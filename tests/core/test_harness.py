@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from rotor.local.harness import HarnessError
+from rotor.local.harness import Harness, HarnessError
 
 from tests.conftest import handler
 from tests.helpers import secret_value, stages
@@ -66,3 +66,11 @@ def test_a_rotation_in_progress_blocks_a_new_one(sm, harness, new_secret):
     h.start(arn)
     with pytest.raises(HarnessError, match="previous rotation is still in progress"):
         h.start(arn)
+
+
+def test_the_harness_refuses_a_remote_endpoint(new_secret):
+    import boto3
+
+    real_aws = boto3.client("secretsmanager", region_name="us-east-1")  # no request is sent
+    with pytest.raises(HarnessError, match="only runs against moto on this machine"):
+        Harness(real_aws, handler("postgresql_single")).start("any-secret")

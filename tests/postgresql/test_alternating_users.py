@@ -199,3 +199,26 @@ def test_rotating_the_admin_itself_is_refused(pg, sm, harness, new_secret, admin
     assert "the admin of" in (report.steps[-1].error or "")
     assert not role_exists(pg, f"{pg.superuser}_clone")
     assert pg.logs_in(pg.superuser, pg.superuser_password)
+
+
+def test_a_clone_rotor_did_not_make_cannot_reset_the_original(pg, sm, harness, new_secret,
+                                                               make_role, admin_arn):
+    """Confused deputy, clone -> original: knowing a '<victim>_clone' password is not enough."""
+    victim, victim_password = make_role(pg)
+    fake_clone, known = make_role(pg, name=f"{victim}_clone")  # not a member of the victim
+    arn = new_secret(pg_secret(pg, fake_clone, known, masterarn=admin_arn))
+    report = harness(ROTATOR, attempts=1).rotate(arn)
+    assert not report.succeeded
+    assert "not the alternate rotor made" in (report.steps[-1].error or "")
+    assert logs_in(pg, victim, victim_password)
+
+
+def test_original_valid_until_infinity(pg, sm, harness, new_secret, make_role, admin_arn):
+    user, old = make_role(pg)
+    with pg.connect() as conn:
+        conn.execute(sql.SQL("ALTER ROLE {} VALID UNTIL 'infinity'").format(sql.Identifier(user)))
+    arn = new_secret(pg_secret(pg, user, old, masterarn=admin_arn))
+    for _ in range(3):
+        assert harness(ROTATOR).rotate(arn).succeeded
+    new = secret_value(sm, arn)
+    assert new["username"] == f"{user}_clone" and logs_in(pg, new["username"], new["password"])

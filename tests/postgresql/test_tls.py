@@ -69,3 +69,31 @@ def test_missing_ca_bundle_file_is_a_configuration_error(pg_tls, sm, harness, ne
     report = harness("postgresql_single", attempts=1).rotate(arn)
     assert "ROTOR_CA_BUNDLE names" in (report.steps[-1].error or "")
     assert logs_in(pg_tls, user, old)
+
+
+def test_system_trust_store_is_used_without_ca_bundle(pg_tls, sm, harness, new_secret,
+                                                      make_role, certs, monkeypatch):
+    """No ROTOR_CA_BUNDLE: the system store is used (here SSL_CERT_FILE, as OpenSSL and
+    Python read it)."""
+    monkeypatch.delenv("ROTOR_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("SSL_CERT_FILE", str(certs.ca))
+    user, old = make_role(pg_tls)
+    arn = new_secret(pg_secret(pg_tls, user, old))
+    assert harness("postgresql_single").rotate(arn).succeeded
+    assert logs_in(pg_tls, user, secret_value(sm, arn)["password"])
+
+
+
+def test_system_store_is_found_as_a_file(monkeypatch):
+    """libpq in psycopg's binary wheel looks for "system" certificates in its own build's
+    directory, absent on Lambda: rotor passes the distribution's bundle file instead."""
+    import os
+
+    from rotor.databases.tls import system_ca_file
+
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    found = system_ca_file()
+    assert found is not None and os.path.isfile(found)
+    from pathlib import Path
+
+    assert Path(found).read_text().count("BEGIN CERTIFICATE") > 10  # a real trust store

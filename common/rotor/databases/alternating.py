@@ -56,8 +56,13 @@ class AlternatingUsers(DatabaseRotator):
             naming.check_length(clone, self.engine.username_limit(admin_conn), self.engine.name)
             if pending.username == clone:
                 self.engine.ensure_clone(admin_conn, original, clone, pending.password)
-            else:
+            elif self.engine.is_clone_of(admin_conn, clone, original):
                 self.engine.set_password(admin_conn, original, pending.password)
+            else:  # proving the clone's login proves nothing about the original
+                raise StateError(
+                    f"Secret {name} is current as '{clone}', which is not the alternate rotor "
+                    f"made for '{original}'; refusing to reset '{original}' for it."
+                )
         logger.info("Admin set the alternate user's password", extra={"user": pending.username})
 
     def _admin_arn(self, login: DatabaseSecret, name: str) -> str:

@@ -51,6 +51,11 @@ class Engine(ABC):
         """The user-name limit known without a connection (checked by createSecret)."""
         return self.max_username_bytes
 
+    def is_clone_of(self, conn: Any, clone: str, original: str) -> bool:
+        """As an admin: is ``clone`` the alternate rotor made for ``original``? Checked before
+        the admin resets the original for a secret whose current user is the clone."""
+        return True
+
     def username_limit(self, conn: Any) -> int:
         """The server's user-name limit in bytes; engines whose limit varies ask the server."""
         return self.max_username_bytes

@@ -305,6 +305,11 @@ class MySQL(Engine):
                      secret=password)
 
     # --- the clone --------------------------------------------------------------------------
+    def is_clone_of(self, conn: Session, clone: str, original: str) -> bool:
+        """Rotor creates the clone on the original's only host. (An account holding CREATE USER
+        could make such a clone, but it can also change any password without rotor.)"""
+        return self._hosts(conn, clone) == [self._host(conn, original)]
+
     def ensure_clone(self, conn: Session, original: str, clone: str, password: str) -> None:
         host = self._host(conn, original)
         clone_hosts = self._hosts(conn, clone)

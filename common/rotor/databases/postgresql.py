@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rotor.databases.engine import Engine
-from rotor.databases.tls import TLS_HINT, TlsSettings
-from rotor.errors import AuthenticationFailed, ServiceError
+from rotor.databases.tls import TLS_HINT, TlsSettings, system_ca_file
+from rotor.errors import AuthenticationFailed, ConfigurationError, ServiceError
 from rotor.models import POSTGRES_ENGINES, DatabaseSecret
 
 if TYPE_CHECKING:
@@ -62,7 +62,11 @@ class PostgreSQL(Engine):
 
         options: dict[str, Any] = {"sslmode": "disable"}
         if tls.enabled:
-            options = {"sslmode": "verify-full", "sslrootcert": tls.ca_file or "system"}
+            root = tls.ca_file or system_ca_file()
+            if root is None:
+                raise ConfigurationError(
+                    "No CA bundle to verify PostgreSQL's certificate: set ROTOR_CA_BUNDLE.")
+            options = {"sslmode": "verify-full", "sslrootcert": root}
         where = f"PostgreSQL at {login.host}:{login.port} as '{login.username}'"
         try:
             return psycopg.connect(
@@ -128,7 +132,7 @@ class PostgreSQL(Engine):
         from psycopg import sql
 
         createdb, createrole, limit, valid_until = conn.execute(
-            "SELECT rolcreatedb, rolcreaterole, rolconnlimit, rolvaliduntil "
+            "SELECT rolcreatedb, rolcreaterole, rolconnlimit, rolvaliduntil::text "
             "FROM pg_roles WHERE rolname = %s", (original,)).fetchone() or (False, False, -1, None)
         conn.execute(sql.SQL(
             "ALTER ROLE {} WITH INHERIT {} {} CONNECTION LIMIT {} VALID UNTIL {}").format(
@@ -136,7 +140,7 @@ class PostgreSQL(Engine):
                 sql.SQL("CREATEDB" if createdb else "NOCREATEDB"),
                 sql.SQL("CREATEROLE" if createrole else "NOCREATEROLE"),
                 sql.Literal(int(limit)),
-                sql.Literal("infinity" if valid_until is None else valid_until.isoformat()),
+                sql.Literal(valid_until or "infinity"),  # text: 'infinity' is no datetime
         ))
 
     def _sync_settings(self, conn: psycopg.Connection[Any], original: str, clone: str) -> None:
@@ -172,6 +176,11 @@ class PostgreSQL(Engine):
         for role in sorted(have - wanted):
             conn.execute(sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(role),
                                                              sql.Identifier(clone)))
+
+    def is_clone_of(self, conn: psycopg.Connection[Any], clone: str, original: str) -> bool:
+        """Rotor makes every clone a member of its original; a role that is not was made by
+        someone else, and must not get the original's password reset for it."""
+        return original in self._memberships(conn, clone)
 
     def _memberships(self, conn: psycopg.Connection[Any], member: str) -> set[str]:
         rows = conn.execute(

@@ -8,6 +8,7 @@ plaintext, which users keep reporting). The CA bundle is configurable, not a fix
 from __future__ import annotations
 
 import os
+import ssl
 from dataclasses import dataclass
 
 from rotor.errors import ConfigurationError
@@ -17,6 +18,20 @@ CA_BUNDLE_ENV = "ROTOR_CA_BUNDLE"
 # Appended to a connection error that looks like a TLS problem, whatever the engine.
 TLS_HINT = ("Check that the server offers TLS and that ROTOR_CA_BUNDLE holds its CA; "
             "set \"ssl\": false in the secret only for a server without TLS.")
+
+
+# Where distributions keep the system trust store as one PEM file (Amazon Linux, which Lambda
+# runs, first). Drivers with their own OpenSSL build (psycopg's binary wheel) do not find it.
+_SYSTEM_BUNDLES = ("/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/certs/ca-certificates.crt",
+                   "/etc/ssl/cert.pem")
+
+
+def system_ca_file() -> str | None:
+    """The system trust store as a file: ``SSL_CERT_FILE`` or Python's OpenSSL default,
+    else the usual distribution paths."""
+    default = ssl.get_default_verify_paths().cafile
+    candidates = (default, *_SYSTEM_BUNDLES) if default else _SYSTEM_BUNDLES
+    return next((path for path in candidates if os.path.isfile(path)), None)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rotor.local.harness import Harness, RotationReport, StepResult, load_handler
-from rotor.local.servers import LocalServer, MariaDBServer, PostgresServer, free_port
+from rotor.local.moto import LocalMoto
+from rotor.local.servers import LocalServer, MariaDBServer, PostgresServer
 from rotor.local.tlsca import CertFiles, make_ca
 
 ROTATORS_DIR = Path(__file__).resolve().parents[3] / "rotators"
@@ -181,23 +182,16 @@ SCENARIOS: list[Callable[[Demo], None]] = [postgresql, mysql, api_keys]
 def local_secrets_manager() -> Iterator[Any]:
     """A moto Secrets Manager server on 127.0.0.1, with the handlers pointed at it."""
     import boto3
-    from moto.server import ThreadedMotoServer
 
     from rotor import secrets as rotor_secrets
 
     for key, value in {"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo",
                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
         os.environ.setdefault(key, value)
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    os.environ["SECRETS_MANAGER_ENDPOINT"] = endpoint
-    rotor_secrets.reset_client()
-    try:
-        yield boto3.client("secretsmanager", endpoint_url=endpoint)
-    finally:
-        server.stop()
+    with LocalMoto() as moto:
+        os.environ["SECRETS_MANAGER_ENDPOINT"] = moto.endpoint
+        rotor_secrets.reset_client()
+        yield boto3.client("secretsmanager", endpoint_url=moto.endpoint)
 
 
 def run(out: TextIO, scenarios: list[Callable[[Demo], None]] | None = None) -> int:

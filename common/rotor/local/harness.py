@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from rotor.observability import describe_exception
 from rotor.secrets import CURRENT, PENDING
@@ -122,6 +123,7 @@ class Harness:
 
     def start(self, secret_id: str, token: str | None = None) -> str:
         """Begin a rotation as RotateSecret does: a valueless AWSPENDING version under a token."""
+        self._refuse_remote_endpoints()
         token = token or str(uuid.uuid4())
         stages = self.stages(secret_id)
         current = next((v for v, s in stages.items() if CURRENT in s), None)
@@ -148,6 +150,15 @@ class Harness:
             )
         self._check_placeholder(secret_id, token, current)
         return token
+
+    def _refuse_remote_endpoints(self) -> None:
+        """The harness relabels versions and calls RotateSecret: only ever on a local moto."""
+        host = urlsplit(str(self.sm.meta.endpoint_url)).hostname or ""
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise HarnessError(
+                f"The harness only runs against moto on this machine, not {host}; start one "
+                "with `rotor moto-server` and pass its endpoint."
+            )
 
     def _check_placeholder(self, secret_id: str, token: str, current: str | None) -> None:
         stages = self.stages(secret_id)

@@ -26,8 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from rotor.local.background import BackgroundServer
 
 SENDGRID_ADMIN_SCOPES = ("api_keys.create", "api_keys.read", "api_keys.update",
                          "api_keys.delete")
@@ -72,7 +74,7 @@ class Request:
     body: Any
 
 
-class FakeKeyApi(ABC):
+class FakeKeyApi(BackgroundServer, ABC):
     """A provider's key API: state, fault injection, and a threaded HTTP server."""
 
     name = "fake"
@@ -83,8 +85,6 @@ class FakeKeyApi(ABC):
         self.requests: list[Recorded] = []
         self._faults: dict[str, list[Fault]] = {}
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # --- state ---------------------------------------------------------------------------
     @abstractmethod
@@ -121,7 +121,7 @@ class FakeKeyApi(ABC):
         assert self._server is not None, "start() the fake first"
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def start(self) -> FakeKeyApi:
+    def start(self) -> Self:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -135,24 +135,10 @@ class FakeKeyApi(ABC):
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # requests carry keys in headers; keep them out of test output
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name=f"fake-{self.name}")
-        self._thread.start()
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        self.serve(server, f"fake-{self.name}")
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeKeyApi:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
         arrived = time.monotonic()

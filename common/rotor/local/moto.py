@@ -7,15 +7,14 @@ ThreadedMotoServer waits forever when its thread cannot bind).
 
 from __future__ import annotations
 
-import threading
-from typing import Any, Self
+from typing import Self
+
+from rotor.local.background import BackgroundServer
 
 
-class LocalMoto:
+class LocalMoto(BackgroundServer):
     def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
         self.host, self.port = host, port
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
 
     @property
     def endpoint(self) -> str:
@@ -30,25 +29,8 @@ class LocalMoto:
         from werkzeug.serving import make_server
 
         app = DomainDispatcherApplication(create_backend_app)
-        self._server = make_server(self.host, self.port, app, threaded=True,
-                                   request_handler=MotoRequestHandler)
-        self.port = int(self._server.server_port)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="moto")
-        self._thread.start()
+        server = make_server(self.host, self.port, app, threaded=True,
+                             request_handler=MotoRequestHandler)
+        self.port = int(server.server_port)
+        self.serve(server, "moto")
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import ssl
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -206,6 +205,8 @@ class MySQL(Engine):
     max_username_bytes = 32  # MySQL 5.7.8+, 8.x and Aurora; the server may allow more or less
 
     def connect(self, login: DatabaseSecret, tls: TlsSettings) -> Session:
+        import ssl  # deferred with the driver: neither is needed to import the handler
+
         import pymysql
 
         options: dict[str, Any] = {"ssl_disabled": True}

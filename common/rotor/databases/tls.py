@@ -8,7 +8,6 @@ plaintext, which users keep reporting). The CA bundle is configurable, not a fix
 from __future__ import annotations
 
 import os
-import ssl
 from dataclasses import dataclass
 
 from rotor.errors import ConfigurationError
@@ -29,6 +28,8 @@ _SYSTEM_BUNDLES = ("/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/certs/ca-certif
 def system_ca_file() -> str | None:
     """The system trust store as a file: ``SSL_CERT_FILE`` or Python's OpenSSL default,
     else the usual distribution paths."""
+    import ssl  # deferred: ~10 ms of every cold start otherwise
+
     default = ssl.get_default_verify_paths().cafile
     candidates = (default, *_SYSTEM_BUNDLES) if default else _SYSTEM_BUNDLES
     return next((path for path in candidates if os.path.isfile(path)), None)

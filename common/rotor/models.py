@@ -16,7 +16,9 @@ POSTGRES_ENGINES = frozenset({"postgres", "postgresql", "aurora-postgresql"})
 MYSQL_ENGINES = frozenset({"mysql", "mariadb", "aurora-mysql", "aurora"})
 
 
-def _text(value: dict[str, Any], key: str, where: str, *, required: bool = True) -> str | None:
+def text_field(value: dict[str, Any], key: str, where: str, *, required: bool = True) -> str | None:
+    """``value[key]`` as a non-empty string without control characters; errors name the key
+    (never the value). Every secret shape validates its string keys with this."""
     raw = value.get(key)
     if raw is None:
         if required:
@@ -72,7 +74,7 @@ class DatabaseSecret:
         admin: bool = False,
     ) -> DatabaseSecret:
         """Validate ``value``. An admin secret may omit ``engine``; a rotated one may not."""
-        engine = _text(value, "engine", where, required=not admin)
+        engine = text_field(value, "engine", where, required=not admin)
         if engine is not None and engine not in engines:
             accepted = ", ".join(sorted(engines))
             raise SecretFormatError(
@@ -85,13 +87,13 @@ class DatabaseSecret:
             raise SecretFormatError(f"{where}: key 'password' contains a NUL character.")
         return cls(
             engine=engine,
-            host=str(_text(value, "host", where)),
+            host=str(text_field(value, "host", where)),
             port=_port(value, where, default_port),
-            username=str(_text(value, "username", where)),
+            username=str(text_field(value, "username", where)),
             password=password,
-            dbname=_text(value, "dbname", where, required=False),
+            dbname=text_field(value, "dbname", where, required=False),
             ssl=_ssl(value, where),
-            masterarn=_text(value, "masterarn", where, required=False),
+            masterarn=text_field(value, "masterarn", where, required=False),
             raw=dict(value),
         )
 

@@ -88,6 +88,10 @@ class Rotation:
     def pending(self) -> dict[str, Any]:
         return self.store.get(self.secret_arn, PENDING, self.token)
 
+    def where(self, stage: str) -> str:
+        """How errors name this secret at ``stage``: ``Secret <name> (AWSCURRENT)``."""
+        return f"Secret {self.description.name} ({stage})"
+
     def previous(self) -> dict[str, Any] | None:
         version = self.description.version_with(PREVIOUS)
         return None if version is None else self.store.find(self.secret_arn, PREVIOUS, version)
@@ -135,7 +139,8 @@ class Rotator(ABC):
         """Raise unless ``rotation.pending()`` works against the service."""
 
     def finished(self, rotation: Rotation) -> None:  # noqa: B027 - optional hook
-        """After AWSCURRENT moved to the new version. Safe to repeat."""
+        """After AWSCURRENT moved to the new version (``rotation.description`` shows the labels
+        as they now are; ``rotation.previous()`` is the value just replaced). Safe to repeat."""
 
     # --- the Lambda entry point ----------------------------------------------------------
     def handler(self, event: Any, context: Any = None) -> None:
@@ -244,5 +249,7 @@ class Rotator(ABC):
             logger.info("Moved AWSCURRENT to the new version")
         if PENDING in rotation.description.stages_of(token):
             rotation.store.remove_stage(arn, PENDING, token)
+        # The hook sees the labels as they now are, without another DescribeSecret.
+        rotation.description = rotation.description.finished(token)
         self.finished(rotation)
 

@@ -9,6 +9,7 @@ of one rotation usually run in the same warm container and need only one read of
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import threading
@@ -101,6 +102,22 @@ class SecretDescription:
 
     def stages_of(self, version_id: str) -> list[str]:
         return list(self.versions.get(version_id, []))
+
+    def finished(self, token: str) -> SecretDescription:
+        """The labels once finishSecret is done: AWSCURRENT on ``token``, AWSPREVIOUS on the
+        version AWSCURRENT left (as Secrets Manager moves it), no AWSPENDING on ``token``."""
+        old = self.version_with(CURRENT)
+        moving = old != token
+        versions = {}
+        for version, stages in self.versions.items():
+            kept = [s for s in stages if not (version == token and s == PENDING)
+                    and not (moving and s in (CURRENT, PREVIOUS))]
+            if moving and version == token:
+                kept.append(CURRENT)
+            elif moving and version == old:
+                kept.append(PREVIOUS)
+            versions[version] = kept
+        return dataclasses.replace(self, versions=versions)
 
 
 def parse_secret_string(text: str | None, where: str) -> dict[str, Any]:

@@ -44,7 +44,7 @@ from rotor.apikeys.provider import IssuedKey, KeyInfo, Provider, ProviderContext
 from rotor.apikeys.registry import provider_class
 from rotor.apikeys.secret import ApiKeySecret
 from rotor.errors import SecretFormatError, StateError
-from rotor.models import _text
+from rotor.models import text_field
 from rotor.observability import logger, metrics, redactor
 from rotor.protocol import Rotation, Rotator
 from rotor.secrets import CURRENT, PENDING, PREVIOUS, SecretDescription
@@ -77,7 +77,7 @@ class ApiKeyRotator(Rotator):
 
     # --- the contract -------------------------------------------------------------------
     def create(self, rotation: Rotation) -> dict[str, Any]:
-        where = self._where(rotation, CURRENT)
+        where = rotation.where(CURRENT)
         current = ApiKeySecret.parse(rotation.current(), where)
         provider = self.provider(rotation, current, where)
         prefix = current.prefix_for(rotation.secret_arn)
@@ -88,7 +88,7 @@ class ApiKeyRotator(Rotator):
         return current.successor(issued)
 
     def apply(self, rotation: Rotation) -> None:
-        where = self._where(rotation, PENDING)
+        where = rotation.where(PENDING)
         pending = ApiKeySecret.parse(rotation.pending(), where)
         cls = provider_class(pending.provider, where)
         if cls.activate is Provider.activate:
@@ -99,22 +99,20 @@ class ApiKeyRotator(Rotator):
         provider.activate(IssuedKey(pending.api_key, pending.key_id or "", prefix + rotation.token))
 
     def verify(self, rotation: Rotation) -> None:
-        where = self._where(rotation, PENDING)
+        where = rotation.where(PENDING)
         pending = ApiKeySecret.parse(rotation.pending(), where)
         self.provider(rotation, pending, where).verify_key(pending.api_key)
         logger.info("The new API key works", extra={"key_id": pending.key_id})
 
     def finished(self, rotation: Rotation) -> None:
         arn = rotation.secret_arn
-        now = self.store.describe(arn)  # the labels after the move, also on a retried finish
-        where = self._where(rotation, CURRENT)
-        current = ApiKeySecret.parse(self.store.get(arn, CURRENT, now.version_with(CURRENT)),
-                                     where)
-        previous = self._previous(rotation, now)
+        where = rotation.where(CURRENT)
+        current = ApiKeySecret.parse(rotation.current(), where)
+        previous = self._previous(rotation)
         provider = self.provider(rotation, current, where)
         revoked = 0
         retire = previous.previous_key_id if previous is not None else None
-        if retire and retire not in self._held(arn, now).key_ids:
+        if retire and retire not in self._held(arn, rotation.description).key_ids:
             existed = provider.revoke_key(retire)
             revoked += existed
             logger.info("Revoked the key two generations old",
@@ -154,7 +152,7 @@ class ApiKeyRotator(Rotator):
         the host the admin credential goes to (its default endpoint, or a preset's). So an
         admin secret without ``base_url`` must name its ``provider``; one with ``base_url`` may
         (and should: the credential's format is then pinned too)."""
-        pinned = _text(dict(admin), "provider", admin_where, required=False)
+        pinned = text_field(dict(admin), "provider", admin_where, required=False)
         if pinned is None:
             if admin.get("base_url") is None:
                 raise SecretFormatError(
@@ -174,7 +172,7 @@ class ApiKeyRotator(Rotator):
     def _endpoint(provider_cls: type[Provider], name: str, admin: Mapping[str, Any],
                   admin_where: str) -> tuple[str, str]:
         """The base URL the admin credential may be sent to, and where it was set."""
-        configured = _text(dict(admin), "base_url", admin_where, required=False)
+        configured = text_field(dict(admin), "base_url", admin_where, required=False)
         if configured is not None:
             return check_base_url(configured, admin_where), "its key 'base_url'"
         if provider_cls.default_base_url is None:
@@ -201,17 +199,12 @@ class ApiKeyRotator(Rotator):
         return admin
 
     @staticmethod
-    def _where(rotation: Rotation, stage: str) -> str:
-        return f"Secret {rotation.description.name} ({stage})"
-
-    def _previous(self, rotation: Rotation, now: SecretDescription) -> ApiKeySecret | None:
-        version = now.version_with(PREVIOUS)
-        value = None if version is None else self.store.find(rotation.secret_arn, PREVIOUS,
-                                                             version)
+    def _previous(rotation: Rotation) -> ApiKeySecret | None:
+        value = rotation.previous()
         if value is None:
             return None
         try:
-            return ApiKeySecret.parse(value, self._where(rotation, PREVIOUS))
+            return ApiKeySecret.parse(value, rotation.where(PREVIOUS))
         except SecretFormatError as exc:  # written by hand: nothing of it is rotor's to revoke
             logger.warning("AWSPREVIOUS is not an API key secret; not revoking its predecessor",
                            extra={"error": str(exc)})

@@ -27,7 +27,7 @@ from typing import Any
 
 from rotor.apikeys.provider import IssuedKey
 from rotor.errors import SecretFormatError
-from rotor.models import _text
+from rotor.models import text_field
 
 _PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,47}$")
 _SEPARATORS = "-_.:"
@@ -47,13 +47,13 @@ class ApiKeySecret:
 
     @classmethod
     def parse(cls, value: dict[str, Any], where: str) -> ApiKeySecret:
-        provider = str(_text(value, "provider", where))
-        prefix = _text(value, "name_prefix", where, required=False)
+        provider = str(text_field(value, "provider", where))
+        prefix = text_field(value, "name_prefix", where, required=False)
         if prefix is not None and not _PREFIX.match(prefix):
             raise SecretFormatError(
                 f"{where}: key 'name_prefix' must be 1-48 letters, digits, '-', '_', '.' or ':'."
             )
-        adminarn = _text(value, "adminarn", where, required=False)
+        adminarn = text_field(value, "adminarn", where, required=False)
         if adminarn is None:
             raise SecretFormatError(
                 f"{where}: key 'adminarn' is missing; API key rotation needs the ARN of the "
@@ -61,12 +61,12 @@ class ApiKeySecret:
             )
         return cls(
             provider=provider.strip().lower(),
-            api_key=str(_text(value, "api_key", where)),
-            key_id=_text(value, "key_id", where, required=False),
+            api_key=str(text_field(value, "api_key", where)),
+            key_id=text_field(value, "key_id", where, required=False),
             adminarn=adminarn,
-            base_url=_text(value, "base_url", where, required=False),
+            base_url=text_field(value, "base_url", where, required=False),
             name_prefix=prefix,
-            previous_key_id=_text(value, "previous_key_id", where, required=False),
+            previous_key_id=text_field(value, "previous_key_id", where, required=False),
             raw=dict(value),
         )
 

@@ -23,9 +23,8 @@ class AlternatingUsers(DatabaseRotator):
     strategy = "alternating"
 
     def create(self, rotation: Rotation) -> dict[str, Any]:
-        name = rotation.description.name
-        current = self.login(rotation.current(), f"Secret {name} (AWSCURRENT)")
-        self._admin_arn(current, name)
+        current = self.current_login(rotation)
+        self._admin_arn(current, rotation.description.name)
         new_user = naming.alternate(current.username)
         naming.check_length(
             naming.clone_of(current.username), self.engine.configured_username_limit(),

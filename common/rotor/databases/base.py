@@ -9,6 +9,7 @@ from rotor.databases.tls import TlsSettings
 from rotor.errors import AuthenticationFailed, StateError
 from rotor.models import DatabaseSecret
 from rotor.protocol import Rotation, Rotator
+from rotor.secrets import CURRENT, PENDING
 
 
 class DatabaseRotator(Rotator):
@@ -24,11 +25,16 @@ class DatabaseRotator(Rotator):
             value, where, self.engine.engines, self.engine.default_port, admin=admin
         )
 
+    def current_login(self, rotation: Rotation) -> DatabaseSecret:
+        return self.login(rotation.current(), rotation.where(CURRENT))
+
+    def pending_login(self, rotation: Rotation) -> DatabaseSecret:
+        return self.login(rotation.pending(), rotation.where(PENDING))
+
     def logins(self, rotation: Rotation) -> tuple[DatabaseSecret, DatabaseSecret]:
         """(current, pending), after checking pending still names the current server."""
         name = rotation.description.name
-        current = self.login(rotation.current(), f"Secret {name} (AWSCURRENT)")
-        pending = self.login(rotation.pending(), f"Secret {name} (AWSPENDING)")
+        current, pending = self.current_login(rotation), self.pending_login(rotation)
         if not pending.same_server(current) or pending.dbname != current.dbname:
             raise StateError(
                 f"AWSPENDING of secret {name} points at another server or database than "
@@ -38,7 +44,7 @@ class DatabaseRotator(Rotator):
 
     def verify(self, rotation: Rotation) -> None:
         name = rotation.description.name
-        pending = self.login(rotation.pending(), f"Secret {name} (AWSPENDING)")
+        pending = self.pending_login(rotation)
         try:
             with self.engine.session(pending, TlsSettings.for_secret(pending)) as conn:
                 self.engine.check(conn)

@@ -14,14 +14,14 @@ from rotor.databases.tls import TlsSettings
 from rotor.errors import AuthenticationFailed, StateError
 from rotor.observability import logger
 from rotor.protocol import Rotation
+from rotor.secrets import PREVIOUS
 
 
 class SingleUser(DatabaseRotator):
     strategy = "single"
 
     def create(self, rotation: Rotation) -> dict[str, Any]:
-        name = rotation.description.name
-        current = self.login(rotation.current(), f"Secret {name} (AWSCURRENT)")
+        current = self.current_login(rotation)
         return current.with_login(current.username, rotation.new_password())
 
     def apply(self, rotation: Rotation) -> None:
@@ -42,7 +42,7 @@ class SingleUser(DatabaseRotator):
         if conn is None:
             previous_value = rotation.previous()
             if previous_value is not None:
-                previous = self.login(previous_value, f"Secret {name} (AWSPREVIOUS)")
+                previous = self.login(previous_value, rotation.where(PREVIOUS))
                 if previous.same_server(current) and previous.username == current.username:
                     conn = self.engine.try_login(previous, tls)
         if conn is None:

@@ -117,15 +117,23 @@ class Harness:
         self.attempts = attempts
         self.on_step = on_step
 
-    def stages(self, secret_id: str) -> dict[str, list[str]]:
+    def _describe(self, secret_id: str) -> tuple[str, dict[str, list[str]]]:
         meta = self.sm.describe_secret(SecretId=secret_id)
-        return {k: sorted(v) for k, v in meta.get("VersionIdsToStages", {}).items()}
+        stages = {k: sorted(v) for k, v in meta.get("VersionIdsToStages", {}).items()}
+        return str(meta["ARN"]), stages
+
+    def stages(self, secret_id: str) -> dict[str, list[str]]:
+        return self._describe(secret_id)[1]
 
     def start(self, secret_id: str, token: str | None = None) -> str:
         """Begin a rotation as RotateSecret does: a valueless AWSPENDING version under a token."""
+        return self._begin(secret_id, token)[1].token
+
+    def _begin(self, secret_id: str, token: str | None) -> tuple[str, RotationReport]:
+        """Start a rotation; its ARN and a report holding the stages before it."""
         self._refuse_remote_endpoints()
         token = token or str(uuid.uuid4())
-        stages = self.stages(secret_id)
+        arn, stages = self._describe(secret_id)
         current = next((v for v, s in stages.items() if CURRENT in s), None)
         pending = next((v for v, s in stages.items() if PENDING in s), None)
         if pending is not None and pending != current:
@@ -137,9 +145,7 @@ class Harness:
             self.sm.update_secret_version_stage(
                 SecretId=secret_id, VersionStage=PENDING, RemoveFromVersionId=pending
             )
-        region = self.sm.meta.region_name
-        arn = self.sm.describe_secret(SecretId=secret_id)["ARN"]
-        account = arn.split(":")[4]
+        region, account = self.sm.meta.region_name, arn.split(":")[4]
         # moto then fails to find the function: the placeholder is in place.
         with contextlib.suppress(self.sm.exceptions.ResourceNotFoundException):
             self.sm.rotate_secret(
@@ -149,7 +155,7 @@ class Harness:
                 RotationRules={"AutomaticallyAfterDays": 30},
             )
         self._check_placeholder(secret_id, token, current)
-        return token
+        return arn, RotationReport(secret_id, token, before=stages)
 
     def _refuse_remote_endpoints(self) -> None:
         """The harness relabels versions and calls RotateSecret: only ever on a local moto."""
@@ -190,32 +196,29 @@ class Harness:
             self.on_step(result)
         return result
 
-    def resume(self, secret_id: str, token: str, report: RotationReport | None = None,
-               pause: float = 0.0) -> RotationReport:
-        """Run the four steps, retrying the whole sequence, then check the end state."""
-        arn = self.sm.describe_secret(SecretId=secret_id)["ARN"]
-        report = report or RotationReport(secret_id, token, before=self.stages(secret_id))
-        first = report.attempts + 1
-        for attempt in range(first, first + self.attempts):
+    def resume(self, secret_id: str, token: str) -> RotationReport:
+        """Run the four steps of a started rotation, as the service retries it."""
+        arn, stages = self._describe(secret_id)
+        return self._run(arn, RotationReport(secret_id, token, before=stages))
+
+    def rotate(self, secret_id: str, token: str | None = None) -> RotationReport:
+        return self._run(*self._begin(secret_id, token))
+
+    def _run(self, arn: str, report: RotationReport) -> RotationReport:
+        """The four steps, the whole sequence retried on failure; then the end state."""
+        for attempt in range(1, self.attempts + 1):
             results = []
             for step in STEPS:
-                result = self.invoke(arn, token, step, attempt)
+                result = self.invoke(arn, report.token, step, attempt)
                 results.append(result)
                 if result.error is not None:
                     break
             report.steps.extend(results)
             if results[-1].error is None:
                 break
-            if pause:
-                time.sleep(pause)
-        report.after = self.stages(secret_id)
+        report.after = self.stages(report.secret_id)
         report.succeeded = report.steps[-1].error is None and self.end_state_ok(report)
         return report
-
-    def rotate(self, secret_id: str, token: str | None = None) -> RotationReport:
-        before = self.stages(secret_id)
-        token = self.start(secret_id, token)
-        return self.resume(secret_id, token, RotationReport(secret_id, token, before))
 
     @staticmethod
     def end_state_ok(report: RotationReport) -> bool:

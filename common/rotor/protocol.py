@@ -96,9 +96,29 @@ class Rotation:
         version = self.description.version_with(PREVIOUS)
         return None if version is None else self.store.find(self.secret_arn, PREVIOUS, version)
 
-    def read_secret(self, secret_id: str) -> dict[str, Any]:
-        """Another secret's AWSCURRENT value, e.g. the admin secret named by ``masterarn``."""
-        return self.store.get(secret_id, CURRENT)
+    def read_admin(self, arn: str, key: str) -> dict[str, Any]:
+        """The AWSCURRENT value of the admin secret named by the rotated secret's ``key``
+        (``masterarn``, ``adminarn``). Errors name that key and what to check."""
+        from botocore.exceptions import ClientError
+
+        where = f"Admin secret {arn} (named by key '{key}')"
+        if arn in (self.secret_arn, self.description.name):
+            raise StateError(f"{where} is the rotated secret itself; name the admin secret.")
+        try:
+            return self.store.get(arn, CURRENT)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "error")
+            raise StateError(
+                f"{where} cannot be read ({code}); check the ARN and that this function may "
+                "read it (and decrypt it with its KMS key)."
+            ) from None
+
+    def break_glass(self, admin: dict[str, Any], admin_where: str) -> bool:
+        """Whether the admin secret authorises this secret's reset without proof (see
+        :mod:`rotor.breakglass`); logged loudly when it does."""
+        from rotor import breakglass
+
+        return breakglass.authorised(admin, self.secret_arn, admin_where)
 
     def new_password(self) -> str:
         """A password following the function's policy (``PASSWORD_*`` environment variables)."""

@@ -43,7 +43,7 @@ from rotor.apikeys.http import HttpClient, check_base_url
 from rotor.apikeys.provider import IssuedKey, KeyInfo, Provider, ProviderContext
 from rotor.apikeys.registry import provider_class
 from rotor.apikeys.secret import ApiKeySecret
-from rotor.errors import SecretFormatError, StateError
+from rotor.errors import SecretFormatError
 from rotor.models import text_field
 from rotor.observability import logger, metrics, redactor
 from rotor.protocol import Rotation, Rotator
@@ -185,16 +185,7 @@ class ApiKeyRotator(Rotator):
 
     @staticmethod
     def _read_admin(rotation: Rotation, arn: str, where: str) -> dict[str, Any]:
-        from botocore.exceptions import ClientError
-
-        try:
-            admin = rotation.read_secret(arn)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "error")
-            raise StateError(
-                f"{where} (named by key 'adminarn') cannot be read ({code}); check the ARN "
-                "and that this function may read it."
-            ) from None
+        admin = rotation.read_admin(arn, "adminarn")
         _register_admin(admin)
         return admin
 

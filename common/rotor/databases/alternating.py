@@ -74,7 +74,7 @@ class AlternatingUsers(DatabaseRotator):
 
     def _admin(self, rotation: Rotation, current: DatabaseSecret, name: str) -> DatabaseSecret:
         arn = self._admin_arn(current, name)
-        value = rotation.read_secret(arn)
+        value = rotation.read_admin(arn, "masterarn")
         if "host" not in value:  # an RDS-managed master secret: the RDS API says where
             value = {**value, **rds.endpoint(rotation.store.describe(arn))}
         admin = self.login(value, f"Admin secret {arn}", admin=True)

@@ -46,7 +46,10 @@ def traced(name: str, **annotations: str) -> Iterator[None]:
     if _tracer is None:
         from aws_lambda_powertools import Tracer
 
-        _tracer = Tracer(service=SERVICE)
+        silence_sdk_debug_logs()  # the X-Ray SDK prints whole segments at DEBUG
+        # Only AWS calls get subsegments: the SDK's database patches record SQL text, and an
+        # ALTER ROLE statement carries a password verifier.
+        _tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
     with _tracer.provider.in_subsegment(name) as subsegment:
         for key, value in annotations.items():
             subsegment.put_annotation(key, value)
@@ -92,10 +95,11 @@ class Redactor:
 
 
 def silence_sdk_debug_logs() -> None:
-    """Keep botocore's DEBUG records (which carry request and response bodies, SecretString
-    included) from being emitted when the root logger is at DEBUG, as Lambda's advanced logging
-    controls may set it. A level set on these loggers on purpose is left alone."""
-    for name in ("botocore", "boto3", "urllib3"):
+    """Keep botocore's DEBUG records (request and response bodies, SecretString included) and
+    the X-Ray SDK's (whole segments, exceptions included) from being emitted when the root
+    logger is at DEBUG, as Lambda's advanced logging controls may set it. A level set on these
+    loggers on purpose is left alone."""
+    for name in ("botocore", "boto3", "urllib3", "aws_xray_sdk"):
         sdk_logger = logging.getLogger(name)
         if sdk_logger.level == logging.NOTSET:
             sdk_logger.setLevel(logging.INFO)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from rotor import passwords
 from rotor.errors import ConfigurationError, EventError, RotationError, StateError
@@ -27,6 +28,8 @@ from rotor.observability import (
     traced,
 )
 from rotor.secrets import CURRENT, PENDING, PREVIOUS, SecretDescription, SecretStore
+
+_T = TypeVar("_T")
 
 
 class Step(StrEnum):
@@ -99,15 +102,23 @@ class Rotation:
     def read_admin(self, arn: str, key: str) -> dict[str, Any]:
         """The AWSCURRENT value of the admin secret named by the rotated secret's ``key``
         (``masterarn``, ``adminarn``). Errors name that key and what to check."""
+        return self._admin_call(arn, key, lambda: self.store.get(arn, CURRENT))
+
+    def describe_admin(self, arn: str, key: str) -> SecretDescription:
+        """DescribeSecret of that admin secret (its tags name an RDS-managed secret's database)."""
+        return self._admin_call(arn, key, lambda: self.store.describe(arn))
+
+    def _admin_call(self, arn: str, key: str, call: Callable[[], _T]) -> _T:
         from botocore.exceptions import ClientError
 
         where = f"Admin secret {arn} (named by key '{key}')"
         if arn in (self.secret_arn, self.description.name):
             raise StateError(f"{where} is the rotated secret itself; name the admin secret.")
         try:
-            return self.store.get(arn, CURRENT)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "error")
+            return call()
+        except (ClientError, StateError) as exc:
+            code = exc.response.get("Error", {}).get("Code", "error") if isinstance(
+                exc, ClientError) else "ResourceNotFoundException"
             raise StateError(
                 f"{where} cannot be read ({code}); check the ARN and that this function may "
                 "read it (and decrypt it with its KMS key)."
@@ -178,9 +189,9 @@ class Rotator(ABC):
         metrics.add_dimension("step", keys["step"] or "invalid")
         try:
             self._traced(event)
-        except Exception as exc:
+        except Exception:
             metrics.add_metric("StepFailed", unit="Count", value=1)
-            raise self._scrubbed(exc) from None
+            raise
         else:
             metrics.add_metric("StepSucceeded", unit="Count", value=1)
         finally:
@@ -200,9 +211,17 @@ class Rotator(ABC):
             metrics.clear_metrics()  # flush leaves them when POWERTOOLS_METRICS_DISABLED is set
 
     def _traced(self, event: Any) -> None:
-        parsed = RotationEvent.parse(event)
+        """Run the step; whatever it raises leaves here scrubbed, inside the X-Ray subsegment
+        too (the SDK records the exception that crosses it, message included)."""
+        try:
+            parsed = RotationEvent.parse(event)
+        except Exception as exc:
+            raise self._scrubbed(exc) from None
         with traced(f"rotor.{parsed.step.value}", step=parsed.step.value, rotator=self.name):
-            self.run_step(parsed)
+            try:
+                self.run_step(parsed)
+            except Exception as exc:
+                raise self._scrubbed(exc) from None
 
     def _scrubbed(self, exc: Exception) -> Exception:
         message = describe_exception(exc)

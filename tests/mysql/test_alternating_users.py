@@ -253,5 +253,11 @@ def test_clone_on_another_host_refused(mdb, sm, harness, new_secret, make_user, 
     report = harness(ROTATOR, attempts=1).rotate(arn)
 
     assert not report.succeeded
+    assert "nothing on the server proves rotor made it" in report.steps[-1].error
+    # Even adopted, a clone on another host than the original's is refused, naming it.
+    adopting = new_secret(mdb.admin_secret(adopt_users=[f"{user}_clone"]))
+    arn = new_secret(my_secret(mdb, user, old, masterarn=adopting))
+    report = harness(ROTATOR, attempts=1).rotate(arn)
+    assert not report.succeeded
     assert f"'{user}_clone'@'localhost'" in report.steps[-1].error
     assert hosts(mdb, f"{user}_clone") == ["localhost"] and logs_in(mdb, user, old)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from tests.helpers import secret_value, stages
+import psycopg
+import pytest
+from psycopg import sql
+from rotor.local.servers import PostgresServer
+from rotor.local.tlsca import make_ca
+
+from tests.helpers import secret_value, stages, unique_user
 from tests.pg import logs_in, pg_secret, role_exists
 
 
@@ -97,3 +103,39 @@ def test_system_store_is_found_as_a_file(monkeypatch):
     from pathlib import Path
 
     assert Path(found).read_text().count("BEGIN CERTIFICATE") > 10  # a real trust store
+
+
+@pytest.fixture(scope="module")
+def wrong_name_pg(tmp_path_factory):
+    """A TLS server whose certificate (from a test CA) names another host than 127.0.0.1."""
+    certs = make_ca(tmp_path_factory.mktemp("other-ca"), hosts=("db.example.invalid",))
+    with PostgresServer(certs=certs) as server:
+        yield server
+
+
+def _socket_login(server, user, password):
+    """Over the server's private Unix socket: no TLS, so no host name to check."""
+    return psycopg.connect(host=str(server.directory), port=server.port, dbname="postgres",
+                           user=user, password=password, autocommit=True)
+
+
+@pytest.mark.parametrize("rotator", ["postgresql_single", "postgresql_alternating"])
+def test_host_name_is_verified(wrong_name_pg, sm, harness, new_secret, monkeypatch, rotator):
+    server = wrong_name_pg
+    monkeypatch.setenv("ROTOR_CA_BUNDLE", str(server.certs.ca))  # the right CA, wrong name
+    user, old = unique_user(), "old'\\password"
+    with _socket_login(server, server.superuser, server.superuser_password) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+            sql.Identifier(user), sql.Literal(old)))
+    admin = new_secret(server.admin_secret())
+    arn = new_secret(pg_secret(server, user, old, masterarn=admin))
+
+    report = harness(rotator, attempts=1).rotate(arn)
+
+    assert not report.succeeded
+    error = report.steps[-1].error or ""
+    assert 'does not match host name "127.0.0.1"' in error or "mismatch" in error, error
+    _socket_login(server, user, old).close()  # the password did not change
+    with _socket_login(server, server.superuser, server.superuser_password) as conn:
+        assert conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s",
+                            (f"{user}_clone",)).fetchone() is None

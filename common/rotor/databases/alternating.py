@@ -7,16 +7,26 @@ rotated secret's ``masterarn``.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from rotor.databases import naming, rds
 from rotor.databases.base import DatabaseRotator
+from rotor.databases.engine import CloneState
 from rotor.databases.tls import TlsSettings
 from rotor.errors import AuthenticationFailed, SecretFormatError, StateError
 from rotor.models import DatabaseSecret
 from rotor.observability import logger
 from rotor.protocol import Rotation
+
+# Key of the admin secret listing existing '<user>_clone' accounts rotor may take over.
+ADOPT_KEY = "adopt_users"
+
+
+def _adopted(admin: DatabaseSecret, where: str) -> list[str]:
+    value = admin.raw.get(ADOPT_KEY, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise SecretFormatError(f"{where}: key '{ADOPT_KEY}' must be a list of user names.")
+    return value
 
 
 class AlternatingUsers(DatabaseRotator):
@@ -36,33 +46,49 @@ class AlternatingUsers(DatabaseRotator):
         current, pending = self.logins(rotation)
         name = rotation.description.name
         original = naming.original_of(current.username)
+        clone = naming.clone_of(original)
         if pending.username != naming.alternate(current.username):
             raise StateError(
                 f"AWSPENDING of secret {name} names user '{pending.username}', not the "
                 f"alternate of '{current.username}'; it was edited by hand. Start a new rotation."
             )
         admin = self._admin(rotation, current, name)
-        # Confused-deputy guard: prove the caller's current login is real before using admin.
+        admin_where = f"Admin secret {current.masterarn}"
+        if not rotation.break_glass(admin.raw, admin_where):
+            self._prove(current, name)
+        adopt = clone in _adopted(admin, admin_where)
+        with self.engine.session(admin, TlsSettings.for_secret(admin)) as conn:
+            naming.check_length(clone, self.engine.username_limit(conn), self.engine.name)
+            state = self.engine.clone_state(conn, clone, original)
+            if state is CloneState.FOREIGN:
+                if not adopt:
+                    raise StateError(
+                        f"User '{clone}' exists, but nothing on the server proves rotor made it "
+                        f"as the alternate of '{original}'; refusing to touch either for secret "
+                        f"{name}. If it is that alternate (made by AWS's samples, say), list it "
+                        f"under key '{ADOPT_KEY}' of {admin_where}."
+                    )
+                logger.warning("Adopting an existing user as the alternate (admin secret key "
+                               f"'{ADOPT_KEY}')", extra={"user": clone, "original": original})
+                self.engine.mark_clone(conn, clone, original)
+            if pending.username == clone:
+                self.engine.ensure_clone(conn, original, clone, pending.password)
+            else:
+                self.engine.set_password(conn, original, pending.password)
+        logger.info("Admin set the alternate user's password", extra={"user": pending.username})
+
+    def _prove(self, current: DatabaseSecret, name: str) -> None:
+        """Confused-deputy guard: the rotated secret's current login must be real before the
+        admin acts for it (its writer may name any user)."""
         conn = self.engine.try_login(current, TlsSettings.for_secret(current))
         if conn is None:
             raise AuthenticationFailed(
                 f"AWSCURRENT of secret {name} (user '{current.username}') does not log in at "
-                f"{current.host}:{current.port}; refusing to use the admin login. Fix AWSCURRENT."
+                f"{current.host}:{current.port}; refusing to use the admin login. Fix "
+                "AWSCURRENT, or have the platform team authorise a reset (key 'break_glass' of "
+                "the admin secret; see docs/security.md)."
             )
         self.engine.close(conn)
-        with self.engine.session(admin, TlsSettings.for_secret(admin)) as admin_conn:
-            clone = naming.clone_of(original)
-            naming.check_length(clone, self.engine.username_limit(admin_conn), self.engine.name)
-            if pending.username == clone:
-                self.engine.ensure_clone(admin_conn, original, clone, pending.password)
-            elif self.engine.is_clone_of(admin_conn, clone, original):
-                self.engine.set_password(admin_conn, original, pending.password)
-            else:  # proving the clone's login proves nothing about the original
-                raise StateError(
-                    f"Secret {name} is current as '{clone}', which is not the alternate rotor "
-                    f"made for '{original}'; refusing to reset '{original}' for it."
-                )
-        logger.info("Admin set the alternate user's password", extra={"user": pending.username})
 
     def _admin_arn(self, login: DatabaseSecret, name: str) -> str:
         if login.masterarn is None:
@@ -76,7 +102,7 @@ class AlternatingUsers(DatabaseRotator):
         arn = self._admin_arn(current, name)
         value = rotation.read_admin(arn, "masterarn")
         if "host" not in value:  # an RDS-managed master secret: the RDS API says where
-            value = {**value, **rds.endpoint(rotation.store.describe(arn))}
+            value = {**value, **rds.endpoint(rotation.describe_admin(arn, "masterarn"))}
         admin = self.login(value, f"Admin secret {arn}", admin=True)
         if not admin.same_server(current):
             raise StateError(
@@ -89,6 +115,7 @@ class AlternatingUsers(DatabaseRotator):
                 "alternating users would change the admin's own password. Rotate the admin "
                 "secret with the single-user rotator instead."
             )
-        # TLS for the admin session is the admin secret's own choice (verified by default):
-        # the less trusted rotated secret cannot downgrade it. Only the database follows.
-        return dataclasses.replace(admin, dbname=admin.dbname or current.dbname)
+        # TLS and the database of the admin session are the admin secret's own choice (TLS
+        # verified by default, else database 'postgres' or none): the rotated secret's
+        # database may belong to the application's role, which can shape sessions there.
+        return admin

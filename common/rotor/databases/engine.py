@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import Enum
 from typing import Any, ClassVar
 
 from rotor.databases.tls import TlsSettings
@@ -17,8 +18,22 @@ from rotor.errors import AuthenticationFailed
 from rotor.models import DatabaseSecret
 
 
+class CloneState(Enum):
+    """What an account named ``<user>_clone`` is to rotor."""
+
+    MISSING = "missing"  # no such account: rotor may create it
+    OURS = "ours"  # rotor made it (or adopted it) for this original: provably, on the server
+    FOREIGN = "foreign"  # someone else's: never touched unless the admin secret adopts it
+
+
 class Engine(ABC):
-    """One database family (PostgreSQL, MySQL...)."""
+    """One database family (PostgreSQL, MySQL...).
+
+    Rules every engine keeps: passwords never reach the server in clear text where the server
+    could log them; identifiers are quoted by the driver's quoting, never interpolated; the
+    admin session runs only SQL rotor wrote (nothing the application's role can shape); and
+    the admin touches an account only when :meth:`clone_state` proves rotor made it.
+    """
 
     name: ClassVar[str]
     engines: ClassVar[frozenset[str]]  # accepted values of the secret's 'engine' key
@@ -40,8 +55,20 @@ class Engine(ABC):
 
     @abstractmethod
     def ensure_clone(self, conn: Any, original: str, clone: str, password: str) -> None:
-        """As an admin, create ``clone`` (or update it) with ``password`` and bring its
-        privileges in step with ``original``'s. Runs on every rotation, so it must converge."""
+        """As an admin, create ``clone`` (marked as rotor's, see :meth:`clone_state`) or update
+        it with ``password``, and bring its privileges in step with ``original``'s. Runs on
+        every rotation, so it must converge. Refuses a ``clone`` that is not rotor's."""
+
+    @abstractmethod
+    def clone_state(self, conn: Any, clone: str, original: str) -> CloneState:
+        """As an admin: whether ``clone`` exists, and whether the server holds proof that rotor
+        made it as ``original``'s alternate. The name alone proves nothing: anyone may have
+        created an account called ``<user>_clone``."""
+
+    @abstractmethod
+    def mark_clone(self, conn: Any, clone: str, original: str) -> None:
+        """As an admin, record on the server that ``clone`` is ``original``'s alternate (an
+        existing account the admin secret adopts, e.g. one made by AWS's samples)."""
 
     @abstractmethod
     def check(self, conn: Any) -> None:
@@ -50,11 +77,6 @@ class Engine(ABC):
     def configured_username_limit(self) -> int:
         """The user-name limit known without a connection (checked by createSecret)."""
         return self.max_username_bytes
-
-    def is_clone_of(self, conn: Any, clone: str, original: str) -> bool:
-        """As an admin: is ``clone`` the alternate rotor made for ``original``? Checked before
-        the admin resets the original for a secret whose current user is the clone."""
-        return True
 
     def username_limit(self, conn: Any) -> int:
         """The server's user-name limit in bytes; engines whose limit varies ask the server."""

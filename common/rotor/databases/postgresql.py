@@ -3,24 +3,46 @@
 Passwords are sent as SCRAM-SHA-256 verifiers computed on the client (as psql's \\password
 does), so the clear text never reaches the server, its logs or pg_stat_statements.
 Identifiers are always quoted by psycopg.sql, never interpolated.
+
+The admin runs nothing an application role can shape. An application role may own its
+database (and so its ``search_path`` default, views, functions, operators and
+``ALTER DATABASE … SET``, including ``role``), so: the admin session never connects to the
+application's database (the admin secret's ``dbname``, else ``postgres``); every session is
+pinned by startup options, which outrank database and role settings (``search_path`` is
+``pg_catalog, pg_temp``, where only the catalogue resolves names, functions and operators;
+``role`` is ``none``); and catalogue relations are schema-qualified besides.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from rotor.databases.engine import Engine
+from rotor.databases.engine import CloneState, Engine
 from rotor.databases.tls import TLS_HINT, TlsSettings, system_ca_file
-from rotor.errors import AuthenticationFailed, ConfigurationError, ServiceError
+from rotor.errors import AuthenticationFailed, ConfigurationError, ServiceError, StateError
 from rotor.models import POSTGRES_ENGINES, DatabaseSecret
 
 if TYPE_CHECKING:
     import psycopg
+    from psycopg import sql
 
 # invalid_password: wrong password, or no such role (the server does not tell them apart).
 # A pg_hba.conf rejection (28000) is a configuration problem, reported as such.
 _AUTH_SQLSTATE = "28P01"
 _AUTH_MESSAGE = "password authentication failed"
+
+
+# Startup options: PGC_S_CLIENT outranks ALTER DATABASE/ROLE … SET, so a database owner
+# cannot change them for sessions of rotor's.
+_PINNED = {"search_path": "pg_catalog,pg_temp", "role": "none",
+           "standard_conforming_strings": "on", "default_transaction_read_only": "off",
+           "DateStyle": "ISO"}
+_OPTIONS = " ".join(f"-c {name}={value}" for name, value in _PINNED.items())
+# The comment that proves a role is the alternate rotor made (or adopted) for an original.
+# Only a role's administrators may comment on it, and they may change its password anyway.
+MARKER = "rotor: alternate of {}"
+PG16 = 160000  # per-grant INHERIT and SET options on role memberships
 
 
 # Settings whose stored value is a list of quoted elements (as pg_dump knows them): each
@@ -51,6 +73,31 @@ def _setting_values(name: str, value: str) -> list[str]:
     return [*elements, current.strip()]
 
 
+@dataclass(frozen=True, order=True)
+class Membership:
+    """One role a member belongs to, with the options of that grant (OR-ed over grantors)."""
+
+    role: str
+    admin: bool = False
+    inherit: bool = True
+    set: bool = True
+
+    def grant(self, member: str, modern: bool) -> sql.Composed:
+        """``GRANT`` with these options; before 16 only ADMIN exists (inheritance is the
+        member's attribute and SET ROLE follows membership)."""
+        from psycopg import sql
+
+        options: sql.Composable
+        if modern:
+            options = sql.SQL(" WITH ADMIN {}, INHERIT {}, SET {}").format(
+                *(sql.SQL("TRUE" if flag else "FALSE")
+                  for flag in (self.admin, self.inherit, self.set)))
+        else:
+            options = sql.SQL(" WITH ADMIN OPTION" if self.admin else "")
+        return sql.SQL("GRANT {} TO {}{}").format(
+            sql.Identifier(self.role), sql.Identifier(member), options)
+
+
 class PostgreSQL(Engine):
     name = "postgresql"
     engines: ClassVar[frozenset[str]] = POSTGRES_ENGINES
@@ -77,6 +124,8 @@ class PostgreSQL(Engine):
                 dbname=login.dbname or "postgres",
                 connect_timeout=10,
                 application_name="rotor",
+                client_encoding="UTF8",
+                options=_OPTIONS,
                 autocommit=True,
                 **options,
             )
@@ -110,30 +159,65 @@ class PostgreSQL(Engine):
     def set_password(self, conn: psycopg.Connection[Any], username: str, password: str) -> None:
         self._alter_password(conn, username, password)
 
+    # --- the clone ----------------------------------------------------------------------
+    def clone_state(self, conn: psycopg.Connection[Any], clone: str, original: str) -> CloneState:
+        """Rotor's clones carry :data:`MARKER` and are members of their original."""
+        row = conn.execute(
+            "SELECT pg_catalog.shobj_description(c.oid, 'pg_authid'), EXISTS ("
+            " SELECT 1 FROM pg_catalog.pg_auth_members m"
+            " JOIN pg_catalog.pg_roles o ON o.oid = m.roleid"
+            " WHERE m.member = c.oid AND o.rolname = %s) "
+            "FROM pg_catalog.pg_roles c WHERE c.rolname = %s", (original, clone)).fetchone()
+        if row is None:
+            return CloneState.MISSING
+        comment, member = row
+        return CloneState.OURS if comment == MARKER.format(original) and member else (
+            CloneState.FOREIGN)
+
+    def mark_clone(self, conn: psycopg.Connection[Any], clone: str, original: str) -> None:
+        from psycopg import sql
+
+        with conn.transaction():
+            conn.execute(sql.SQL("COMMENT ON ROLE {} IS {}").format(
+                sql.Identifier(clone), sql.Literal(MARKER.format(original))))
+            self._sync_memberships(conn, original, clone)
+
     def ensure_clone(
         self, conn: psycopg.Connection[Any], original: str, clone: str, password: str
     ) -> None:
         from psycopg import sql
 
-        exists = conn.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)",
-                              ([original, clone],)).fetchall()
-        if (original,) not in exists:
-            raise ServiceError(f"PostgreSQL role '{original}' does not exist; cannot clone it.")
-        if (clone,) not in exists:
-            conn.execute(sql.SQL("CREATE ROLE {} WITH LOGIN").format(sql.Identifier(clone)))
-        self._alter_password(conn, clone, password)
-        self._sync_attributes(conn, original, clone)
-        self._sync_settings(conn, original, clone)
-        self._sync_memberships(conn, original, clone)
+        with conn.transaction():  # all or nothing: never a half-synchronised clone
+            exists = conn.execute(
+                "SELECT rolname FROM pg_catalog.pg_roles WHERE rolname = ANY(%s)",
+                ([original, clone],)).fetchall()
+            if (original,) not in exists:
+                raise ServiceError(
+                    f"PostgreSQL role '{original}' does not exist; cannot clone it.")
+            if (clone,) not in exists:
+                conn.execute(sql.SQL("CREATE ROLE {} WITH LOGIN").format(sql.Identifier(clone)))
+                conn.execute(sql.SQL("COMMENT ON ROLE {} IS {}").format(
+                    sql.Identifier(clone), sql.Literal(MARKER.format(original))))
+                self._sync_memberships(conn, original, clone)
+            elif self.clone_state(conn, clone, original) is not CloneState.OURS:
+                raise StateError(
+                    f"PostgreSQL role '{clone}' exists but is not the alternate rotor made for "
+                    f"'{original}'; refusing to take it over.")
+            self._alter_password(conn, clone, password)
+            self._sync_attributes(conn, original, clone)
+            self._sync_settings(conn, original, clone)
+            self._sync_memberships(conn, original, clone)
 
     def _sync_attributes(self, conn: psycopg.Connection[Any], original: str, clone: str) -> None:
         """Follow the original's attributes, so a role changed later changes the clone too.
-        The clone always INHERITs: its privileges come through membership of the original."""
+        The clone always INHERITs (it has the original's privileges through membership); from
+        PostgreSQL 16 that is only the default of grants, each of which states its own."""
         from psycopg import sql
 
         createdb, createrole, limit, valid_until = conn.execute(
-            "SELECT rolcreatedb, rolcreaterole, rolconnlimit, rolvaliduntil::text "
-            "FROM pg_roles WHERE rolname = %s", (original,)).fetchone() or (False, False, -1, None)
+            "SELECT rolcreatedb, rolcreaterole, rolconnlimit, rolvaliduntil::pg_catalog.text "
+            "FROM pg_catalog.pg_roles WHERE rolname = %s", (original,)).fetchone() or (
+                False, False, -1, None)
         conn.execute(sql.SQL(
             "ALTER ROLE {} WITH INHERIT {} {} CONNECTION LIMIT {} VALID UNTIL {}").format(
                 sql.Identifier(clone),
@@ -147,9 +231,10 @@ class PostgreSQL(Engine):
         """Per-role settings (``ALTER ROLE … [IN DATABASE …] SET``), e.g. search_path."""
         from psycopg import sql
 
-        query = ("SELECT d.datname, s.setconfig FROM pg_db_role_setting s "
-                 "JOIN pg_roles r ON r.oid = s.setrole "
-                 "LEFT JOIN pg_database d ON d.oid = s.setdatabase WHERE r.rolname = %s")
+        query = ("SELECT d.datname, s.setconfig FROM pg_catalog.pg_db_role_setting s "
+                 "JOIN pg_catalog.pg_roles r ON r.oid = s.setrole "
+                 "LEFT JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase "
+                 "WHERE r.rolname = %s")
         for database, _ in conn.execute(query, (clone,)).fetchall():
             scope = sql.SQL("") if database is None else sql.SQL(" IN DATABASE {}").format(
                 sql.Identifier(database))
@@ -164,31 +249,59 @@ class PostgreSQL(Engine):
                     sql.Identifier(clone), scope, sql.Identifier(name), values))
 
     def _sync_memberships(self, conn: psycopg.Connection[Any], original: str, clone: str) -> None:
-        """The clone is a member of the original (so grants made to the original, now or later,
-        reach it) and of every role the original is a direct member of, and of no other."""
+        """The clone is a member of the original (INHERIT and SET, no ADMIN), so grants made to
+        the original, now or later, reach it; that alone gives it the original's privileges,
+        SET ROLE targets and ADMIN rights, which all follow membership chains.
+
+        It is also a direct member of the roles the original is a direct member of, with the
+        same options, so catalogue views show the same memberships: from PostgreSQL 16 each
+        grant states its INHERIT, SET and ADMIN options, copied as they are; before 16,
+        inheritance is the member's attribute, and an INHERIT clone directly in the roles of
+        a NOINHERIT original would use privileges the original must SET ROLE for, so those
+        memberships are then reached through the original only. Nothing else is kept."""
+        modern = conn.info.server_version >= PG16
+        attributes = conn.execute("SELECT rolinherit FROM pg_catalog.pg_roles "
+                                  "WHERE rolname = %s", (original,)).fetchone()
+        wanted = {Membership(original)}
+        if modern or (attributes is not None and attributes[0]):
+            wanted |= {m for m in self._memberships(conn, original, modern) if m.role != clone}
+        have = self._memberships(conn, clone, modern)
+        for stale in sorted(have - wanted):  # includes grants whose options differ
+            self._revoke(conn, stale.role, clone, modern)
+        for missing in sorted(wanted - have):
+            conn.execute(missing.grant(clone, modern))
+
+    def _memberships(self, conn: psycopg.Connection[Any], member: str,
+                     modern: bool) -> set[Membership]:
+        options = ("pg_catalog.bool_or(m.admin_option), pg_catalog.bool_or(m.inherit_option), "
+                   "pg_catalog.bool_or(m.set_option)" if modern
+                   else "pg_catalog.bool_or(m.admin_option), true, true")
+        rows = conn.execute(
+            f"SELECT r.rolname, {options} FROM pg_catalog.pg_auth_members m "  # noqa: S608
+            "JOIN pg_catalog.pg_roles r ON r.oid = m.roleid "
+            "JOIN pg_catalog.pg_roles u ON u.oid = m.member "
+            "WHERE u.rolname = %s GROUP BY r.rolname", (member,)
+        ).fetchall()
+        return {Membership(*row) for row in rows}
+
+    def _revoke(self, conn: psycopg.Connection[Any], role: str, member: str,
+                modern: bool) -> None:
+        """Every grant of ``role`` to ``member``: from 16 one per grantor (GRANTED BY)."""
         from psycopg import sql
 
-        wanted = {original, *self._memberships(conn, original)}
-        have = self._memberships(conn, clone)
-        for role in sorted(wanted - have):
-            conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(role),
-                                                          sql.Identifier(clone)))
-        for role in sorted(have - wanted):
+        if not modern:
             conn.execute(sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(role),
-                                                             sql.Identifier(clone)))
-
-    def is_clone_of(self, conn: psycopg.Connection[Any], clone: str, original: str) -> bool:
-        """Rotor makes every clone a member of its original; a role that is not was made by
-        someone else, and must not get the original's password reset for it."""
-        return original in self._memberships(conn, clone)
-
-    def _memberships(self, conn: psycopg.Connection[Any], member: str) -> set[str]:
-        rows = conn.execute(
-            "SELECT r.rolname FROM pg_auth_members m "
-            "JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member "
-            "WHERE u.rolname = %s", (member,)
-        ).fetchall()
-        return {row[0] for row in rows}
+                                                            sql.Identifier(member)))
+            return
+        grantors = conn.execute(
+            "SELECT g.rolname FROM pg_catalog.pg_auth_members m "
+            "JOIN pg_catalog.pg_roles r ON r.oid = m.roleid "
+            "JOIN pg_catalog.pg_roles u ON u.oid = m.member "
+            "JOIN pg_catalog.pg_roles g ON g.oid = m.grantor "
+            "WHERE r.rolname = %s AND u.rolname = %s", (role, member)).fetchall()
+        for (grantor,) in grantors:
+            conn.execute(sql.SQL("REVOKE {} FROM {} GRANTED BY {}").format(
+                sql.Identifier(role), sql.Identifier(member), sql.Identifier(grantor)))
 
     def check(self, conn: psycopg.Connection[Any]) -> None:
         conn.execute("SELECT 1").fetchone()

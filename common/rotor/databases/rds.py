@@ -36,15 +36,24 @@ def endpoint(admin: SecretDescription) -> dict[str, Any]:
     if len(parts) < 7 or parts[2] != "rds":
         raise StateError(f"Admin secret {admin.name}: tag value {arn} is not an RDS ARN.")
     region, identifier = parts[3], parts[6]
+    from botocore.exceptions import ClientError
+
     rds = _client(region)
-    if INSTANCE_TAG in tags:
-        found = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
-        where = found[0].get("Endpoint", {}) if found else {}
-        host, port = where.get("Address"), where.get("Port")
-    else:
-        clusters = rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"]
-        host, port = (clusters[0].get("Endpoint"), clusters[0].get("Port")) if clusters else (
-            None, None)
+    try:
+        if INSTANCE_TAG in tags:
+            found = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
+            where = found[0].get("Endpoint", {}) if found else {}
+            host, port = where.get("Address"), where.get("Port")
+        else:
+            clusters = rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"]
+            host, port = (clusters[0].get("Endpoint"), clusters[0].get("Port")) if clusters else (
+                None, None)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "error")
+        raise StateError(
+            f"Admin secret {admin.name} is RDS-managed, but {arn} cannot be described ({code}); "
+            "let the function describe it (template parameter RdsManagedAdminDatabaseArns)."
+        ) from None
     if not host or not port:
         raise StateError(f"RDS reports no endpoint for {arn} (is it still being created?).")
     return {"host": host, "port": port}

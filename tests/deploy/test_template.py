@@ -330,3 +330,15 @@ def test_docs_cover_deploying(template: dict[str, Any]) -> None:
     for name in template["Parameters"]:
         assert name in text or name.startswith(tuple(
             f.removesuffix("Function") for f in functions(template))), name
+
+
+def test_rds_describe_only_for_the_named_databases(template: dict[str, Any]) -> None:
+    """RDS-managed admin secrets need the RDS API to find their endpoint: only then, and only
+    for the instances and clusters the parameter names."""
+    rds = [st for st in cfn.statements(template)
+           if any(a.startswith("rds:") for a in st.actions())]
+    assert rds
+    for st in rds:
+        assert set(st.actions()) == {"rds:DescribeDBInstances", "rds:DescribeDBClusters"}
+        assert st.body["Resource"] == {"Ref": "RdsManagedAdminDatabaseArns"}, st.where
+        assert "HasRdsManagedAdmins" in st.conditions, st.where

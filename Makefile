@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck unit system-deps clean bench
+.PHONY: demo test lint typecheck unit system-deps clean bench layer
 
 demo: $(STAMP)  ## set up, then rotate real PostgreSQL passwords locally and show each step
 	$(BIN)/rotor demo
@@ -40,6 +40,9 @@ $(STAMP): pyproject.toml | system-deps
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam build
+
+layer: $(STAMP)  ## the Lambda layer alone, into build/layer (sam build does the same)
+	$(BIN)/python layer/build.py build/layer
 
 bench: $(STAMP)  ## rotation wall time, Secrets Manager calls, DB connections, import time
 	$(BIN)/python bench/rotation.py

@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,10 +91,11 @@ def built(sam: str, runtime_python: Path, tmp_path_factory: pytest.TempPathFacto
     pip's own download cache keeps the build at about 25 s once warm.
     """
     build_dir = tmp_path_factory.mktemp("sam") / "build"
-    env = sam_env(PATH=f"{runtime_python.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env = sam_env(PATH=f"{runtime_python.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+                  PYTHON=sys.executable)  # layer/Makefile's interpreter: this venv's
     started = time.perf_counter()
-    proc = run([sam, "build", "--template-file", str(TEMPLATE), "--build-dir", str(build_dir)],
-               env=env, timeout=SAM_TIMEOUT)
+    proc = run([sam, "build", "--build-in-source", "--template-file", str(TEMPLATE),
+                "--build-dir", str(build_dir)], env=env, timeout=SAM_TIMEOUT)
     seconds = time.perf_counter() - started
     assert proc.returncode == 0, (
         f"sam build failed after {seconds:.0f}s:\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")

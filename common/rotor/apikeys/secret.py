@@ -5,13 +5,15 @@
     {
       "provider": "sendgrid",            which provider (see rotor.apikeys.registry)
       "api_key": "SG.xxxx",               the key consumers use
-      "key_id": "abc123",                 the provider's id of that key (to revoke it later)
+      "key_id": "abc123",                 the provider's id of that key: a hint only, rotor
+                                         uses the id it proves (see rotor.apikeys.provider)
       "adminarn": "arn:aws:secretsmanager:...:secret:sendgrid-admin",
       "base_url": "https://api.eu.sendgrid.com",   optional; must equal the endpoint the
                                          admin secret allows (see rotor.apikeys.rotator)
       "name_prefix": "payments-",        optional: the start of the names of rotor's keys
                                          (rotor appends a digest of the secret's ARN)
-      "previous_key_id": "...",          written by rotor: the key this one replaced
+      "previous_key_id": "...",          written by rotor: the proven id of the key this one
+                                         replaced (acted on only in versions rotor made)
       "scopes": ["mail.send"]            ...and any provider-specific settings
     }
 
@@ -85,13 +87,17 @@ class ApiKeySecret:
         separator = "" if custom[-1] in _SEPARATORS else "-"
         return f"{custom}{separator}{digest}-"
 
-    def successor(self, issued: IssuedKey) -> dict[str, Any]:
-        """The next version's JSON: the new key, every other key kept as it was."""
+    def successor(self, issued: IssuedKey, previous_key_id: str | None) -> dict[str, Any]:
+        """The next version's JSON: the new key, every other key kept as it was.
+
+        ``previous_key_id`` is the PROVEN id of the key replaced (``None``: not proven, so not
+        written); never this secret's ``key_id`` or ``previous_key_id``, which its writers
+        choose."""
         value = {**self.raw, "api_key": issued.key, "key_id": issued.key_id}
         value.pop("previous_key_id", None)
         value.pop("key_metadata", None)
-        if self.key_id is not None:
-            value["previous_key_id"] = self.key_id
+        if previous_key_id is not None:
+            value["previous_key_id"] = previous_key_id
         if issued.metadata:
             value["key_metadata"] = dict(issued.metadata)
         return value

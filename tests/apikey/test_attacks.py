@@ -18,7 +18,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from rotor.apikeys import ApiKeySecret, IssuedKey
 from rotor.apikeys.http import UnsafePathValue, path
+from rotor.apikeys.secret import previous_key_check
 from rotor.local.fakeproviders import (
     DEFAULT_ACCOUNT,
     SENDGRID_ADMIN_SCOPES,
@@ -254,6 +256,34 @@ def test_value_written_into_the_rotations_own_version_cannot_borrow_rotors_key(
         report = rotor_apikey.rotate(secret.arn)
         assert report.succeeded, report.steps
     assert secret.api.works(victims[0].secret)
+
+
+def test_version_written_by_an_earlier_release_does_not_revoke_the_id_it_copied(
+    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret],
+    victims: list[Any], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Before the ownership proof rotor copied previous_key_id from the secret's key_id, so a
+    version it made can name another team's key, with a check field planted beside it. After
+    the upgrade such a version, though rotor made it, revokes nothing."""
+    secret = sendgrid_secret()
+    planted = previous_key_check(victims[0].key_id, victims[0].key_id)
+    hand_write(sm, secret.arn, {**secret.initial_value, "key_id": victims[0].key_id,
+                                "previous_key_check": planted})
+
+    def earlier_release(self: ApiKeySecret, issued: IssuedKey,
+                        previous_key_id: str | None = None) -> dict[str, Any]:
+        value = {**self.raw, "api_key": issued.key, "key_id": issued.key_id}
+        return {**value, "previous_key_id": self.key_id}
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ApiKeySecret, "successor", earlier_release)
+        assert rotor_apikey.rotate(secret.arn).succeeded
+    assert secret.value(sm)["previous_key_id"] == victims[0].key_id
+    for _ in range(2):
+        report = rotor_apikey.rotate(secret.arn)
+        assert report.succeeded, report.steps
+    assert secret.api.works(victims[0].secret)
+    assert "not made by rotor" in caplog.text
 
 
 @pytest.mark.parametrize("bad", UNSAFE_IDS)

@@ -20,11 +20,13 @@ finishSecret (after AWSCURRENT moved; repeated on a retried finish)
 
     * the key named by ``previous_key_id`` of the AWSPREVIOUS version, only if rotor made that
       version: its ``api_key`` is proven a live key of the admin's account whose id is its
-      ``key_id`` and whose name (per the admin's record) is ``<prefix><that version's id>``.
-      Rotor names a key so only for the version it stores it in, and writes
-      ``previous_key_id`` there only after the ownership proof. A version written by hand
-      (even one reusing a version id, or naming a key rotor made) fails this, and nothing is
-      revoked: a warning says what to revoke by hand.
+      ``key_id`` and whose name (per the admin's record) is ``<prefix><that version's id>``,
+      and its ``previous_key_check`` binds ``previous_key_id`` to that ``key_id``. Rotor names
+      a key so only for the version it stores it in, and writes ``previous_key_id`` there only
+      after the ownership proof. A version written by hand (even one naming a key rotor made)
+      fails this, and so does a version written by an earlier release (it copied
+      ``previous_key_id`` from the secret): nothing is revoked, a warning says what to revoke
+      by hand.
     * keys named exactly ``<this secret's prefix><UUID>`` that no version labelled AWSCURRENT,
       AWSPREVIOUS or AWSPENDING holds (left by abandoned rotations). The prefix always carries
       a digest of this secret's ARN, so no other secret's key matches.
@@ -57,7 +59,7 @@ from rotor.apikeys.http import HttpClient, check_base_url, safe_id
 from rotor.apikeys.provider import IssuedKey, KeyInfo, NotOwned, Provider, ProviderContext
 from rotor.apikeys.registry import provider_class
 from rotor.apikeys.secret import ApiKeySecret
-from rotor.errors import SecretFormatError, ServiceError
+from rotor.errors import ConfigurationError, SecretFormatError, ServiceError
 from rotor.models import text_field
 from rotor.observability import logger, metrics, redactor
 from rotor.protocol import Rotation, Rotator
@@ -184,8 +186,8 @@ class ApiKeyRotator(Rotator):
             logger.info("The key two generations old is still held by a labelled version",
                         extra={"key_id": retire})
             return 0
-        if not (safe_id(retire) and self._made_by_rotor(provider, previous, version,
-                                                         rotation.secret_arn)):
+        if not (safe_id(retire) and previous.previous_key_bound()
+                and self._made_by_rotor(provider, previous, version, rotation.secret_arn)):
             logger.warning(
                 "AWSPREVIOUS was not made by rotor (or its key is no longer proven), so the key "
                 "it names as previous_key_id is not revoked. If that key is this secret's and "
@@ -200,8 +202,14 @@ class ApiKeyRotator(Rotator):
     def _made_by_rotor(self, provider: Provider, secret: ApiKeySecret, version: str,
                        arn: str) -> bool:
         """Whether ``version`` holds the key rotor made for it: its ``api_key`` is proven a key
-        of the admin's account, with the id ``key_id`` says, named ``<prefix><version>``."""
-        owned = provider.owned_key(secret.api_key, secret.key_id)
+        of the admin's account, with the id ``key_id`` says, named ``<prefix><version>``. A
+        provider that cannot prove ownership at all proves nothing here (createSecret says why)."""
+        try:
+            owned = provider.owned_key(secret.api_key, secret.key_id)
+        except ConfigurationError as exc:
+            logger.warning("Cannot tell whether rotor made AWSPREVIOUS",
+                           extra={"error": str(exc)})
+            return False
         if owned is None or owned.key_id is None or owned.key_id != secret.key_id:
             return False
         prefix = secret.prefix_for(arn)

@@ -15,10 +15,10 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
-from rotor.apikeys import ApiKeySecret, IssuedKey
+from rotor.apikeys import ApiKeySecret, IssuedKey, SendGrid, register_provider, registry
 from rotor.apikeys.http import UnsafePathValue, path
 from rotor.apikeys.secret import previous_key_check
 from rotor.local.fakeproviders import (
@@ -576,3 +576,42 @@ def test_no_value_reaches_logs_or_errors_during_attacks(
     for value in (own.secret, garbage, victim.secret, admin):
         assert value not in text
     assert not re.search(r"SG\.[\w-]+\.[\w-]{8,}", text)
+
+
+class ActivatingSendGrid(SendGrid):
+    """A provider with a setSecret step that acts on the pending key's id with the admin."""
+
+    activated: ClassVar[list[str]] = []
+
+    def activate(self, key: IssuedKey) -> None:
+        type(self).activated.append(key.key_id)
+
+
+@pytest.fixture
+def activating() -> Iterator[type[ActivatingSendGrid]]:
+    register_provider("sendgrid-activating", ActivatingSendGrid)
+    ActivatingSendGrid.activated = []
+    try:
+        yield ActivatingSendGrid
+    finally:
+        registry._providers.pop("sendgrid-activating", None)
+
+
+def test_activate_runs_only_for_the_key_rotor_made(
+    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret],
+    victims: list[Any], activating: type[ActivatingSendGrid],
+) -> None:
+    secret = sendgrid_secret(provider="sendgrid-activating")
+    assert rotor_apikey.rotate(secret.arn).succeeded
+    made = secret.value(sm)["key_id"]
+    assert activating.activated == [made]
+
+    token = rotor_apikey.start(secret.arn)  # the pending value is written by hand first
+    sm.put_secret_value(SecretId=secret.arn, ClientRequestToken=token, VersionStages=["AWSPENDING"],
+                        SecretString=json.dumps({**secret.value(sm), "key_id": victims[0].key_id}))
+    report = rotor_apikey.resume(secret.arn, token)
+    assert not report.succeeded
+    errors = [s.error or "" for s in report.steps if s.step == "setSecret"]
+    assert errors and all("the pending key is not the key rotor made" in e for e in errors)
+    assert activating.activated == [made]
+    assert secret.value(sm)["key_id"] == made

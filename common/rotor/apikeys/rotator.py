@@ -12,7 +12,9 @@ createSecret
     AWSPENDING has no value). It is reused when the provider can show it again (Datadog),
     otherwise revoked - it was never stored, nobody can hold it - and replaced.
 setSecret
-    Nothing, unless the provider has an ``activate`` step.
+    Nothing, unless the provider has an ``activate`` step; that runs only for the key rotor
+    made for this token (a pending value written by hand is refused: the admin would act on
+    ids its writer chose).
 testSecret
     The provider proves the pending key works.
 finishSecret (after AWSCURRENT moved; repeated on a retried finish)
@@ -118,8 +120,15 @@ class ApiKeyRotator(Rotator):
             logger.info("The provider needs no activation step")
             return
         provider = self.provider(rotation, pending, where)
+        if not self._made_by_rotor(provider, pending, rotation.token, rotation.secret_arn):
+            raise NotOwned(
+                f"{where}: the pending key is not the key rotor made for this rotation (a value "
+                "written by hand?), so the admin credential does not activate it. Remove the "
+                "AWSPENDING label from this version and rotate again."
+            )
         prefix = pending.prefix_for(rotation.secret_arn)
-        provider.activate(IssuedKey(pending.api_key, pending.key_id or "", prefix + rotation.token))
+        assert pending.key_id is not None  # proven by _made_by_rotor
+        provider.activate(IssuedKey(pending.api_key, pending.key_id, prefix + rotation.token))
 
     def verify(self, rotation: Rotation) -> None:
         where = rotation.where(PENDING)
@@ -207,7 +216,7 @@ class ApiKeyRotator(Rotator):
         try:
             owned = provider.owned_key(secret.api_key, secret.key_id)
         except ConfigurationError as exc:
-            logger.warning("Cannot tell whether rotor made AWSPREVIOUS",
+            logger.warning("Cannot tell whether rotor made this version",
                            extra={"error": str(exc)})
             return False
         if owned is None or owned.key_id is None or owned.key_id != secret.key_id:

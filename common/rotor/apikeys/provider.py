@@ -1,21 +1,19 @@
-"""The provider interface: what every key-issuing service can do, in six small methods.
+"""The provider interface: what every key-issuing service can do, in a few small methods.
 
 A provider is constructed for one step from a :class:`ProviderContext` (the rotated secret's
 settings, the admin secret and an :class:`~rotor.apikeys.http.HttpClient` bound to the
 provider's base URL) and implements:
 
 ``owned_key(key, claimed_id)``
-    Proof that ``key`` is a live key of the ADMIN's account: an :class:`OwnedKey` with its id
-    there (and name, if at hand), or ``None`` when that is not proven. One endpoint serves
-    many customer accounts and the rotated secret is written by the key's users, so neither a
-    key that works nor an id the secret claims proves anything: the admin credential acts for
-    a secret only after this proof (createSecret), and rotor revokes an id only when a version
-    it made recorded it after this proof (finishSecret). ``claimed_id`` (the secret's
-    ``key_id``) is a hint to check, never an answer. ``OwnedKey.key_id`` is ``None`` when the
-    service proves the account but cannot say the id (rotor then never revokes that key). The
-    default proves by showing: the admin reads the value of the claimed key, else of the
-    candidates :meth:`Provider.proof_candidates` lists, and compares (services with
-    ``fetch_key``); a provider whose service shows a key only once must override it.
+    Proof that ``key`` is a live key of the ADMIN's account: :class:`OwnedKey` (its id there,
+    its name if at hand) or ``None``. An endpoint serves many accounts and the rotated secret
+    is written by the key's users, so neither a working key nor a claimed id proves anything:
+    the admin acts for a secret only after this proof, and rotor revokes only ids it recorded
+    after it. ``claimed_id`` (the secret's ``key_id``) is a hint to check, never the answer;
+    ``OwnedKey(None)``: the account is proven, the id is not (rotor never revokes that key).
+    Default: the admin shows the claimed key's value, else each of
+    :meth:`Provider.proof_candidates`, and it is compared (needs ``fetch_key``); a service that
+    shows a key only once must override this.
 ``create_key(name)``
     Issue a new key labelled ``name`` and return it with its id (:class:`IssuedKey`).
 ``verify_key(key)``

@@ -27,6 +27,9 @@ SENDGRID_AS_DATA: dict[str, Any] = {
     "revoke": {"method": "DELETE", "path": "/v3/api_keys/{key_id}"},
     "list": {"method": "GET", "path": "/v3/api_keys", "params": {"limit": "100"},
              "items_path": "result", "id_path": "api_key_id", "name_path": "name"},
+    # the fake's "who am I" call: proves a key is of the admin's account, and its id
+    "owner": {"path": "/whoami", "headers": {"Authorization": "Bearer {key}"},
+              "account_path": "account.id", "id_path": "key.id"},
 }
 
 

@@ -228,15 +228,21 @@ def test_key_id_of_a_wider_key_does_not_widen_the_new_key(
     report = rotor_apikey.rotate(secret.arn)
     assert report.succeeded, report.steps
     assert [k.scopes for k in secret.rotor_keys()] == [["mail.send"]]
-    assert [r.status for r in sendgrid.calls("get")] == [200]  # SendGrid's record was read
+    got = {r.path.rsplit("/", 1)[-1] for r in sendgrid.calls("get")}
+    assert got == {secret.initial.key_id}  # the record of the key held, not the one claimed
 
 
-def test_key_id_of_a_key_that_does_not_exist_is_refused(
-    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret]
+def test_key_id_that_is_not_the_keys_own_is_ignored_for_the_proven_id(
+    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """A SendGrid key carries its id (SG.<id>.<secret>): a claimed key_id that differs is a
+    mistake or an attack, and the new version records the proven id as previous_key_id."""
     secret = sendgrid_secret(key_id="no-such-key-id")
-    refused_before_any_key(sm, rotor_apikey.rotate(secret.arn), secret,
-                           "key 'key_id' names no key at SendGrid (404)")
+    report = rotor_apikey.rotate(secret.arn)
+    assert report.succeeded, report.steps
+    assert secret.value(sm)["previous_key_id"] == secret.initial.key_id
+    assert "The secret's key_id is not the id of the key it holds" in caplog.text
 
 
 def test_current_key_already_revoked_is_refused_not_replaced_by_a_wider_one(
@@ -246,7 +252,8 @@ def test_current_key_already_revoked_is_refused_not_replaced_by_a_wider_one(
     secret = sendgrid_secret(scopes=None)
     sendgrid.keys.pop(secret.initial.key_id)
     refused_before_any_key(sm, rotor_apikey.rotate(secret.arn), secret,
-                           "rejected the current API key (AWSCURRENT) (401)")
+                           "key 'api_key' is not proven to be a live key of the sendgrid "
+                           "account of Admin secret")
 
 
 def test_admin_allowed_scopes_bound_the_new_key(

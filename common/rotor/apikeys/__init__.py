@@ -7,7 +7,14 @@ data). ``register_provider`` adds your own.
 from rotor.apikeys.datadog import Datadog
 from rotor.apikeys.generic import HttpApiSpec, HttpProvider
 from rotor.apikeys.http import HttpClient, HttpSettings
-from rotor.apikeys.provider import IssuedKey, KeyInfo, Provider, ProviderContext
+from rotor.apikeys.provider import (
+    IssuedKey,
+    KeyInfo,
+    NotOwned,
+    OwnedKey,
+    Provider,
+    ProviderContext,
+)
 from rotor.apikeys.registry import provider_class, register_provider, registered
 from rotor.apikeys.rotator import ApiKeyRotator
 from rotor.apikeys.secret import ApiKeySecret
@@ -27,6 +34,8 @@ __all__ = [
     "HttpSettings",
     "IssuedKey",
     "KeyInfo",
+    "NotOwned",
+    "OwnedKey",
     "Provider",
     "ProviderContext",
     "SendGrid",

@@ -13,10 +13,18 @@
   ``api_keys_write``, ``api_keys_delete``). A 429 carries ``X-RateLimit-Reset`` (seconds).
 * Other sites: ``"base_url": "https://api.datadoghq.eu"`` (or us3, us5, ap1...).
 
+Ownership: the admin can show any key of its account, and only of its account. A key is proven
+when the admin shows that same value: under the id the secret claims (``key_id``), else under
+one of the admin's listed keys whose ``last4`` matches (a claimed id that shows another value is
+ignored). Comparisons are constant-time; no value is logged.
+
 Admin secret: ``{"api_key": "...", "application_key": "..."}``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
 
 from rotor.apikeys.http import path
 from rotor.apikeys.provider import IssuedKey, KeyInfo, Provider, json_path, json_text
@@ -36,6 +44,9 @@ class Datadog(Provider):
             "DD-APPLICATION-KEY": self.context.admin_text("application_key"),
         }
 
+    def check_settings(self) -> None:
+        self._admin()  # both admin credentials are there, before any call
+
     def create_key(self, name: str) -> IssuedKey:
         what = "Create a Datadog API key"
         body = {"data": {"type": "api_keys", "attributes": {"name": name}}}
@@ -44,9 +55,9 @@ class Datadog(Provider):
         return IssuedKey(key=json_text(data, "data.attributes.key", what),
                          key_id=json_text(data, "data.id", what), name=name)
 
-    def list_keys(self, prefix: str) -> list[KeyInfo]:
+    def _listing(self, prefix: str) -> Iterator[tuple[KeyInfo, dict[str, Any]]]:
+        """Each listed key of the admin's account, with its attributes (never a value)."""
         what = "List Datadog API keys"
-        keys: list[KeyInfo] = []
         for page in range(MAX_PAGES):
             params = {"page[size]": str(PAGE_SIZE), "page[number]": str(page)}
             if prefix:
@@ -55,14 +66,23 @@ class Datadog(Provider):
                                              headers=self._admin(), params=params, ok=(200,))
             items = json_path(listing, "data", what)
             if not isinstance(items, list):
-                break
+                return
             for item in items:
                 if isinstance(item, dict) and item.get("id"):
-                    name = (item.get("attributes") or {}).get("name", "")
-                    keys.append(KeyInfo(key_id=str(item["id"]), name=str(name)))
+                    attributes = item.get("attributes")
+                    attributes = attributes if isinstance(attributes, dict) else {}
+                    name = str(attributes.get("name", ""))
+                    yield KeyInfo(key_id=str(item["id"]), name=name), attributes
             if len(items) < PAGE_SIZE:
-                break
-        return keys
+                return
+
+    def list_keys(self, prefix: str) -> list[KeyInfo]:
+        return [info for info, _ in self._listing(prefix)]
+
+    def proof_candidates(self, key: str) -> list[KeyInfo]:
+        """The admin's keys that end like ``key`` (``last4``): the only ones worth reading."""
+        return [info for info, attributes in self._listing("")
+                if attributes.get("last4") == key[-4:]]
 
     def fetch_key(self, key_id: str) -> str | None:
         what = "Read a Datadog API key"

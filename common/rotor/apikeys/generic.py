@@ -15,7 +15,11 @@ beside the credential and the endpoint; the rotated secret says ``"provider": "h
         "revoke": {"method": "DELETE", "path": "/v1/keys/{key_id}"},
         "list":   {"method": "GET", "path": "/v1/keys", "items_path": "data",
                    "id_path": "id", "name_path": "name"},
-        "fetch":  {"method": "GET", "path": "/v1/keys/{key_id}", "value_path": "key"}
+        "fetch":  {"method": "GET", "path": "/v1/keys/{key_id}", "value_path": "key",
+                   "name_path": "name"},
+        "owner":  {"method": "GET", "path": "/v1/me",
+                   "headers": {"Authorization": "Bearer {key}"},
+                   "account_path": "account.id", "id_path": "key.id"}
       }
     }
 
@@ -24,9 +28,21 @@ from the admin secret or from code (a registered preset), never from the rotated
 the key's users may write: a rotated secret that carries an ``"http"`` different from the
 trusted one is refused.
 
-``list`` and ``fetch`` are optional (without ``list`` a retried createSecret cannot find the
-key it made). Placeholders: ``{name}`` (the new key's name), ``{key}`` (the key being
-verified), ``{key_id}``, ``{prefix}`` (in ``list``), and ``{admin.FIELD}`` (a field of the
+Before the admin credential acts for a secret, rotor proves the secret's current key is a live
+key of the admin's account (see :meth:`rotor.apikeys.provider.Provider.owned_key`), with
+``fetch`` or ``owner``; a description with neither is refused:
+
+* ``fetch`` (the admin reads a key's value): the value under the secret's ``key_id``, else under
+  each key ``list`` shows, must equal the key. ``name_path`` (optional) is the key's name.
+* ``owner`` (a "who am I" call): made once with the key under test (``{key}`` in its headers;
+  no admin header is sent) and once with the admin headers; both answers must carry the same
+  non-empty account id at ``account_path``. ``id_path`` (optional) is where the first answer
+  names the calling key's id; without it the id is proven with ``fetch`` if described, else
+  it stays unknown and rotor never revokes that key (it says so; revoke it by hand).
+
+``list`` is optional (without it a retried createSecret cannot find the key it made, and
+orphans are not swept). Placeholders: ``{name}`` (the new key's name), ``{key}`` (the key being
+verified or proven), ``{key_id}``, ``{prefix}`` (in ``list``), and ``{admin.FIELD}`` (a field of the
 admin secret) in ``admin_headers`` only: an admin field is never put in a path, a query, a
 body or a key's name. In paths placeholders are percent-encoded. ``*_path`` values are dotted
 JSON paths (``data.attributes.key``, ``items.0.id``). ``ok`` (a list of statuses) overrides
@@ -40,14 +56,25 @@ The same description can be fixed in code and registered under a name of its own
 
 from __future__ import annotations
 
+import dataclasses
+import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from rotor.apikeys.http import path as url_path
-from rotor.apikeys.provider import IssuedKey, KeyInfo, Provider, json_path, json_text
-from rotor.errors import SecretFormatError
+from rotor.apikeys.http import safe_id
+from rotor.apikeys.provider import (
+    IssuedKey,
+    KeyInfo,
+    OwnedKey,
+    Provider,
+    json_path,
+    json_text,
+)
+from rotor.errors import AuthenticationFailed, SecretFormatError
+from rotor.observability import logger
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)\}")
 ADMIN = "admin."
@@ -58,9 +85,11 @@ _REQUIRED = {
     "revoke": ("path",),
     "list": ("path", "items_path", "id_path", "name_path"),
     "fetch": ("path", "value_path"),
+    "owner": ("path", "account_path"),
 }
+_OPTIONAL = ("list", "fetch", "owner")
 _DEFAULT_METHOD = {"create": "POST", "verify": "GET", "revoke": "DELETE", "list": "GET",
-                   "fetch": "GET"}
+                   "fetch": "GET", "owner": "GET"}
 
 
 @dataclass(frozen=True)
@@ -75,6 +104,7 @@ class Endpoint:
     id_path: str = ""
     items_path: str = ""
     name_path: str = ""
+    account_path: str = ""
 
 
 @dataclass(frozen=True)
@@ -85,6 +115,7 @@ class HttpApiSpec:
     revoke: Endpoint
     list: Endpoint | None = None
     fetch: Endpoint | None = None
+    owner: Endpoint | None = None
 
     @classmethod
     def parse(cls, raw: Any, where: str) -> HttpApiSpec:
@@ -93,10 +124,22 @@ class HttpApiSpec:
         endpoints: dict[str, Endpoint | None] = {}
         for name, required in _REQUIRED.items():
             item = raw.get(name)
-            if item is None and name in ("list", "fetch"):
+            if item is None and name in _OPTIONAL:
                 endpoints[name] = None
                 continue
             endpoints[name] = _endpoint(item, name, required, f"{where}: key 'http.{name}'")
+        if endpoints["fetch"] is None and endpoints["owner"] is None:
+            raise SecretFormatError(
+                f"{where}: key 'http' describes neither 'fetch' nor 'owner'; rotor must prove the "
+                "current key belongs to the admin's account before the admin acts for it, so "
+                "describe 'fetch' (the admin reads a key's value) or 'owner' (who a key is)."
+            )
+        owner = endpoints["owner"]
+        if owner is not None and not any("{key}" in v for v in owner.headers.values()):
+            raise SecretFormatError(
+                f"{where}: key 'http.owner'.headers must send the key under test ('{{key}}' in "
+                "a header value), as the service expects it."
+            )
         return cls(
             admin_headers=_strings(raw.get("admin_headers", {}), f"{where}: key "
                                    "'http.admin_headers'"),
@@ -105,6 +148,7 @@ class HttpApiSpec:
             revoke=_required(endpoints["revoke"]),
             list=endpoints["list"],
             fetch=endpoints["fetch"],
+            owner=owner,
         )
 
 
@@ -144,7 +188,8 @@ def _endpoint(raw: Any, name: str, required: tuple[str, ...], where: str) -> End
         params=_strings(raw.get("params", {}), f"{where}.params"),
         body=raw.get("body"),
         ok=tuple(ok),
-        **{k: str(raw.get(k, "")) for k in ("value_path", "id_path", "items_path", "name_path")},
+        **{k: str(raw.get(k, "")) for k in ("value_path", "id_path", "items_path", "name_path",
+                                            "account_path")},
     )
 
 
@@ -200,7 +245,7 @@ class HttpProvider(Provider):
         return HttpApiSpec.parse(self._spec_data, self._described_in)
 
     def check_settings(self) -> None:
-        _ = self.spec
+        self._fill(self.spec.admin_headers, {}, admin=True)  # admin fields exist, before a call
         given = self.context.settings.get("http")
         if given is not None and given != self._spec_data:
             raise SecretFormatError(
@@ -281,3 +326,52 @@ class HttpProvider(Provider):
         what = f"Read a key at {self.http.provider}"
         data = self._call(spec, what, {"key_id": key_id}, missing_ok=True)
         return None if data is None else json_text(data, spec.value_path, what)
+
+    def owned_key(self, key: str, claimed_id: str | None) -> OwnedKey | None:
+        """By ``owner`` when described (the id from its ``id_path``, else from ``fetch``), else
+        by ``fetch`` (see the module's docstring)."""
+        spec = self.spec
+        if spec.owner is None:
+            return self._owned_by_fetch(key, claimed_id)
+        owned = self._owned_by_owner(spec.owner, key)
+        if owned is None or owned.key_id is not None or spec.fetch is None:
+            return owned
+        return self._owned_by_fetch(key, claimed_id) or owned
+
+    def _owned_by_fetch(self, key: str, claimed_id: str | None) -> OwnedKey | None:
+        owned = self.owned_by_showing(key, claimed_id)
+        spec = self.spec.fetch
+        if owned is None or owned.name is not None or spec is None or not spec.name_path:
+            return owned
+        assert owned.key_id is not None
+        what = f"Read a key at {self.http.provider}"
+        data = self._call(spec, what, {"key_id": owned.key_id}, missing_ok=True)
+        name = None if data is None else json_path(data, spec.name_path, what)
+        return dataclasses.replace(owned, name=name if isinstance(name, str) else None)
+
+    def _owned_by_owner(self, owner: Endpoint, key: str) -> OwnedKey | None:
+        """The key and the admin must name the same account; the key's id if the answer says."""
+        what = f"Ask {self.http.provider} whose key the key being proven is"
+        try:
+            mine = self._call(owner, what, {"key": key}, admin=False,
+                              credential="key being proven")
+        except AuthenticationFailed:
+            logger.info("Not proven: the service does not accept the key (revoked, or not a key)")
+            return None
+        account = json_text(mine, owner.account_path, what)
+        # The admin's call: its own headers, and only the endpoint's headers without placeholders.
+        plain = {k: v for k, v in owner.headers.items() if not _PLACEHOLDER.search(v)}
+        admin_what = f"Ask {self.http.provider} whose account the admin credential is"
+        theirs = self._call(dataclasses.replace(owner, headers=plain), admin_what, {})
+        if not hmac.compare_digest(account.encode(),
+                                   json_text(theirs, owner.account_path, admin_what).encode()):
+            logger.info("Not proven: the key belongs to another account than the admin")
+            return None
+        if not owner.id_path:
+            return OwnedKey(None)
+        key_id = json_text(mine, owner.id_path, what)
+        if not safe_id(key_id):
+            logger.warning("The service named the key's id in a form rotor cannot use in a URL; "
+                           "treating the id as unknown")
+            return OwnedKey(None)
+        return OwnedKey(key_id)

@@ -25,6 +25,7 @@ import json
 import os
 import random
 import time
+import unicodedata
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -125,11 +126,54 @@ def retry_after(value: str | None, now: datetime | None = None) -> float | None:
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def path(template: str, **values: str) -> str:
-    """A URL path with each ``{name}`` replaced by its percent-encoded value."""
+_NOT_IN_SEGMENTS = "/\\?#%"
+
+
+def segment_problem(value: object) -> str | None:
+    """Why ``value`` cannot be one plain URL path segment (``None``: it can).
+
+    An id is placed in a path as exactly one segment. A dot segment, a slash or backslash
+    (``/v3/api_keys/..`` is ``/v3/``), a query or fragment start, a ``%`` (``%2e%2e`` is
+    decoded to ``..`` by many servers) or a control character would let the id address another
+    resource with the admin credential, so such ids are refused, never encoded.
+    """
+    if not isinstance(value, str) or not value:
+        return "is empty"
+    if value in (".", ".."):
+        return "is a dot segment ('.' or '..')"
+    found = sorted({c for c in value if c in _NOT_IN_SEGMENTS})
+    if found:
+        return "contains " + " ".join(repr(c) for c in found)
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        return "contains control characters"
+    return None
+
+
+def path(template: str, /, **values: str) -> str:
+    """A URL path with each ``{name}`` replaced by its percent-encoded value.
+
+    Each value must be one plain path segment (see :func:`segment_problem`); anything else
+    raises :class:`UnsafePathValue` before a request is made. The error never shows the value.
+    """
     for name, value in values.items():
+        problem = segment_problem(value)
+        if problem is not None:
+            raise UnsafePathValue(
+                f"The {name} to put in the URL path {template} {problem}; rotor sends an id "
+                "only as one plain path segment, so nothing was sent. Correct the id where it "
+                "came from (the secret's 'key_id' or 'previous_key_id', or the provider's answer)."
+            )
         template = template.replace("{" + name + "}", quote(value, safe=""))
     return template
+
+
+def safe_id(value: object) -> bool:
+    """Whether ``value`` may be used as a key id (one plain path segment)."""
+    return segment_problem(value) is None
+
+
+class UnsafePathValue(ServiceError):
+    """An id that cannot stand as one URL path segment: refused before any request."""
 
 
 class HttpResponse:

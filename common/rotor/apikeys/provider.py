@@ -1,9 +1,19 @@
-"""The provider interface: what every key-issuing service can do, in five small methods.
+"""The provider interface: what every key-issuing service can do, in a few small methods.
 
 A provider is constructed for one step from a :class:`ProviderContext` (the rotated secret's
 settings, the admin secret and an :class:`~rotor.apikeys.http.HttpClient` bound to the
 provider's base URL) and implements:
 
+``owned_key(key, claimed_id)``
+    Proof that ``key`` is a live key of the ADMIN's account: :class:`OwnedKey` (its id there,
+    its name if at hand) or ``None``. An endpoint serves many accounts and the rotated secret
+    is written by the key's users, so neither a working key nor a claimed id proves anything:
+    the admin acts for a secret only after this proof, and rotor revokes only ids it recorded
+    after it. ``claimed_id`` (the secret's ``key_id``) is a hint to check, never the answer;
+    ``OwnedKey(None)``: the account is proven, the id is not (rotor never revokes that key).
+    Default: the admin shows the claimed key's value, else each of
+    :meth:`Provider.proof_candidates`, and it is compared (needs ``fetch_key``); a service that
+    shows a key only once must override this.
 ``create_key(name)``
     Issue a new key labelled ``name`` and return it with its id (:class:`IssuedKey`).
 ``verify_key(key)``
@@ -20,18 +30,29 @@ provider's base URL) and implements:
     ``None`` where a key is shown only when created (SendGrid).
 ``activate(key)`` (optional)
     Anything the service needs between issuing and using a key (the setSecret step).
+
+Ids a provider puts in URL paths go through :func:`rotor.apikeys.http.path`, which refuses
+anything but one plain path segment.
 """
 
 from __future__ import annotations
 
+import hmac
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from rotor.apikeys.http import HttpClient
-from rotor.errors import SecretFormatError, ServiceError
-from rotor.observability import redactor
+from rotor.apikeys.http import HttpClient, safe_id
+from rotor.errors import ConfigurationError, RotationError, SecretFormatError, ServiceError
+from rotor.observability import logger, redactor
+
+#: At most this many keys' values are read to find a key by value (no claimed id, no hint).
+MAX_PROOF_FETCHES = 100
+
+
+class NotOwned(RotationError):
+    """A key is not proven to be a live key of the admin's account: the admin will not act."""
 
 
 @dataclass(frozen=True, repr=False)
@@ -59,6 +80,14 @@ class KeyInfo:
 
 
 @dataclass(frozen=True)
+class OwnedKey:
+    """A key proven to be a live key of the admin's account (see :meth:`Provider.owned_key`)."""
+
+    key_id: str | None  # its id there; None: the service proved the account, not the id
+    name: str | None = None  # its name per the admin's record, when the proof read it
+
+
+@dataclass(frozen=True)
 class ProviderContext:
     """What a provider is built from for one rotation step."""
 
@@ -67,6 +96,9 @@ class ProviderContext:
     http: HttpClient
     where: str  # "Secret <name> (AWSCURRENT)": how errors name the rotated secret
     admin_where: str  # "Admin secret <arn>"
+    # createSecret under a break-glass entry of the admin secret: the current key is not
+    # proven, so nothing about the new key may be derived from it (see rotor.breakglass).
+    break_glass: bool = False
 
     def admin_text(self, key: str) -> str:
         """A required string of the admin secret; the error names the key, never a value."""
@@ -125,6 +157,42 @@ class Provider(ABC):
 
     def activate(self, key: IssuedKey) -> None:  # noqa: B027 - optional hook
         """Make an issued key usable, when the service needs a step for that."""
+
+    def owned_key(self, key: str, claimed_id: str | None) -> OwnedKey | None:
+        """Proof that ``key`` is a live key of the admin's account, or ``None``.
+
+        By default, by showing (services with ``fetch_key``); fails closed for a provider that
+        has neither this method nor ``fetch_key``."""
+        if type(self).fetch_key is Provider.fetch_key:
+            raise ConfigurationError(
+                f"Provider '{self.http.provider}' cannot prove that a key belongs to the admin's "
+                "account: implement owned_key (or fetch_key) before rotating with it."
+            )
+        return self.owned_by_showing(key, claimed_id)
+
+    def owned_by_showing(self, key: str, claimed_id: str | None) -> OwnedKey | None:
+        """The admin reads the value of the claimed key, else of each candidate, and compares.
+
+        A claimed id that does not show ``key`` is ignored (the rotator warns about it)."""
+        if claimed_id is not None and safe_id(claimed_id) and self._shows(claimed_id, key):
+            return OwnedKey(claimed_id)
+        candidates = self.proof_candidates(key) or []
+        checked = [c for c in candidates if c.key_id != claimed_id and safe_id(c.key_id)]
+        if len(checked) > MAX_PROOF_FETCHES:
+            logger.warning("Too many keys to find the current one by value; give its id as "
+                           "key_id", extra={"keys": len(checked), "read": MAX_PROOF_FETCHES})
+        for info in checked[:MAX_PROOF_FETCHES]:
+            if self._shows(info.key_id, key):
+                return OwnedKey(info.key_id, info.name or None)
+        return None
+
+    def proof_candidates(self, key: str) -> list[KeyInfo] | None:
+        """The admin account's keys that may be ``key`` (all it lists, by default)."""
+        return self.list_keys("")
+
+    def _shows(self, key_id: str, key: str) -> bool:
+        value = self.fetch_key(key_id)
+        return value is not None and hmac.compare_digest(value.encode(), key.encode())
 
 
 def json_path(data: Any, path: str, what: str) -> Any:

@@ -1,37 +1,55 @@
 """API key rotation: two generations valid; the one before is revoked once the new one is current.
 
 createSecret
-    Issues a key named ``<prefix><ClientRequestToken>`` and stores it (with its id) as
-    AWSPENDING. Idempotent on the token: a key of that name already at the provider was made
-    by an earlier attempt whose PutSecretValue never happened (the base class runs ``create``
-    only while AWSPENDING has no value). It is reused when the provider can show it again
-    (Datadog), otherwise revoked - it was never stored, nobody can hold it - and replaced.
+    Proves the current key is a live key of the admin's account (``Provider.owned_key``) before
+    the admin credential acts for this secret: a working key of another account, a garbage key
+    or a claimed ``key_id`` proves nothing. Then issues a key named ``<prefix><ClientRequestToken>``
+    and stores it (with its id) as AWSPENDING, with ``previous_key_id`` = the PROVEN id of the
+    current key (never copied from the secret). Under a break-glass entry of the admin secret
+    (:mod:`rotor.breakglass`) the proof is skipped and no ``previous_key_id`` is written.
+    Idempotent on the token: a key of that name already at the provider was made by an earlier
+    attempt whose PutSecretValue never happened (the base class runs ``create`` only while
+    AWSPENDING has no value). It is reused when the provider can show it again (Datadog),
+    otherwise revoked - it was never stored, nobody can hold it - and replaced.
 setSecret
-    Nothing, unless the provider has an ``activate`` step.
+    Nothing, unless the provider has an ``activate`` step; that runs only for the key rotor
+    made for this token (a pending value written by hand is refused: the admin would act on
+    ids its writer chose).
 testSecret
     The provider proves the pending key works.
 finishSecret (after AWSCURRENT moved; repeated on a retried finish)
-    Revokes the key the AWSPREVIOUS version replaced (``previous_key_id``): the generation
-    before AWSPREVIOUS. Then sweeps up keys named exactly ``<this secret's prefix><UUID>``
-    that no version labelled AWSCURRENT, AWSPREVIOUS or AWSPENDING holds (left by abandoned
-    rotations). The prefix always carries a digest of this secret's ARN, so no other
-    secret's key matches; and a key whose id (or, where the provider shows keys again, value)
-    a labelled version holds is never revoked, whatever its name. Both steps converge when
-    repeated: revoking a key already gone is not an error.
+    Revokes only what rotor can prove is this secret's to revoke:
+
+    * the key named by ``previous_key_id`` of the AWSPREVIOUS version, only if rotor made that
+      version: its ``api_key`` is proven a live key of the admin's account whose id is its
+      ``key_id`` and whose name (per the admin's record) is ``<prefix><that version's id>``,
+      and its ``previous_key_check`` binds ``previous_key_id`` to that ``key_id``. Rotor names
+      a key so only for the version it stores it in, and writes ``previous_key_id`` there only
+      after the ownership proof. A version written by hand (even one naming a key rotor made)
+      fails this, and so does a version written by an earlier release (it copied
+      ``previous_key_id`` from the secret): nothing is revoked, a warning says what to revoke
+      by hand.
+    * keys named exactly ``<this secret's prefix><UUID>`` that no version labelled AWSCURRENT,
+      AWSPREVIOUS or AWSPENDING holds (left by abandoned rotations). The prefix always carries
+      a digest of this secret's ARN, so no other secret's key matches.
+
+    A key whose id (or, where the provider shows keys again, value) a labelled version holds
+    is never revoked. Both converge when repeated: revoking a key already gone is no error.
 
 Trust: the rotated secret is writable by the teams that use the key; the admin secret is
 not. So everything that decides where the admin credential goes, and what a new key may do,
-comes from the admin secret, from code, or from the provider's record of the current key: the
-endpoint (the admin secret's ``base_url``, else the provider's default; a rotated secret may
-repeat it but not change it), the provider (the admin secret's ``provider``, required when it
-has no ``base_url``; a rotated secret must name the same one), the generic provider's request
-description (see :mod:`rotor.apikeys.generic`), and a new key's privileges (never more than
-the current key's; see :mod:`rotor.apikeys.sendgrid`). Every string of the admin secret but
-its settings (``_ADMIN_SETTINGS``) is registered with the redactor.
+comes from the admin secret, from code, or from the provider's record of the proven current
+key: the endpoint (the admin secret's ``base_url``, else the provider's default; a rotated
+secret may repeat it but not change it), the provider (the admin secret's ``provider``,
+required when it has no ``base_url``; a rotated secret must name the same one), the generic
+provider's request description (see :mod:`rotor.apikeys.generic`), and a new key's privileges
+(never more than the current key's; see :mod:`rotor.apikeys.sendgrid`). Every string of the
+admin secret but its settings (``_ADMIN_SETTINGS``) is registered with the redactor.
 """
 
 from __future__ import annotations
 
+import hmac
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -39,11 +57,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from rotor.apikeys.http import HttpClient, check_base_url
-from rotor.apikeys.provider import IssuedKey, KeyInfo, Provider, ProviderContext
+from rotor.apikeys.http import HttpClient, check_base_url, safe_id
+from rotor.apikeys.provider import IssuedKey, KeyInfo, NotOwned, Provider, ProviderContext
 from rotor.apikeys.registry import provider_class
 from rotor.apikeys.secret import ApiKeySecret
-from rotor.errors import SecretFormatError
+from rotor.errors import ConfigurationError, SecretFormatError, ServiceError
 from rotor.models import text_field
 from rotor.observability import logger, metrics, redactor
 from rotor.protocol import Rotation, Rotator
@@ -56,7 +74,7 @@ _HEX = "[0-9A-Fa-f]"
 _TOKEN = re.compile(rf"^(?:{_HEX}{{8}}(?:-{_HEX}{{4}}){{3}}-{_HEX}{{12}}|{_HEX}{{32,64}})$")
 _LABELS = (CURRENT, PREVIOUS, PENDING)
 # Settings of the admin secret that are configuration, not credentials (not redacted).
-_ADMIN_SETTINGS = frozenset({"base_url", "http", "provider", "allowed_scopes"})
+_ADMIN_SETTINGS = frozenset({"base_url", "http", "provider", "allowed_scopes", "break_glass"})
 
 
 @dataclass(frozen=True)
@@ -79,13 +97,20 @@ class ApiKeyRotator(Rotator):
     def create(self, rotation: Rotation) -> dict[str, Any]:
         where = rotation.where(CURRENT)
         current = ApiKeySecret.parse(rotation.current(), where)
-        provider = self.provider(rotation, current, where)
+        provider = self.provider(rotation, current, where, create=True)
+        proven_id = self._prove_current(provider, current)
         prefix = current.prefix_for(rotation.secret_arn)
         issued = self._issue(provider, prefix + rotation.token, prefix)
+        if not safe_id(issued.key_id):
+            raise ServiceError(
+                f"Create a key at {current.provider}: the provider answered an id rotor cannot "
+                "use in a URL path (it could never revoke the key); revoke the key named "
+                f"{issued.name} by hand and report the provider's answer."
+            )
         logger.info("Issued a new API key",
                     extra={"provider": current.provider, "key_id": issued.key_id,
                            "key_name": issued.name})
-        return current.successor(issued)
+        return current.successor(issued, previous_key_id=proven_id)
 
     def apply(self, rotation: Rotation) -> None:
         where = rotation.where(PENDING)
@@ -95,8 +120,15 @@ class ApiKeyRotator(Rotator):
             logger.info("The provider needs no activation step")
             return
         provider = self.provider(rotation, pending, where)
+        if not self._made_by_rotor(provider, pending, rotation.token, rotation.secret_arn):
+            raise NotOwned(
+                f"{where}: the pending key is not the key rotor made for this rotation (a value "
+                "written by hand?), so the admin credential does not activate it. Remove the "
+                "AWSPENDING label from this version and rotate again."
+            )
         prefix = pending.prefix_for(rotation.secret_arn)
-        provider.activate(IssuedKey(pending.api_key, pending.key_id or "", prefix + rotation.token))
+        assert pending.key_id is not None  # proven by _made_by_rotor
+        provider.activate(IssuedKey(pending.api_key, pending.key_id, prefix + rotation.token))
 
     def verify(self, rotation: Rotation) -> None:
         where = rotation.where(PENDING)
@@ -108,22 +140,99 @@ class ApiKeyRotator(Rotator):
         arn = rotation.secret_arn
         where = rotation.where(CURRENT)
         current = ApiKeySecret.parse(rotation.current(), where)
-        previous = self._previous(rotation)
         provider = self.provider(rotation, current, where)
-        revoked = 0
-        retire = previous.previous_key_id if previous is not None else None
-        if retire and retire not in self._held(arn, rotation.description).key_ids:
-            existed = provider.revoke_key(retire)
-            revoked += existed
-            logger.info("Revoked the key two generations old",
-                        extra={"key_id": retire, "already_gone": not existed})
+        revoked = self._retire(provider, rotation)
         revoked += self._sweep(provider, current.prefix_for(arn), arn)
         if revoked:
             metrics.add_metric("ApiKeysRevoked", unit="Count", value=revoked)
 
+    # --- ownership ------------------------------------------------------------------------
+    @staticmethod
+    def _prove_current(provider: Provider, current: ApiKeySecret) -> str | None:
+        """The proven id of the current key in the admin's account (``None``: not known, so
+        never revoked later); raises :class:`NotOwned` when the key is not proven at all."""
+        context = provider.context
+        if _is_admin_credential(current.api_key, context.admin):
+            raise NotOwned(
+                f"{context.where}: key 'api_key' holds a credential of {context.admin_where}; "
+                "rotor would revoke it two rotations later. Give this secret a key of its own."
+            )
+        if context.break_glass:
+            logger.warning("BREAK GLASS: the current key is not proven; the new version names no "
+                           "previous_key_id, so rotor never revokes the current key: revoke it "
+                           "by hand", extra={"claimed_key_id": current.key_id})
+            return None
+        owned = provider.owned_key(current.api_key, current.key_id)
+        if owned is None:
+            raise NotOwned(
+                f"{context.where}: key 'api_key' is not proven to be a live key of the "
+                f"{context.http.provider} account of {context.admin_where}, so its admin "
+                "credential does not act for this secret and no key was made. Put a working key "
+                "of that account in 'api_key' (AWSCURRENT); if it was revoked after a leak, the "
+                "platform team can authorise a reset with 'break_glass' in the admin secret."
+            )
+        if owned.key_id is None or not safe_id(owned.key_id):
+            logger.warning("The current key belongs to the admin's account, but the provider "
+                           "does not prove its id: rotor will not revoke it; revoke it by hand "
+                           "once unused", extra={"claimed_key_id": current.key_id})
+            return None
+        if current.key_id is not None and current.key_id != owned.key_id:
+            logger.warning("The secret's key_id is not the id of the key it holds; using the "
+                           "proven id", extra={"claimed_key_id": current.key_id,
+                                               "key_id": owned.key_id})
+        logger.info("The current key is proven to be a key of the admin's account",
+                    extra={"key_id": owned.key_id})
+        return owned.key_id
+
+    def _retire(self, provider: Provider, rotation: Rotation) -> int:
+        """Revoke ``previous_key_id`` of AWSPREVIOUS, only if rotor made that version."""
+        version = rotation.description.version_with(PREVIOUS)
+        previous = self._previous(rotation)
+        retire = previous.previous_key_id if previous is not None else None
+        if version is None or previous is None or retire is None:
+            return 0
+        if retire in self._held(rotation.secret_arn, rotation.description).key_ids:
+            logger.info("The key two generations old is still held by a labelled version",
+                        extra={"key_id": retire})
+            return 0
+        if not (safe_id(retire) and previous.previous_key_bound()
+                and self._made_by_rotor(provider, previous, version, rotation.secret_arn)):
+            logger.warning(
+                "AWSPREVIOUS was not made by rotor (or its key is no longer proven), so the key "
+                "it names as previous_key_id is not revoked. If that key is this secret's and "
+                "no longer used, revoke it by hand",
+                extra={"version": version, "previous_key_id": retire})
+            return 0
+        existed = provider.revoke_key(retire)
+        logger.info("Revoked the key two generations old",
+                    extra={"key_id": retire, "already_gone": not existed})
+        return int(existed)
+
+    def _made_by_rotor(self, provider: Provider, secret: ApiKeySecret, version: str,
+                       arn: str) -> bool:
+        """Whether ``version`` holds the key rotor made for it: its ``api_key`` is proven a key
+        of the admin's account, with the id ``key_id`` says, named ``<prefix><version>``. A
+        provider that cannot prove ownership at all proves nothing here (createSecret says why)."""
+        try:
+            owned = provider.owned_key(secret.api_key, secret.key_id)
+        except ConfigurationError as exc:
+            logger.warning("Cannot tell whether rotor made this version",
+                           extra={"error": str(exc)})
+            return False
+        if owned is None or owned.key_id is None or owned.key_id != secret.key_id:
+            return False
+        prefix = secret.prefix_for(arn)
+        name = owned.name
+        if name is None:
+            name = next((k.name for k in self._listed(provider, prefix) or []
+                         if k.key_id == owned.key_id), None)
+        return name == prefix + version
+
     # --- helpers --------------------------------------------------------------------------
-    def provider(self, rotation: Rotation, secret: ApiKeySecret, where: str) -> Provider:
-        """The provider named by ``secret``, bound to the endpoint the admin secret allows."""
+    def provider(self, rotation: Rotation, secret: ApiKeySecret, where: str, *,
+                 create: bool = False) -> Provider:
+        """The provider named by ``secret``, bound to the endpoint the admin secret allows.
+        ``create``: for createSecret, where a break-glass entry may apply."""
         cls = provider_class(secret.provider, where)
         asked = None if secret.base_url is None else check_base_url(secret.base_url, where)
         admin_where = f"Admin secret {secret.adminarn}"
@@ -138,8 +247,9 @@ class ApiKeyRotator(Rotator):
             )
         http = HttpClient(base_url, provider=secret.provider, wait_headers=cls.wait_headers,
                           sleep=self._sleep)
+        glass = create and rotation.break_glass(admin, admin_where)
         provider = cls(ProviderContext(settings=secret.raw, admin=admin, http=http,
-                                       where=where, admin_where=admin_where))
+                                       where=where, admin_where=admin_where, break_glass=glass))
         provider.check_settings()
         return provider
 
@@ -202,8 +312,19 @@ class ApiKeyRotator(Rotator):
             return None
 
     @staticmethod
-    def _issue(provider: Provider, name: str, prefix: str) -> IssuedKey:
+    def _listed(provider: Provider, prefix: str) -> list[KeyInfo] | None:
+        """The provider's listing without ids rotor could not put in a URL path safely."""
         listed = provider.list_keys(prefix)
+        if listed is None:
+            return None
+        usable = [k for k in listed if safe_id(k.key_id)]
+        if len(usable) != len(listed):
+            logger.warning("The provider listed keys with ids rotor cannot use in a URL path; "
+                           "they are left alone", extra={"ignored": len(listed) - len(usable)})
+        return usable
+
+    def _issue(self, provider: Provider, name: str, prefix: str) -> IssuedKey:
+        listed = self._listed(provider, prefix)
         if listed is None:
             logger.warning("This provider cannot list keys: a retried createSecret may leave "
                            "an extra key behind")
@@ -234,7 +355,7 @@ class ApiKeyRotator(Rotator):
         return _Held(frozenset(versions), frozenset(key_ids), frozenset(keys))
 
     def _sweep(self, provider: Provider, prefix: str, arn: str) -> int:
-        listed = provider.list_keys(prefix)
+        listed = self._listed(provider, prefix)
         if listed is None:
             return 0
         candidates = [k for k in listed if _made_for(k, prefix)]
@@ -278,12 +399,22 @@ def _texts(value: Any) -> Iterator[str]:
             yield from _texts(item)
 
 
+def _admin_credentials(admin: Mapping[str, Any]) -> Iterator[str]:
+    """Every string of the admin secret that may be a credential (see ``_register_admin``)."""
+    http = admin.get("http")
+    settings = http.get("admin_headers") if isinstance(http, Mapping) else None
+    yield from _texts({k: v for k, v in admin.items() if k not in _ADMIN_SETTINGS})
+    yield from _texts(settings)
+
+
+def _is_admin_credential(key: str, admin: Mapping[str, Any]) -> bool:
+    return any(hmac.compare_digest(key.encode(), text.encode())
+               for text in _admin_credentials(admin))
+
+
 def _register_admin(admin: Mapping[str, Any]) -> None:
     """Mask every string of the admin secret, whatever its key's name: the whole secret is a
     credential. Only the endpoint and the request description are configuration; of the
     latter, the admin headers are masked too (they may hold a credential written in place)."""
-    http = admin.get("http")
-    settings = http.get("admin_headers") if isinstance(http, Mapping) else None
-    for text in (*_texts({k: v for k, v in admin.items() if k not in _ADMIN_SETTINGS}),
-                 *_texts(settings)):
+    for text in _admin_credentials(admin):
         redactor.register(text)

@@ -5,13 +5,16 @@
     {
       "provider": "sendgrid",            which provider (see rotor.apikeys.registry)
       "api_key": "SG.xxxx",               the key consumers use
-      "key_id": "abc123",                 the provider's id of that key (to revoke it later)
+      "key_id": "abc123",                 the provider's id of that key: a hint only, rotor
+                                         uses the id it proves (see rotor.apikeys.provider)
       "adminarn": "arn:aws:secretsmanager:...:secret:sendgrid-admin",
       "base_url": "https://api.eu.sendgrid.com",   optional; must equal the endpoint the
                                          admin secret allows (see rotor.apikeys.rotator)
       "name_prefix": "payments-",        optional: the start of the names of rotor's keys
                                          (rotor appends a digest of the secret's ARN)
-      "previous_key_id": "...",          written by rotor: the key this one replaced
+      "previous_key_id": "...",          written by rotor: the proven id of the key this one
+                                         replaced (acted on only in versions rotor made)
+      "previous_key_check": "...",       written by rotor: binds previous_key_id to key_id
       "scopes": ["mail.send"]            ...and any provider-specific settings
     }
 
@@ -21,6 +24,7 @@ Every other key is kept as it is. Errors name the secret, the stage and the key;
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +36,18 @@ from rotor.models import text_field
 _PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,47}$")
 _SEPARATORS = "-_.:"
 DIGEST_LENGTH = 10  # hex digits of sha256(secret ARN) in every key name rotor makes
+CHECK = "previous_key_check"
+
+
+def previous_key_check(key_id: str, previous_key_id: str) -> str:
+    """What rotor writes beside ``previous_key_id``: a digest binding it to ``key_id``.
+
+    ``key_id`` is the id the provider gave the new key, unknown before rotor made it. So a
+    value copied into a version from the secret (as releases before the ownership proof did,
+    or from a field planted by the secret's writers) cannot carry a matching check: only a
+    ``previous_key_id`` written by this release after the proof can.
+    """
+    return hashlib.sha256(f"rotor-previous-key:{key_id}\n{previous_key_id}".encode()).hexdigest()
 
 
 @dataclass(frozen=True, repr=False)
@@ -85,16 +101,29 @@ class ApiKeySecret:
         separator = "" if custom[-1] in _SEPARATORS else "-"
         return f"{custom}{separator}{digest}-"
 
-    def successor(self, issued: IssuedKey) -> dict[str, Any]:
-        """The next version's JSON: the new key, every other key kept as it was."""
+    def successor(self, issued: IssuedKey, previous_key_id: str | None) -> dict[str, Any]:
+        """The next version's JSON: the new key, every other key kept as it was.
+
+        ``previous_key_id`` is the PROVEN id of the key replaced (``None``: not proven, so not
+        written); never this secret's ``key_id`` or ``previous_key_id``, which its writers
+        choose."""
         value = {**self.raw, "api_key": issued.key, "key_id": issued.key_id}
-        value.pop("previous_key_id", None)
-        value.pop("key_metadata", None)
-        if self.key_id is not None:
-            value["previous_key_id"] = self.key_id
+        for written_by_rotor in ("previous_key_id", CHECK, "key_metadata"):
+            value.pop(written_by_rotor, None)
+        if previous_key_id is not None:
+            value["previous_key_id"] = previous_key_id
+            value[CHECK] = previous_key_check(issued.key_id, previous_key_id)
         if issued.metadata:
             value["key_metadata"] = dict(issued.metadata)
         return value
+
+    def previous_key_bound(self) -> bool:
+        """Whether ``previous_key_id`` carries rotor's check for this version's ``key_id``."""
+        check = self.raw.get(CHECK)
+        if self.previous_key_id is None or self.key_id is None or not isinstance(check, str):
+            return False
+        expected = previous_key_check(self.key_id, self.previous_key_id)
+        return hmac.compare_digest(check.encode(), expected.encode())
 
     def __repr__(self) -> str:
         return (f"ApiKeySecret(provider={self.provider!r}, key_id={self.key_id!r}, "

@@ -19,33 +19,64 @@
 * Auth: ``Authorization: Bearer <key>``. The admin key needs the ``api_keys.*`` scopes.
 * EU regional subusers: ``"base_url": "https://api.eu.sendgrid.com"``.
 
-Scopes: a rotation never widens a key. The new key gets the scopes the CURRENT key holds as
-SendGrid reports them: ``GET /v3/scopes`` authenticated with the current ``api_key`` (bound
-to the key value its users already hold), intersected with ``GET /v3/api_keys/{key_id}`` when
-the secret names a ``key_id`` (the id alone is no proof: the rotated secret may name any key's
-id). ``scopes`` in the rotated secret may narrow that set, never add to it; ``allowed_scopes``
-in the admin secret is an allow-list the new key must fit in. Anything else fails createSecret
-before a key is made.
+Ownership (:meth:`SendGrid.owned_key`): a SendGrid key is ``SG.<api_key_id>.<secret>``, so
+the id comes from the key itself, never from the rotated secret. The key is proven the admin
+account's when it authenticates (``GET /v3/scopes`` with the key: 200) and the admin sees that
+id in its own account (``GET /v3/api_keys/{id}`` with the admin key: 200; another account's key
+is 404). A working key of another SendGrid account, or a ``key_id`` naming another key of the
+company, proves nothing.
+
+Scopes: a rotation never widens a key. The new key gets the scopes of the PROVEN current key:
+those ``GET /v3/scopes`` reports for it, intersected with the admin's record of its id.
+``scopes`` in the rotated secret may narrow that set, never add to it; ``allowed_scopes`` in the
+admin secret is an allow-list the new key must fit in. Under break glass (the current key is
+not proven, see :mod:`rotor.breakglass`) the scopes come from ``allowed_scopes`` alone, which is
+then required, narrowed by the secret's ``scopes``. Anything else fails createSecret before a
+key is made; an empty set is refused (SendGrid would make a full-access key).
 
 Admin secret: ``{"provider": "sendgrid", "api_key": "SG....", "allowed_scopes": [...]}``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from rotor.apikeys.http import path
-from rotor.apikeys.provider import IssuedKey, KeyInfo, Provider, json_text
+from rotor.apikeys.http import path, safe_id
+from rotor.apikeys.provider import (
+    IssuedKey,
+    KeyInfo,
+    NotOwned,
+    OwnedKey,
+    Provider,
+    ProviderContext,
+    json_text,
+)
 from rotor.errors import AuthenticationFailed, SecretFormatError, ServiceError
 from rotor.observability import logger
 
 LIST_LIMIT = 500  # SendGrid documents no offset or cursor: one bounded request
+_KEY = re.compile(r"^SG\.([A-Za-z0-9_-]{1,100})\.[A-Za-z0-9_-]{1,200}$")
+
+
+@dataclass(frozen=True)
+class _Proof:
+    """What proving a key established: its id and name in the admin's account, and scopes."""
+
+    key_id: str
+    name: str
+    scopes: list[str]
 
 
 class SendGrid(Provider):
     default_base_url = "https://api.sendgrid.com"
     wait_headers = ("X-RateLimit-Reset",)  # a Unix time on SendGrid
+
+    def __init__(self, context: ProviderContext) -> None:
+        super().__init__(context)
+        self._proofs: dict[str, _Proof | None] = {}  # by key value, for this step only
 
     def _admin(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.context.admin_text('api_key')}"}
@@ -59,60 +90,78 @@ class SendGrid(Provider):
         return _scope_list(self.context.admin, "allowed_scopes", self.context.admin_where)
 
     def check_settings(self) -> None:
+        self._admin()  # the admin credential is there, before any call
         requested, allowed = self._requested(), self._allowed()
         if requested is not None and allowed is not None:
             self._refuse_outside(requested, allowed, "key 'scopes'",
                                  f"'allowed_scopes' of {self.context.admin_where}")
 
-    def held_scopes(self) -> list[str]:
-        """The scopes the current key holds, as SendGrid reports them.
+    def owned_key(self, key: str, claimed_id: str | None) -> OwnedKey | None:
+        proof = self._proof(key)
+        return None if proof is None else OwnedKey(proof.key_id, proof.name)
 
-        Asked with the current key itself (``GET /v3/scopes``): that is bound to the value its
-        users hold, where ``key_id`` is only a claim of the rotated secret. When ``key_id`` is
-        given, SendGrid's record of that key (``GET /v3/api_keys/{id}``) narrows it further.
-        """
-        key = self.context.settings.get("api_key")
-        if not isinstance(key, str) or not key:
-            raise SecretFormatError(f"{self.context.where}: key 'api_key' is missing.")
-        what = "Read the scopes of the current SendGrid API key"
+    def _proof(self, key: str) -> _Proof | None:
+        if key not in self._proofs:
+            self._proofs[key] = self._prove(key)
+        return self._proofs[key]
+
+    def _prove(self, key: str) -> _Proof | None:
+        """The id from the key itself, proven by the key (it authenticates) and by the admin
+        (that id is in its account); the scopes both report."""
+        match = _KEY.match(key)
+        if match is None or not safe_id(match.group(1)):
+            logger.info("Not proven: the key is not shaped SG.<id>.<secret>")
+            return None
+        key_id = match.group(1)
+        what = "Read the scopes of a SendGrid API key with the key itself"
         try:
             own = _scopes_of(self.http.request_json(
                 "GET", "/v3/scopes", what, headers={"Authorization": f"Bearer {key}"},
-                ok=(200,), credential="current API key (AWSCURRENT)"), what)
-        except AuthenticationFailed as exc:
-            raise AuthenticationFailed(
-                f"{exc} A new key gets at most the scopes of the current one, so the current "
-                "key must still work; if it was revoked, replace it by hand."
-            ) from None
-        key_id = self.context.settings.get("key_id")
-        if not isinstance(key_id, str) or not key_id:
-            return own
-        what = "Read the current SendGrid API key"
+                ok=(200,), credential="key being proven"), what)
+        except AuthenticationFailed:
+            logger.info("Not proven: SendGrid does not accept the key (revoked, or not a key)",
+                        extra={"key_id": key_id})
+            return None
+        what = "Read a SendGrid API key's record with the admin key"
         response = self.http.request("GET", path("/v3/api_keys/{id}", id=key_id), what,
                                      headers=self._admin(), ok=(200,), missing_ok=True)
         if response is None:
-            raise SecretFormatError(
-                f"{self.context.where}: key 'key_id' names no key at SendGrid (404); give the "
-                "id of the key in 'api_key'."
-            )
-        recorded = _scopes_of(response.json(what), what, key_id)
+            logger.info("Not proven: the admin's account has no key with this id (404): it is "
+                        "another account's", extra={"key_id": key_id})
+            return None
+        record = response.json(what)
+        recorded = _scopes_of(record, what, key_id)
         held = [s for s in own if s in recorded]
         if len(held) != len(own) or len(recorded) != len(own):
-            logger.warning("The key named by key_id has other scopes than the key in api_key; "
-                           "the new key gets only the scopes both hold",
-                           extra={"key_id": key_id})
-        return held
+            logger.warning("SendGrid reports other scopes for the key than its record holds; "
+                           "the new key gets only the scopes both hold", extra={"key_id": key_id})
+        name = record.get("name") if isinstance(record, Mapping) else None
+        return _Proof(key_id, name if isinstance(name, str) else "", held)
 
     def scopes_for_new_key(self) -> list[str]:
-        """The current key's scopes, narrowed by the rotated secret's ``scopes`` (a subset),
-        and refused unless they fit the admin secret's ``allowed_scopes``."""
-        held = self.held_scopes()
+        """The proven current key's scopes (under break glass, the admin's ``allowed_scopes``),
+        narrowed by the rotated secret's ``scopes`` and refused unless they fit
+        ``allowed_scopes``."""
+        allowed = self._allowed()
+        if self.context.break_glass:
+            if allowed is None:
+                raise SecretFormatError(
+                    f"{self.context.admin_where}: key 'allowed_scopes' is missing; a break-glass "
+                    "reset takes the new SendGrid key's scopes from it (the current key is not "
+                    "proven, so its scopes are not trusted). Add the scopes this secret needs."
+                )
+            base, bound = allowed, f"'allowed_scopes' of {self.context.admin_where}"
+        else:
+            key = self.context.settings.get("api_key")
+            proof = self._proof(key) if isinstance(key, str) and key else None
+            if proof is None:
+                raise NotOwned(f"{self.context.where}: the current key is not proven to be the "
+                               "admin account's; no key was made.")
+            base, bound = proof.scopes, "the scopes SendGrid reports for the current key"
         requested = self._requested()
         if requested is not None:
-            self._refuse_outside(requested, held, "key 'scopes'",
-                                 "the scopes SendGrid reports for the current key")
-        wanted = requested if requested is not None else held
-        allowed = self._allowed()
+            self._refuse_outside(requested, base, "key 'scopes'", bound)
+        wanted = requested if requested is not None else base
         if allowed is not None:
             source = "key 'scopes'" if requested is not None else (
                 "the current key's scopes (narrow them with key 'scopes')")

@@ -3,8 +3,16 @@
 Each fake follows its provider's documented requests, responses, auth and error codes closely
 enough that the real provider code runs against it unchanged: a revoked key gets 401 (SendGrid)
 or 403 (Datadog), deleting a missing key 404, and a 429 carries the provider's rate-limit
-headers. Faults are injected per operation (``create``, ``list``, ``get``, ``verify``,
-``revoke``)::
+headers.
+
+One endpoint serves many customer accounts, as the real services do: every key belongs to an
+account (``DEFAULT_ACCOUNT`` unless ``add_key(..., account=...)`` says otherwise), and listing,
+reading, creating and deleting keys act within the calling admin key's account only (a key of
+another account is invisible to it: 404). ``GET /whoami`` (not part of either real API) answers
+the calling key's account and id, for the generic provider's ``owner`` description.
+
+Faults are injected per operation (``create``, ``list``, ``get``, ``verify``, ``revoke``,
+``whoami``)::
 
     with FakeSendGrid() as api:
         admin = api.add_key("admin", scopes=SENDGRID_ADMIN_SCOPES)
@@ -35,6 +43,7 @@ SENDGRID_ADMIN_SCOPES = ("api_keys.create", "api_keys.read", "api_keys.update",
                          "api_keys.delete")
 SENDGRID_FULL_ACCESS = (*SENDGRID_ADMIN_SCOPES, "mail.send", "stats.read", "templates.read")
 
+DEFAULT_ACCOUNT = "acct-company"
 Reply = tuple[int, dict[str, str], Any]
 _FAULT_MESSAGES = {401: "authorization required", 429: "too many requests",
                    500: "internal server error", 503: "service unavailable"}
@@ -46,6 +55,7 @@ class FakeKey:
     name: str
     secret: str = field(repr=False)
     scopes: list[str] = field(default_factory=list)
+    account: str = DEFAULT_ACCOUNT
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
 
@@ -88,12 +98,40 @@ class FakeKeyApi(BackgroundServer, ABC):
 
     # --- state ---------------------------------------------------------------------------
     @abstractmethod
-    def add_key(self, name: str, scopes: tuple[str, ...] | list[str] | None = None) -> FakeKey:
-        """Create a key directly (the console's "Create key" button)."""
+    def add_key(self, name: str, scopes: tuple[str, ...] | list[str] | None = None,
+                account: str = DEFAULT_ACCOUNT) -> FakeKey:
+        """Create a key directly in ``account`` (the console's "Create key" button)."""
 
-    def live_keys(self, prefix: str = "") -> list[FakeKey]:
+    def live_keys(self, prefix: str = "", account: str | None = None) -> list[FakeKey]:
+        """Live keys named ``prefix...``, of every account unless ``account`` is given."""
         with self._lock:
-            return [k for k in self.keys.values() if k.name.startswith(prefix)]
+            return [k for k in self.keys.values() if k.name.startswith(prefix)
+                    and account in (None, k.account)]
+
+    def key_by_secret(self, secret: str) -> FakeKey | None:
+        with self._lock:
+            return next((k for k in self.keys.values() if secret and k.secret == secret), None)
+
+    def in_account(self, key_id: str, account: str) -> FakeKey | None:
+        """The key with this id if it belongs to ``account``: other accounts' keys are 404."""
+        with self._lock:
+            key = self.keys.get(key_id)
+            return key if key is not None and key.account == account else None
+
+    def remove(self, key_id: str, account: str) -> FakeKey | None:
+        """Delete a key of ``account`` (``None``: no such key there)."""
+        with self._lock:
+            key = self.in_account(key_id, account)
+            if key is not None:
+                del self.keys[key_id]
+                self.revoked.add(key.secret)
+            return key
+
+    def _whoami(self, secret: str) -> Reply:
+        key = self.key_by_secret(secret)
+        if key is None:
+            return 401, {}, self.error(401, "authorization required")
+        return 200, {}, {"account": {"id": key.account}, "key": {"id": key.key_id}}
 
     def works(self, secret: str) -> bool:
         with self._lock:
@@ -209,10 +247,11 @@ class FakeSendGrid(FakeKeyApi):
     name = "sendgrid"
     max_keys = 100  # SendGrid's documented limit per account; a test may raise it
 
-    def add_key(self, name: str, scopes: tuple[str, ...] | list[str] | None = None) -> FakeKey:
+    def add_key(self, name: str, scopes: tuple[str, ...] | list[str] | None = None,
+                account: str = DEFAULT_ACCOUNT) -> FakeKey:
         key_id = secrets.token_urlsafe(16)[:22]
         key = FakeKey(key_id, name, f"SG.{key_id}.{secrets.token_urlsafe(32)[:43]}",
-                      list(scopes if scopes is not None else SENDGRID_FULL_ACCESS))
+                      list(scopes if scopes is not None else SENDGRID_FULL_ACCESS), account)
         with self._lock:
             self.keys[key_id] = key
         return key
@@ -229,6 +268,8 @@ class FakeSendGrid(FakeKeyApi):
         segments = request.path.strip("/").split("/")
         if segments == ["v3", "scopes"] and request.method == "GET":
             return "verify", self._scopes
+        if segments == ["whoami"] and request.method == "GET":
+            return "whoami", lambda r: self._whoami(_bearer(r))
         if segments == ["v3", "api_keys"]:
             if request.method == "POST":
                 return "create", self._create
@@ -242,9 +283,7 @@ class FakeSendGrid(FakeKeyApi):
         return "unknown", self.not_found
 
     def _caller(self, request: Request, scope: str | None) -> FakeKey | Reply:
-        auth = request.headers.get("authorization", "")
-        secret = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else ""
-        caller = next((k for k in self.keys.values() if k.secret == secret), None)
+        caller = self.key_by_secret(_bearer(request))
         if caller is None:
             return 401, {}, self.error(401, "authorization required")
         if scope is not None and scope not in caller.scopes:
@@ -268,9 +307,9 @@ class FakeSendGrid(FakeKeyApi):
         if scopes is not None and (not isinstance(scopes, list)
                                    or not all(isinstance(s, str) for s in scopes)):
             return 400, {}, self.error(400, "scopes must be a list of strings", "scopes")
-        if len(self.keys) >= self.max_keys:
+        if len(self.live_keys(account=caller.account)) >= self.max_keys:
             return 403, {}, self.error(403, "You have reached the maximum number of API keys")
-        key = self.add_key(name, scopes)
+        key = self.add_key(name, scopes, caller.account)
         return 201, {}, {"api_key": key.secret, "api_key_id": key.key_id, "name": key.name,
                          "scopes": key.scopes}
 
@@ -282,14 +321,14 @@ class FakeSendGrid(FakeKeyApi):
         raw = request.query.get("limit")
         if raw is not None and not (raw.isdigit() and int(raw) > 0):
             return 400, {}, self.error(400, "limit must be a positive integer", "limit")
-        keys = list(self.keys.values())[:int(raw) if raw else None]
+        keys = self.live_keys(account=caller.account)[:int(raw) if raw else None]
         return 200, {}, {"result": [{"name": k.name, "api_key_id": k.key_id} for k in keys]}
 
     def _get(self, request: Request) -> Reply:
         caller = self._caller(request, "api_keys.read")
         if not isinstance(caller, FakeKey):
             return caller
-        key = self.keys.get(request.path.rsplit("/", 1)[-1])
+        key = self.in_account(request.path.rsplit("/", 1)[-1], caller.account)
         if key is None:
             return 404, {}, self.error(404, "unable to find API key")
         return 200, {}, {"api_key_id": key.key_id, "name": key.name, "scopes": key.scopes}
@@ -298,10 +337,8 @@ class FakeSendGrid(FakeKeyApi):
         caller = self._caller(request, "api_keys.delete")
         if not isinstance(caller, FakeKey):
             return caller
-        key = self.keys.pop(request.path.rsplit("/", 1)[-1], None)
-        if key is None:
+        if self.remove(request.path.rsplit("/", 1)[-1], caller.account) is None:
             return 404, {}, self.error(404, "unable to find API key")
-        self.revoked.add(key.secret)
         return 204, {}, None
 
 
@@ -312,18 +349,19 @@ class FakeDatadog(FakeKeyApi):
 
     def __init__(self) -> None:
         super().__init__()
-        self.application_keys: set[str] = set()
+        self.application_keys: dict[str, str] = {}  # value -> account
 
-    def add_key(self, name: str, scopes: tuple[str, ...] | list[str] | None = None) -> FakeKey:
-        key = FakeKey(str(uuid.uuid4()), name, secrets.token_hex(16))
+    def add_key(self, name: str, scopes: tuple[str, ...] | list[str] | None = None,
+                account: str = DEFAULT_ACCOUNT) -> FakeKey:
+        key = FakeKey(str(uuid.uuid4()), name, secrets.token_hex(16), account=account)
         with self._lock:
             self.keys[key.key_id] = key
         return key
 
-    def add_application_key(self) -> str:
+    def add_application_key(self, account: str = DEFAULT_ACCOUNT) -> str:
         value = secrets.token_hex(20)
         with self._lock:
-            self.application_keys.add(value)
+            self.application_keys[value] = account
         return value
 
     def error(self, status: int, message: str, field_name: str | None = None) -> Any:
@@ -338,6 +376,8 @@ class FakeDatadog(FakeKeyApi):
         segments = request.path.strip("/").split("/")
         if segments == ["api", "v1", "validate"] and request.method == "GET":
             return "verify", self._validate
+        if segments == ["whoami"] and request.method == "GET":
+            return "whoami", lambda r: self._whoami(r.headers.get("dd-api-key", ""))
         if segments == ["api", "v2", "api_keys"]:
             if request.method == "POST":
                 return "create", self._create
@@ -350,10 +390,11 @@ class FakeDatadog(FakeKeyApi):
                 return "get", self._get
         return "unknown", self.not_found
 
-    def _admin_ok(self, request: Request) -> bool:
-        api_key = request.headers.get("dd-api-key", "")
-        app_key = request.headers.get("dd-application-key", "")
-        return self.works(api_key) and app_key in self.application_keys
+    def _account(self, request: Request) -> str | None:
+        """The account both admin headers belong to (``None``: not authorised)."""
+        api_key = self.key_by_secret(request.headers.get("dd-api-key", ""))
+        app_account = self.application_keys.get(request.headers.get("dd-application-key", ""))
+        return api_key.account if api_key is not None and api_key.account == app_account else None
 
     @staticmethod
     def _resource(key: FakeKey, full: bool) -> dict[str, Any]:
@@ -372,7 +413,8 @@ class FakeDatadog(FakeKeyApi):
         return 200, {}, {"valid": True}
 
     def _create(self, request: Request) -> Reply:
-        if not self._admin_ok(request):
+        account = self._account(request)
+        if account is None:
             return 403, {}, self.error(403, "Forbidden")
         data = request.body.get("data") if isinstance(request.body, dict) else None
         attributes = data.get("attributes") if isinstance(data, dict) else None
@@ -381,10 +423,11 @@ class FakeDatadog(FakeKeyApi):
         name = attributes.get("name") if isinstance(attributes, dict) else None
         if not isinstance(name, str) or not name:
             return 400, {}, self.error(400, "data.attributes.name is required")
-        return 201, {}, {"data": self._resource(self.add_key(name), full=True)}
+        return 201, {}, {"data": self._resource(self.add_key(name, account=account), full=True)}
 
     def _list(self, request: Request) -> Reply:
-        if not self._admin_ok(request):
+        account = self._account(request)
+        if account is None:
             return 403, {}, self.error(403, "Forbidden")
         try:
             size = int(request.query.get("page[size]", "10"))
@@ -394,27 +437,32 @@ class FakeDatadog(FakeKeyApi):
         if not 1 <= size <= 100 or number < 0:
             return 400, {}, self.error(400, "page[size] must be 1 to 100")
         wanted = request.query.get("filter", "")
-        keys = [k for k in self.keys.values() if wanted in k.name]
+        keys = [k for k in self.live_keys(account=account) if wanted in k.name]
         page = keys[number * size:(number + 1) * size]
         return 200, {}, {"data": [self._resource(k, full=False) for k in page],
                          "meta": {"page": {"total_filtered_count": len(keys)}}}
 
     def _get(self, request: Request) -> Reply:
-        if not self._admin_ok(request):
+        account = self._account(request)
+        if account is None:
             return 403, {}, self.error(403, "Forbidden")
-        key = self.keys.get(request.path.rsplit("/", 1)[-1])
+        key = self.in_account(request.path.rsplit("/", 1)[-1], account)
         if key is None:
             return 404, {}, self.error(404, "API key not found")
         return 200, {}, {"data": self._resource(key, full=True)}
 
     def _delete(self, request: Request) -> Reply:
-        if not self._admin_ok(request):
+        account = self._account(request)
+        if account is None:
             return 403, {}, self.error(403, "Forbidden")
-        key = self.keys.pop(request.path.rsplit("/", 1)[-1], None)
-        if key is None:
+        if self.remove(request.path.rsplit("/", 1)[-1], account) is None:
             return 404, {}, self.error(404, "API key not found")
-        self.revoked.add(key.secret)
         return 204, {}, None
+
+
+def _bearer(request: Request) -> str:
+    auth = request.headers.get("authorization", "")
+    return auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else ""
 
 
 FAKES: dict[str, type[FakeKeyApi]] = {"sendgrid": FakeSendGrid, "datadog": FakeDatadog}

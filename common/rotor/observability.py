@@ -63,7 +63,7 @@ _MIN_LENGTH = 4  # shorter strings would mask innocent text; no real credential 
 class Redactor:
     """Remembers secret values seen by this container and masks them in any text."""
 
-    def __init__(self, limit: int = 256) -> None:
+    def __init__(self, limit: int = 2048) -> None:
         self._values: dict[str, None] = {}  # insertion-ordered set
         self._limit = limit
         self._lock = threading.Lock()
@@ -106,7 +106,11 @@ def silence_sdk_debug_logs() -> None:
 
 
 def is_sensitive_key(key: str) -> bool:
+    """Whether a key's name says its value is a credential. An ARN used as a key (the admin
+    secret's per-secret settings) names a secret; it says nothing about the value."""
     lowered = key.lower()
+    if lowered.startswith("arn:"):
+        return False
     return any(marker in lowered for marker in _SENSITIVE_MARKERS)
 
 

@@ -9,16 +9,23 @@ and scrubbing. A subclass says only how to make, apply and prove a credential.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from rotor import passwords
-from rotor.errors import ConfigurationError, EventError, RotationError, StateError
+from rotor.errors import (
+    ConfigurationError,
+    EventError,
+    RotationError,
+    SecretFormatError,
+    StateError,
+)
 from rotor.observability import (
     describe_exception,
     logger,
@@ -30,6 +37,7 @@ from rotor.observability import (
 from rotor.secrets import CURRENT, PENDING, PREVIOUS, SecretDescription, SecretStore
 
 _T = TypeVar("_T")
+ALLOWED_SECRETS = "allowed_secrets"  # admin secret key: the rotated secrets it may act for
 
 
 class Step(StrEnum):
@@ -101,8 +109,26 @@ class Rotation:
 
     def read_admin(self, arn: str, key: str) -> dict[str, Any]:
         """The AWSCURRENT value of the admin secret named by the rotated secret's ``key``
-        (``masterarn``, ``adminarn``). Errors name that key and what to check."""
-        return self._admin_call(arn, key, lambda: self.store.get(arn, CURRENT))
+        (``masterarn``, ``adminarn``). Errors name that key and what to check. An admin secret
+        with ``allowed_secrets`` (ARN patterns, ``*`` and ``?`` as in IAM) acts only for the
+        rotated secrets those match: one function may read several admin secrets of one server
+        or provider, and a secret must not pick a more powerful one than its own."""
+        where = f"Admin secret {arn} (named by key '{key}')"
+        found, value = self._admin_call(arn, key, lambda: self.store.read(arn, CURRENT))
+        if found == self.secret_arn:
+            raise StateError(f"{where} is the rotated secret itself; name the admin secret.")
+        allowed = value.get(ALLOWED_SECRETS)
+        if allowed is not None:
+            if not isinstance(allowed, list) or not all(isinstance(p, str) for p in allowed):
+                raise SecretFormatError(
+                    f"{where}: key '{ALLOWED_SECRETS}' must be a list of secret ARN patterns.")
+            if not any(fnmatch.fnmatchcase(self.secret_arn, pattern) for pattern in allowed):
+                raise StateError(
+                    f"{where} does not list secret {self.description.name} in its "
+                    f"'{ALLOWED_SECRETS}'; refusing to act for it. Name the admin secret meant "
+                    "for this secret, or have the platform team add it."
+                )
+        return value
 
     def describe_admin(self, arn: str, key: str) -> SecretDescription:
         """DescribeSecret of that admin secret (its tags name an RDS-managed secret's database)."""
@@ -124,12 +150,14 @@ class Rotation:
                 "read it (and decrypt it with its KMS key)."
             ) from None
 
-    def break_glass(self, admin: dict[str, Any], admin_where: str) -> bool:
+    def break_glass(self, admin: Mapping[str, Any], admin_where: str, *,
+                    username: str | None = None) -> bool:
         """Whether the admin secret authorises this secret's reset without proof (see
-        :mod:`rotor.breakglass`); logged loudly when it does."""
+        :mod:`rotor.breakglass`; ``username``: the user a database reset would touch). Ask
+        only once the proof has failed: a ``True`` answer is logged loudly."""
         from rotor import breakglass
 
-        return breakglass.authorised(admin, self.secret_arn, admin_where)
+        return breakglass.authorised(admin, self.secret_arn, admin_where, username=username)
 
     def new_password(self) -> str:
         """A password following the function's policy (``PASSWORD_*`` environment variables)."""

@@ -160,18 +160,25 @@ class SecretStore:
 
     def get(self, secret_id: str, stage: str, version_id: str | None = None) -> dict[str, Any]:
         """The JSON value at ``stage`` (and ``version_id``, when known: cached)."""
-        where = f"Secret {secret_id} ({stage})"
         if version_id is not None:
             cached = _values.get((secret_id, version_id))
             if cached is not None:
+                redactor.register_secret(cached)  # it may have left the redactor since
                 return cached
+        return self.read(secret_id, stage, version_id)[1]
+
+    def read(self, secret_id: str, stage: str,
+             version_id: str | None = None) -> tuple[str, dict[str, Any]]:
+        """The secret's full ARN (whatever ``secret_id`` was: a name, a partial ARN) and the
+        JSON value at ``stage``, read now."""
+        where = f"Secret {secret_id} ({stage})"
         kwargs: dict[str, Any] = {"SecretId": secret_id, "VersionStage": stage}
         if version_id is not None:
             kwargs["VersionId"] = version_id
         response = self.sm.get_secret_value(**kwargs)
         value = parse_secret_string(response.get("SecretString"), where)
         _values.put((secret_id, response["VersionId"]), value)
-        return value  # the cache holds its own copy
+        return str(response["ARN"]), value  # the cache holds its own copy
 
     def find(self, secret_id: str, stage: str, version_id: str) -> dict[str, Any] | None:
         """Like :meth:`get`, but ``None`` when that version has no value yet."""

@@ -405,9 +405,9 @@ def test_generic_provider_without_fetch_or_owner_is_refused_before_any_call(
 
 
 # --- break glass: the admin secret, and only it, authorises a reset without proof -----------
-def glass(arn: str, hours: float = 1) -> dict[str, str]:
+def glass(arn: str, hours: float = 1) -> dict[str, dict[str, str]]:
     until = datetime.now(UTC) + timedelta(hours=hours)
-    return {arn: until.isoformat().replace("+00:00", "Z")}
+    return {arn: {"until": until.isoformat().replace("+00:00", "Z")}}
 
 
 def revoked_current(secret: KeySecret) -> None:

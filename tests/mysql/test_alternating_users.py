@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pymysql
 import pytest
 from rotor.databases.mysql import MySQL, Session
@@ -255,8 +257,10 @@ def test_clone_on_another_host_refused(mdb, sm, harness, new_secret, make_user, 
     assert not report.succeeded
     assert "nothing on the server proves rotor made it" in report.steps[-1].error
     # Even adopted, a clone on another host than the original's is refused, naming it.
-    adopting = new_secret(mdb.admin_secret(adopt_users=[f"{user}_clone"]))
+    adopting = new_secret(mdb.admin_secret())
     arn = new_secret(my_secret(mdb, user, old, masterarn=adopting))
+    sm.put_secret_value(SecretId=adopting, SecretString=json.dumps(
+        mdb.admin_secret(adopt_users={arn: f"{user}_clone"})))
     report = harness(ROTATOR, attempts=1).rotate(arn)
     assert not report.succeeded
     assert f"'{user}_clone'@'localhost'" in report.steps[-1].error

@@ -97,13 +97,18 @@ def test_a_database_owner_cannot_shape_the_admin_session(pg, sm, harness, new_se
     arn = new_secret(pg_secret(pg, app, password, dbname=db, masterarn=admin))
     h = harness(ROTATOR)
 
-    for _ in range(3):  # the clone is made, then the original reset, then the clone again
-        report = h.rotate(arn)
-        assert report.succeeded, report.steps
+    if admin_dbname:  # the owner of the admin's database shapes its sessions: refused
+        report = harness(ROTATOR, attempts=1).rotate(arn)
+        assert not report.succeeded
+        assert f"database is owned by '{app}'" in (report.steps[-1].error or "")
+    else:
+        for _ in range(3):  # the clone is made, then the original reset, then the clone again
+            report = h.rotate(arn)
+            assert report.succeeded, report.steps
 
     assert run(pg, "SELECT * FROM trap.ran", dbname=db) == []  # no trap ever ran
     assert role(pg, app)[:2] == (False, False)
-    assert role(pg, f"{app}_clone")[:2] == (False, False)
+    assert role(pg, f"{app}_clone") is None or role(pg, f"{app}_clone")[:2] == (False, False)
     current = secret_value(sm, arn)
     assert logs_in(pg, current["username"], current["password"])
 
@@ -169,7 +174,7 @@ def test_an_unrelated_clone_named_role_is_not_adopted(pg, sm, harness, new_secre
     assert not report.succeeded
     error = report.steps[-1].error or ""
     assert f"User '{other}' exists, but nothing on the server proves rotor made it" in error
-    assert "'adopt_users'" in error
+    assert "'adopt_users'" in error and "adopt it" in error
     _untouched(pg, svc, svc_password, other, other_password, group, member_of_svc)
     assert secret_value(sm, arn)["password"] == svc_password
     assert {v: s for v, s in stages(sm, arn).items() if v in before} == before
@@ -195,8 +200,10 @@ def test_the_admin_secret_adopts_an_existing_clone(pg, sm, harness, new_secret, 
     """Teams coming from AWS's samples have '<user>_clone' roles: the admin secret lists them
     under 'adopt_users', and from then on they are rotor's (marked on the server)."""
     svc, svc_password, other, _, _ = foreign_clone
-    admin = new_secret(pg.admin_secret(adopt_users=[other]))
+    admin = new_secret(pg.admin_secret())
     arn = new_secret(pg_secret(pg, svc, svc_password, masterarn=admin))
+    sm.put_secret_value(SecretId=admin, SecretString=json.dumps(
+        pg.admin_secret(adopt_users={arn: other})))
     caplog.set_level(logging.WARNING)
     assert harness(ROTATOR).rotate(arn).succeeded
     assert "Adopting an existing user as the alternate" in caplog.text
@@ -217,20 +224,26 @@ def test_adopting_a_current_clone_resets_its_original(pg, sm, harness, new_secre
     svc, _ = make_role(pg)
     clone, clone_password = make_role(pg, name=f"{svc}_clone")
     run(pg, sql.SQL("GRANT {} TO {}").format(sql.Identifier(svc), sql.Identifier(clone)))
-    admin = new_secret(pg.admin_secret(adopt_users=[clone]))
+    admin = new_secret(pg.admin_secret())
     arn = new_secret(pg_secret(pg, clone, clone_password, masterarn=admin))
+    other_arn = new_secret(pg_secret(pg, clone, clone_password, masterarn=admin))
+    sm.put_secret_value(SecretId=admin, SecretString=json.dumps(
+        pg.admin_secret(adopt_users={arn: clone})))
+    # Bound to the secret: another secret holding the same clone gets nothing adopted.
+    report = harness(ROTATOR, attempts=1).rotate(other_arn)
+    assert not report.succeeded and "adopt it" in (report.steps[-1].error or "")
     assert harness(ROTATOR).rotate(arn).succeeded
     new = secret_value(sm, arn)
     assert new["username"] == svc and logs_in(pg, svc, new["password"])
     assert logs_in(pg, clone, clone_password)  # AWSPREVIOUS keeps working
 
 
-def test_adoption_list_must_be_a_list_of_names(pg, sm, harness, new_secret, make_role):
+def test_adoption_must_map_secret_arns_to_clones(pg, sm, harness, new_secret, make_role):
     user, password = make_role(pg)
-    admin = new_secret(pg.admin_secret(adopt_users=f"{user}_clone"))
+    admin = new_secret(pg.admin_secret(adopt_users=[f"{user}_clone"]))
     arn = new_secret(pg_secret(pg, user, password, masterarn=admin))
     report = harness(ROTATOR, attempts=1).rotate(arn)
-    assert "key 'adopt_users' must be a list of user names" in (report.steps[-1].error or "")
+    assert "key 'adopt_users' must map rotated secret ARNs" in (report.steps[-1].error or "")
     assert not role_exists(pg, f"{user}_clone")
 
 
@@ -251,20 +264,23 @@ def can(server, user, password, statement):
     return True
 
 
-def test_membership_options_are_copied_never_widened(pg18, sm, harness, new_secret,
-                                                     make_role):
-    """PostgreSQL 18: each grant's INHERIT, SET and ADMIN options reach the clone as they are
-    on the original (they used to come out TRUE), and follow later changes."""
+def test_membership_options_reach_the_clone_never_widened(pg18, sm, harness, new_secret,
+                                                         make_role):
+    """PostgreSQL 18: each grant's INHERIT, SET and ADMIN options hold for the clone exactly as
+    for the original (copied memberships used to come out INHERIT TRUE, SET TRUE), because the
+    clone's one membership is the original; changes on the original reach it at once."""
     pg = pg18
     user, password = make_role(pg)
     roles = {name: unique_user(name) for name in ("noinherit", "admin", "plain", "later")}
     for name in roles.values():
         run(pg, sql.SQL("CREATE ROLE {}").format(sql.Identifier(name)))
-    table = unique_user("t")
-    run(pg, sql.SQL("CREATE TABLE {} (x int)").format(sql.Identifier(table)))
-    run(pg, sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier(table),
-                                                       sql.Identifier(roles["noinherit"])))
     ident = sql.Identifier
+    tables = {}
+    for name in ("noinherit", "plain", "later"):
+        tables[name] = unique_user("t")
+        run(pg, sql.SQL("CREATE TABLE {} (x int)").format(ident(tables[name])))
+        run(pg, sql.SQL("GRANT SELECT ON {} TO {}").format(ident(tables[name]),
+                                                           ident(roles[name])))
     run(pg, sql.SQL("GRANT {} TO {} WITH INHERIT FALSE, SET FALSE").format(
         ident(roles["noinherit"]), ident(user)))
     run(pg, sql.SQL("GRANT {} TO {} WITH ADMIN TRUE, INHERIT TRUE, SET FALSE").format(
@@ -277,23 +293,30 @@ def test_membership_options_are_copied_never_widened(pg18, sm, harness, new_secr
     assert h.rotate(arn).succeeded
     clone = secret_value(sm, arn)
     name, clone_password = clone["username"], clone["password"]
-    expected = {**grant_options(pg, user), user: (False, True, True)}
-    assert grant_options(pg, name) == expected
-    assert expected[roles["noinherit"]] == (False, False, False)
-    select = sql.SQL("SELECT * FROM {}").format(ident(table)).as_string(None)
-    assert not can(pg, user, password, select) and not can(pg, name, clone_password, select)
-    set_role = f'SET ROLE "{roles["noinherit"]}"'
-    assert not can(pg, name, clone_password, set_role)
+    assert grant_options(pg, name) == {user: (False, True, True)}  # nothing widened by copies
 
-    # Later: options change on the original, a grant is added; the clone follows.
-    run(pg, sql.SQL("REVOKE ADMIN OPTION FOR {} FROM {}").format(ident(roles["admin"]),
-                                                                  ident(user)))
-    run(pg, sql.SQL("GRANT {} TO {} WITH INHERIT FALSE").format(ident(roles["later"]),
-                                                               ident(user)))
+    def select(table):
+        return sql.SQL("SELECT * FROM {}").format(ident(table)).as_string(None)
+
+    def same(statement):
+        """What the original may do, the clone may do, and no more."""
+        result = can(pg, user, password, statement)
+        assert can(pg, name, clone_password, statement) == result, statement
+        return result
+
+    assert not same(select(tables["noinherit"]))  # INHERIT FALSE
+    assert not same(f'SET ROLE "{roles["noinherit"]}"')  # SET FALSE
+    assert same(select(tables["plain"]))
+    assert not same(f'SET ROLE "{roles["admin"]}"')
+    grantee, _ = make_role(pg)
+    assert can(pg, name, clone_password, f'GRANT "{roles["admin"]}" TO "{grantee}"')  # ADMIN
+
+    # Later, on the original only: a grant added, one revoked. The clone follows at once.
+    run(pg, sql.SQL("GRANT {} TO {}").format(ident(roles["later"]), ident(user)))
+    run(pg, sql.SQL("REVOKE {} FROM {}").format(ident(roles["plain"]), ident(user)))
+    assert same(select(tables["later"])) and not same(select(tables["plain"]))
     assert h.rotate(arn).succeeded and h.rotate(arn).succeeded
-    assert secret_value(sm, arn)["username"] == name
-    assert grant_options(pg, name) == {**grant_options(pg, user), user: (False, True, True)}
-    assert grant_options(pg, name)[roles["admin"]] == (False, True, False)
+    assert grant_options(pg, secret_value(sm, arn)["username"]) == {user: (False, True, True)}
 
 
 def test_noinherit_original_gives_no_inherited_privileges_to_the_clone(pg, sm, harness,
@@ -319,81 +342,94 @@ def test_noinherit_original_gives_no_inherited_privileges_to_the_clone(pg, sm, h
 
 
 # --- Break glass -------------------------------------------------------------------------------
-def _disabled(pg, make_role, new_secret, glass=None, in_rotated_secret=False):
-    """A secret whose AWSCURRENT no longer logs in (the leaked password was changed)."""
-    user, password = make_role(pg)
-    run(pg, sql.SQL("ALTER ROLE {} PASSWORD 'changed-by-incident-response'").format(
-        sql.Identifier(user)))
-    arn_holder = {}
-    admin_value = pg.admin_secret()
-    admin = new_secret(admin_value)
-    value = pg_secret(pg, user, password, masterarn=admin)
-    arn = new_secret(value)
-    arn_holder["arn"] = arn
-    if glass is not None:
-        entry = {arn: glass}
-        if in_rotated_secret:
-            new_value = {**value, "break_glass": entry}
-            return arn, user, admin, new_value
-        admin_value["break_glass"] = entry
-    return arn, user, admin, admin_value
+def soon(hours=1):
+    return (datetime.now(UTC) + timedelta(hours=hours)).isoformat().replace("+00:00", "Z")
 
 
 def _put(sm, secret_id, value):
     sm.put_secret_value(SecretId=secret_id, SecretString=json.dumps(value))
 
 
-def soon(hours=1):
-    return (datetime.now(UTC) + timedelta(hours=hours)).isoformat().replace("+00:00", "Z")
+def _disabled(pg, make_role, new_secret):
+    """A secret whose AWSCURRENT no longer logs in (the leaked password was changed), and its
+    admin secret: (secret ARN, user, admin ARN, admin value)."""
+    user, password = make_role(pg)
+    run(pg, sql.SQL("ALTER ROLE {} PASSWORD 'changed-by-incident-response'").format(
+        sql.Identifier(user)))
+    admin_value = pg.admin_secret()
+    admin = new_secret(admin_value)
+    arn = new_secret(pg_secret(pg, user, password, masterarn=admin))
+    return arn, user, admin, admin_value
 
 
 def test_break_glass_resets_a_disabled_credential(pg, sm, harness, new_secret, make_role,
                                                   caplog):
-    arn, user, admin, admin_value = _disabled(pg, make_role, new_secret, glass=soon())
+    arn, user, admin, admin_value = _disabled(pg, make_role, new_secret)
     report = harness(ROTATOR, attempts=1).rotate(arn)
     assert not report.succeeded and "refusing to use the admin login" in report.steps[-1].error
     assert "'break_glass'" in report.steps[-1].error  # the error says what the way out is
 
-    _put(sm, admin, admin_value)
+    _put(sm, admin, {**admin_value,
+                     "break_glass": {arn: {"until": soon(), "username": user}}})
     caplog.set_level(logging.WARNING)
     assert harness(ROTATOR).resume(arn, report.token).succeeded  # the service's retry
     used = [r for r in caplog.records if "BREAK GLASS" in r.getMessage()]
     assert len(used) == 1 and used[0].levelno == logging.WARNING
-    assert used[0].secret_arn == arn and admin in used[0].admin
+    assert used[0].secret_arn == arn and admin in used[0].admin and used[0].username == user
     new = secret_value(sm, arn)
     assert new["username"] == f"{user}_clone" and logs_in(pg, new["username"], new["password"])
 
 
+def test_break_glass_is_not_used_while_the_proof_holds(pg, sm, harness, new_secret, make_role,
+                                                       caplog):
+    user, password = make_role(pg)
+    admin = new_secret(pg.admin_secret())
+    arn = new_secret(pg_secret(pg, user, password, masterarn=admin))
+    _put(sm, admin, pg.admin_secret(break_glass={arn: {"until": soon(), "username": user}}))
+    caplog.set_level(logging.WARNING)
+    assert harness(ROTATOR).rotate(arn).succeeded
+    assert "BREAK GLASS" not in caplog.text
+
+
 @pytest.mark.parametrize("case", ["expired", "another secret", "in the rotated secret",
-                                  "too far ahead", "not a time"])
+                                  "too far ahead", "not a time", "a bare time", "no username",
+                                  "another user"])
 def test_break_glass_is_narrow(pg, sm, harness, new_secret, make_role, case):
-    glass = {"expired": soon(-1), "too far ahead": soon(24 * 8), "not a time": "tomorrow"}.get(
-        case, soon())
-    arn, user, admin, value = _disabled(pg, make_role, new_secret, glass=glass,
-                                        in_rotated_secret=case == "in the rotated secret")
+    arn, user, admin, admin_value = _disabled(pg, make_role, new_secret)
+    entry = {"until": {"expired": soon(-1), "too far ahead": soon(24 * 8),
+                       "not a time": "tomorrow"}.get(case, soon()),
+             "username": {"another user": "postgres"}.get(case, user)}
+    if case == "no username":
+        del entry["username"]
+    glass = {arn: soon() if case == "a bare time" else entry}
     if case == "another secret":
-        value["break_glass"] = {arn.replace("rotor-test", "rotor-tast"): glass}
-    _put(sm, arn if case == "in the rotated secret" else admin, value)
+        glass = {arn.replace("rotor-test", "rotor-tast"): entry}
+    if case == "in the rotated secret":
+        _put(sm, arn, {**secret_value(sm, arn), "break_glass": glass})
+    else:
+        _put(sm, admin, {**admin_value, "break_glass": glass})
     report = harness(ROTATOR, attempts=1).rotate(arn)
     assert not report.succeeded
     error = report.steps[-1].error or ""
-    if case == "too far ahead":
-        assert "more than 7 days ahead" in error
-    elif case == "not a time":
-        assert "must be an ISO 8601 time" in error
-    else:
-        assert "refusing to use the admin login" in error
+    expected = {"too far ahead": "more than 7 days ahead",
+                "not a time": "must be an object whose 'until' is an ISO 8601 time",
+                "a bare time": "must be an object whose 'until' is an ISO 8601 time",
+                "no username": "must name the user to reset",
+                "another user": "refusing to reset any other user"}.get(
+                    case, "refusing to use the admin login")
+    assert expected in error
     assert not role_exists(pg, f"{user}_clone")
 
 
 # --- The admin secret named by masterarn -------------------------------------------------------
-@pytest.mark.parametrize("case", ["missing", "itself"])
+@pytest.mark.parametrize("case", ["missing", "itself", "itself by partial ARN"])
 def test_unreadable_masterarn_is_a_clear_error(pg, sm, harness, new_secret, make_role, case):
     user, password = make_role(pg)
     missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:nowhere-AbCdEf"
     arn = new_secret(pg_secret(pg, user, password, masterarn=missing))
-    if case == "itself":
-        _put(sm, arn, pg_secret(pg, user, password, masterarn=arn))
+    if case.startswith("itself"):
+        named = arn if case == "itself" else arn.rsplit("-", 1)[0]  # without the suffix
+        _put(sm, arn, pg_secret(pg, user, password, masterarn=named))
     report = harness(ROTATOR, attempts=1).rotate(arn)
     assert not report.succeeded
     error = report.steps[-1].error or ""
@@ -401,3 +437,102 @@ def test_unreadable_masterarn_is_a_clear_error(pg, sm, harness, new_secret, make
     assert ("cannot be read (ResourceNotFoundException)" if case == "missing"
             else "is the rotated secret itself") in error
     assert not role_exists(pg, f"{user}_clone")
+
+
+@pytest.mark.parametrize("named", ["original", "clone"])
+def test_break_glass_never_resets_another_user_than_the_one_authorised(
+        pg, sm, harness, new_secret, make_role, named):
+    """The platform authorises a reset of the attacker team's own user; the team then writes
+    another team's user name (or that user's clone) into its AWSCURRENT. Without the proof,
+    only the authorisation's user name says whose account may be reset."""
+    victim, victim_password = make_role(pg)
+    admin_value = pg.admin_secret()
+    admin = new_secret(admin_value)
+    if named == "clone":  # the victim alternates already: '<victim>_clone' is rotor's
+        victim_arn = new_secret(pg_secret(pg, victim, victim_password, masterarn=admin))
+        assert harness(ROTATOR).rotate(victim_arn).succeeded
+    arn, attacker, _, _ = _disabled(pg, make_role, new_secret)
+    _put(sm, admin, {**admin_value,
+                     "break_glass": {arn: {"until": soon(), "username": attacker}}})
+    target = victim if named == "original" else f"{victim}_clone"
+    _put(sm, arn, pg_secret(pg, target, "no-password-needed", masterarn=admin))
+    report = harness(ROTATOR, attempts=1).rotate(arn)
+    assert not report.succeeded
+    assert "refusing to reset any other user" in (report.steps[-1].error or "")
+    assert logs_in(pg, victim, victim_password) or named == "clone"
+    assert secret_value(sm, arn)["username"] == target  # nothing handed over
+
+
+def test_a_grantor_revoking_from_the_original_reaches_the_clone(pg18, sm, harness, new_secret,
+                                                                make_role):
+    """A team lead gave the app `R WITH ADMIN OPTION`; the clone (as the app may) passes R on.
+    The lead's `REVOKE R FROM app CASCADE` must take R from the clone and from what it passed
+    on, and later rotations must go on (copied memberships, granted by the admin, escaped their
+    grantor and then blocked rotor's own REVOKE)."""
+    pg = pg18
+    app, app_password = make_role(pg)
+    lead, lead_password = make_role(pg)
+    other, _ = make_role(pg)
+    group = unique_user("grp")
+    ident = sql.Identifier
+    run(pg, sql.SQL("CREATE ROLE {}").format(ident(group)))
+    run(pg, sql.SQL("GRANT {} TO {} WITH ADMIN OPTION").format(ident(group), ident(lead)))
+    run(pg, sql.SQL("GRANT {} TO {} WITH ADMIN OPTION").format(ident(group), ident(app)),
+        user=lead, password=lead_password)
+    admin = new_secret(pg.admin_secret())
+    arn = new_secret(pg_secret(pg, app, app_password, masterarn=admin))
+    h = harness(ROTATOR, attempts=1)
+    assert h.rotate(arn).succeeded
+    clone = secret_value(sm, arn)
+    run(pg, sql.SQL("GRANT {} TO {}").format(ident(group), ident(other)),
+        user=clone["username"], password=clone["password"])
+    run(pg, sql.SQL("REVOKE {} FROM {} CASCADE").format(ident(group), ident(app)),
+        user=lead, password=lead_password)
+    members = {r[0] for r in run(
+        pg, "SELECT u.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid "
+        "JOIN pg_roles u ON u.oid = m.member WHERE r.rolname = %s", (group,))}
+    assert members & {app, clone["username"], other} == set()
+    assert not can(pg, clone["username"], clone["password"], f'SET ROLE "{group}"')
+    assert h.rotate(arn).succeeded and h.rotate(arn).succeeded
+
+
+def test_a_login_without_a_password_proves_nothing(sm, harness, new_secret, make_role):
+    """pg_hba.conf lines are per database: a server trusting logins to one database lets the
+    rotated secret's 'dbname' pick that line, and 'log in' as anyone with any password."""
+    from rotor.local.servers import PostgresServer
+
+    with PostgresServer() as server:
+        assert server.directory is not None
+        hba = server.directory / "data" / "pg_hba.conf"
+        hba.write_text(f"host healthcheck all {server.host}/32 trust\n" + hba.read_text())
+        run(server, "CREATE DATABASE healthcheck")
+        run(server, "SELECT pg_reload_conf()")
+        victim, victim_password = make_role(server)
+        admin = new_secret(server.admin_secret())
+        victim_arn = new_secret(pg_secret(server, victim, victim_password, masterarn=admin))
+        h = harness(ROTATOR)
+        assert h.rotate(victim_arn).succeeded and h.rotate(victim_arn).succeeded
+        victim_now = secret_value(sm, victim_arn)
+        arn = new_secret(pg_secret(server, f"{victim}_clone", "any-password-at-all",
+                                   dbname="healthcheck", masterarn=admin))
+        report = harness(ROTATOR, attempts=1).rotate(arn)
+        assert not report.succeeded
+        assert "without asking for its password" in (report.steps[-1].error or "")
+        assert secret_value(sm, arn)["username"] == f"{victim}_clone"
+        assert server.logs_in(victim, victim_now["password"])
+
+
+def test_an_admin_secret_acts_only_for_the_secrets_it_allows(pg, sm, harness, new_secret,
+                                                            make_role):
+    """Two admin secrets for one server (a team's limited one, the platform's superuser one):
+    with 'allowed_secrets', a secret cannot pick an admin secret that is not meant for it."""
+    user, password = make_role(pg)
+    admin = new_secret(pg.admin_secret(
+        allowed_secrets=["arn:aws:secretsmanager:*:secret:team-b/*"]))
+    arn = new_secret(pg_secret(pg, user, password, masterarn=admin))
+    report = harness(ROTATOR, attempts=1).rotate(arn)
+    assert not report.succeeded
+    assert "does not list secret" in (report.steps[-1].error or "")
+    assert not role_exists(pg, f"{user}_clone")
+    _put(sm, admin, pg.admin_secret(allowed_secrets=["arn:aws:secretsmanager:*:rotor-test-*"]))
+    assert harness(ROTATOR).resume(arn, report.token).succeeded

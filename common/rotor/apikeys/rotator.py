@@ -74,7 +74,8 @@ _HEX = "[0-9A-Fa-f]"
 _TOKEN = re.compile(rf"^(?:{_HEX}{{8}}(?:-{_HEX}{{4}}){{3}}-{_HEX}{{12}}|{_HEX}{{32,64}})$")
 _LABELS = (CURRENT, PREVIOUS, PENDING)
 # Settings of the admin secret that are configuration, not credentials (not redacted).
-_ADMIN_SETTINGS = frozenset({"base_url", "http", "provider", "allowed_scopes", "break_glass"})
+_ADMIN_SETTINGS = frozenset({"base_url", "http", "provider", "allowed_scopes", "break_glass",
+                             "allowed_secrets"})
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,14 @@ class ApiKeyRotator(Rotator):
     def create(self, rotation: Rotation) -> dict[str, Any]:
         where = rotation.where(CURRENT)
         current = ApiKeySecret.parse(rotation.current(), where)
-        provider = self.provider(rotation, current, where, create=True)
-        proven_id = self._prove_current(provider, current)
+        provider = self.provider(rotation, current, where)
+        try:
+            proven_id = self._prove_current(provider, current)
+        except NotOwned:  # break glass is for exactly this, and only for this
+            if not rotation.break_glass(provider.context.admin, provider.context.admin_where):
+                raise
+            provider = self.provider(rotation, current, where, break_glass=True)
+            proven_id = self._prove_current(provider, current)
         prefix = current.prefix_for(rotation.secret_arn)
         issued = self._issue(provider, prefix + rotation.token, prefix)
         if not safe_id(issued.key_id):
@@ -230,9 +237,9 @@ class ApiKeyRotator(Rotator):
 
     # --- helpers --------------------------------------------------------------------------
     def provider(self, rotation: Rotation, secret: ApiKeySecret, where: str, *,
-                 create: bool = False) -> Provider:
+                 break_glass: bool = False) -> Provider:
         """The provider named by ``secret``, bound to the endpoint the admin secret allows.
-        ``create``: for createSecret, where a break-glass entry may apply."""
+        ``break_glass``: the admin secret authorised this createSecret without the proof."""
         cls = provider_class(secret.provider, where)
         asked = None if secret.base_url is None else check_base_url(secret.base_url, where)
         admin_where = f"Admin secret {secret.adminarn}"
@@ -247,9 +254,9 @@ class ApiKeyRotator(Rotator):
             )
         http = HttpClient(base_url, provider=secret.provider, wait_headers=cls.wait_headers,
                           sleep=self._sleep)
-        glass = create and rotation.break_glass(admin, admin_where)
         provider = cls(ProviderContext(settings=secret.raw, admin=admin, http=http,
-                                       where=where, admin_where=admin_where, break_glass=glass))
+                                       where=where, admin_where=admin_where,
+                                       break_glass=break_glass))
         provider.check_settings()
         return provider
 

@@ -18,15 +18,21 @@ from rotor.models import DatabaseSecret
 from rotor.observability import logger
 from rotor.protocol import Rotation
 
-# Key of the admin secret listing existing '<user>_clone' accounts rotor may take over.
+# Key of the admin secret naming, per rotated secret ARN, the existing '<user>_clone' account
+# rotor may take over as that secret's alternate (made by AWS's samples or hosted rotation).
 ADOPT_KEY = "adopt_users"
 
 
-def _adopted(admin: DatabaseSecret, where: str) -> list[str]:
-    value = admin.raw.get(ADOPT_KEY, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise SecretFormatError(f"{where}: key '{ADOPT_KEY}' must be a list of user names.")
-    return value
+def _adopted(admin: DatabaseSecret, where: str, secret_arn: str) -> str | None:
+    """The clone the admin secret adopts for this secret. Bound to the secret's ARN: whoever
+    holds a listed clone's password could otherwise get its original reset."""
+    value = admin.raw.get(ADOPT_KEY, {})
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and v for k, v in value.items()):
+        raise SecretFormatError(
+            f"{where}: key '{ADOPT_KEY}' must map rotated secret ARNs to the user name of the "
+            "clone to adopt for each.")
+    return value.get(secret_arn)
 
 
 class AlternatingUsers(DatabaseRotator):
@@ -54,19 +60,33 @@ class AlternatingUsers(DatabaseRotator):
             )
         admin = self._admin(rotation, current, name)
         admin_where = f"Admin secret {current.masterarn}"
-        if not rotation.break_glass(admin.raw, admin_where):
-            self._prove(current, name)
-        adopt = clone in _adopted(admin, admin_where)
+        if not self._proves(current) and not rotation.break_glass(
+                admin.raw, admin_where, username=original):
+            raise AuthenticationFailed(
+                f"AWSCURRENT of secret {name} (user '{current.username}') does not log in at "
+                f"{current.host}:{current.port}; refusing to use the admin login. Fix "
+                "AWSCURRENT, or have the platform team authorise a reset (key 'break_glass' of "
+                "the admin secret; see docs/security.md)."
+            )
+        adopt = _adopted(admin, admin_where, rotation.secret_arn) == clone
         with self.engine.session(admin, TlsSettings.for_secret(admin)) as conn:
+            self.engine.check_admin_session(conn)
             naming.check_length(clone, self.engine.username_limit(conn), self.engine.name)
             state = self.engine.clone_state(conn, clone, original)
-            if state is CloneState.FOREIGN:
+            if state is CloneState.FOREIGN and pending.username == clone and self._proves(
+                    pending):
+                # An interrupted attempt of this rotation made it, or the secret's writer holds
+                # its password anyway: taking it over harms nobody else.
+                logger.info("The clone logs in with AWSPENDING already; marking it as rotor's")
+                self.engine.mark_clone(conn, clone, original)
+            elif state is CloneState.FOREIGN:
                 if not adopt:
                     raise StateError(
                         f"User '{clone}' exists, but nothing on the server proves rotor made it "
                         f"as the alternate of '{original}'; refusing to touch either for secret "
-                        f"{name}. If it is that alternate (made by AWS's samples, say), list it "
-                        f"under key '{ADOPT_KEY}' of {admin_where}."
+                        f"{name}. If it is that alternate (made by AWS's samples, say), adopt "
+                        f"it: key '{ADOPT_KEY}' of {admin_where}, mapping this secret's ARN to "
+                        f"'{clone}'."
                     )
                 logger.warning("Adopting an existing user as the alternate (admin secret key "
                                f"'{ADOPT_KEY}')", extra={"user": clone, "original": original})
@@ -77,18 +97,14 @@ class AlternatingUsers(DatabaseRotator):
                 self.engine.set_password(conn, original, pending.password)
         logger.info("Admin set the alternate user's password", extra={"user": pending.username})
 
-    def _prove(self, current: DatabaseSecret, name: str) -> None:
+    def _proves(self, current: DatabaseSecret) -> bool:
         """Confused-deputy guard: the rotated secret's current login must be real before the
         admin acts for it (its writer may name any user)."""
         conn = self.engine.try_login(current, TlsSettings.for_secret(current))
         if conn is None:
-            raise AuthenticationFailed(
-                f"AWSCURRENT of secret {name} (user '{current.username}') does not log in at "
-                f"{current.host}:{current.port}; refusing to use the admin login. Fix "
-                "AWSCURRENT, or have the platform team authorise a reset (key 'break_glass' of "
-                "the admin secret; see docs/security.md)."
-            )
+            return False
         self.engine.close(conn)
+        return True
 
     def _admin_arn(self, login: DatabaseSecret, name: str) -> str:
         if login.masterarn is None:

@@ -74,6 +74,10 @@ class Engine(ABC):
     def check(self, conn: Any) -> None:
         """A trivial query proving the session is usable."""
 
+    def check_admin_session(self, conn: Any) -> None:  # noqa: B027 - optional hook
+        """As the admin, right after connecting: refuse a session the application's role could
+        have shaped (PostgreSQL: a database it owns)."""
+
     def configured_username_limit(self) -> int:
         """The user-name limit known without a connection (checked by createSecret)."""
         return self.max_username_bytes

@@ -116,7 +116,7 @@ class PostgreSQL(Engine):
             options = {"sslmode": "verify-full", "sslrootcert": root}
         where = f"PostgreSQL at {login.host}:{login.port} as '{login.username}'"
         try:
-            return psycopg.connect(
+            conn = psycopg.connect(
                 host=login.host,
                 port=login.port,
                 user=login.username,
@@ -137,6 +137,29 @@ class PostgreSQL(Engine):
             if "SSL" in text or "certificate" in text:
                 hint = " " + TLS_HINT
             raise ServiceError(f"Could not connect to {where}: {text.strip()}.{hint}") from None
+        if not conn.pgconn.used_password:
+            conn.close()
+            raise ServiceError(
+                f"{where}: the server let the user in without asking for its password (trust or "
+                "peer authentication in pg_hba.conf), so a login proves nothing and a password "
+                "change changes nothing; use password authentication (scram-sha-256)."
+            )
+        return conn
+
+    def check_admin_session(self, conn: psycopg.Connection[Any]) -> None:
+        """The admin's database must belong to the admin or a superuser: a database's owner
+        sets what sessions there start with (``ALTER DATABASE … SET``), beyond what startup
+        options pin (statement_timeout, local_preload_libraries, createrole_self_grant...)."""
+        row = conn.execute(
+            "SELECT o.rolname, o.rolname = session_user OR o.rolsuper "
+            "FROM pg_catalog.pg_database d JOIN pg_catalog.pg_roles o ON o.oid = d.datdba "
+            "WHERE d.datname = pg_catalog.current_database()").fetchone()
+        if row is not None and not row[1]:
+            raise StateError(
+                f"The admin session's database is owned by '{row[0]}', which could shape the "
+                "admin's sessions there; give the admin secret a 'dbname' the admin or a "
+                "superuser owns (or none: 'postgres')."
+            )
 
     def _verifier(self, conn: psycopg.Connection[Any], username: str, password: str) -> str:
         hashed = conn.pgconn.encrypt_password(
@@ -214,13 +237,14 @@ class PostgreSQL(Engine):
         PostgreSQL 16 that is only the default of grants, each of which states its own."""
         from psycopg import sql
 
-        createdb, createrole, limit, valid_until = conn.execute(
-            "SELECT rolcreatedb, rolcreaterole, rolconnlimit, rolvaliduntil::pg_catalog.text "
-            "FROM pg_catalog.pg_roles WHERE rolname = %s", (original,)).fetchone() or (
-                False, False, -1, None)
+        login, createdb, createrole, limit, valid_until = conn.execute(
+            "SELECT rolcanlogin, rolcreatedb, rolcreaterole, rolconnlimit, "
+            "rolvaliduntil::pg_catalog.text FROM pg_catalog.pg_roles WHERE rolname = %s",
+            (original,)).fetchone() or (False, False, False, -1, None)
         conn.execute(sql.SQL(
-            "ALTER ROLE {} WITH INHERIT {} {} CONNECTION LIMIT {} VALID UNTIL {}").format(
+            "ALTER ROLE {} WITH INHERIT {} {} {} CONNECTION LIMIT {} VALID UNTIL {}").format(
                 sql.Identifier(clone),
+                sql.SQL("LOGIN" if login else "NOLOGIN"),  # never re-opens a disabled user
                 sql.SQL("CREATEDB" if createdb else "NOCREATEDB"),
                 sql.SQL("CREATEROLE" if createrole else "NOCREATEROLE"),
                 sql.Literal(int(limit)),
@@ -249,27 +273,22 @@ class PostgreSQL(Engine):
                     sql.Identifier(clone), scope, sql.Identifier(name), values))
 
     def _sync_memberships(self, conn: psycopg.Connection[Any], original: str, clone: str) -> None:
-        """The clone is a member of the original (INHERIT and SET, no ADMIN), so grants made to
-        the original, now or later, reach it; that alone gives it the original's privileges,
-        SET ROLE targets and ADMIN rights, which all follow membership chains.
+        """The clone's only membership is the original (INHERIT and SET, no ADMIN).
 
-        It is also a direct member of the roles the original is a direct member of, with the
-        same options, so catalogue views show the same memberships: from PostgreSQL 16 each
-        grant states its INHERIT, SET and ADMIN options, copied as they are; before 16,
-        inheritance is the member's attribute, and an INHERIT clone directly in the roles of
-        a NOINHERIT original would use privileges the original must SET ROLE for, so those
-        memberships are then reached through the original only. Nothing else is kept."""
+        That alone gives it exactly the original's privileges, SET ROLE targets and ADMIN
+        rights, which all follow membership chains with each grant's own options (PostgreSQL 16
+        and later) or the member's INHERIT attribute (before 16): a grant or revocation made to
+        the original reaches the clone at once, never at its next rotation. Copies of the
+        original's memberships would be worse: granted by the admin, they would escape their
+        grantor's REVOKE ... CASCADE, and before 16 an INHERIT clone directly in the roles of a
+        NOINHERIT original would use privileges the original must SET ROLE for."""
         modern = conn.info.server_version >= PG16
-        attributes = conn.execute("SELECT rolinherit FROM pg_catalog.pg_roles "
-                                  "WHERE rolname = %s", (original,)).fetchone()
-        wanted = {Membership(original)}
-        if modern or (attributes is not None and attributes[0]):
-            wanted |= {m for m in self._memberships(conn, original, modern) if m.role != clone}
+        wanted = Membership(original)
         have = self._memberships(conn, clone, modern)
-        for stale in sorted(have - wanted):  # includes grants whose options differ
+        for stale in sorted(have - {wanted}):  # includes the original with other options
             self._revoke(conn, stale.role, clone, modern)
-        for missing in sorted(wanted - have):
-            conn.execute(missing.grant(clone, modern))
+        if wanted not in have:
+            conn.execute(wanted.grant(clone, modern))
 
     def _memberships(self, conn: psycopg.Connection[Any], member: str,
                      modern: bool) -> set[Membership]:

@@ -4,8 +4,16 @@ The dialect is read from the server (``SELECT VERSION()``), never configured. Ne
 reach MariaDB only as the hash of the account's own plugin (:mod:`.auth`), and MySQL as bound
 parameters that it rewrites out of its logs; identifiers are backtick-quoted with backticks
 doubled; grant statements re-applied to the clone are the server's own ``SHOW GRANTS`` text
-with only the grantee replaced (:mod:`.grants`); the clones rotor made are recorded in a
-ledger table (:mod:`.ledger`). The admin session opens no database of the application's.
+with only the grantee replaced (:mod:`.grants`). The admin session opens no database of the
+application's.
+
+Which ``<user>_clone`` is rotor's: MariaDB accounts carry no comment, so the proof lives in a
+marker role, ``rotor_alt_<digest of 'user'@'host'>``, which rotor creates and grants to both
+accounts of the pair. Only holders of the role's ADMIN OPTION (its creator, the admin) or of
+role administration privileges can grant it; ``DROP USER`` and ``RENAME USER`` carry it away with
+the account, so an account made later under either name proves nothing. Logins are honest:
+the account the server authenticated (``CURRENT_USER()``) must be the one asked for, not an
+anonymous account that happens to accept the password.
 
 An account is ``'user'@'host'``. A user name defined for several hosts is refused with an
 error naming the hosts: rotating one of them would leave the others on the old password.
@@ -13,11 +21,13 @@ error naming the hosts: rotating one of them would leave the others on the old p
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from typing import Any, ClassVar
 
 from rotor.databases.engine import CloneState, Engine
-from rotor.databases.mysql import auth, ledger
+from rotor.databases.mysql import auth
 from rotor.databases.mysql.grants import Grant
 from rotor.databases.mysql.session import Server, Session, account, error_of, quote_ident, text
 from rotor.databases.tls import TLS_HINT, TlsSettings
@@ -42,6 +52,17 @@ _STRICT_HINT = (" MariaDB's strict_password_validation refuses password hashes w
 _REQUIRE = {"": "NONE", "ANY": "SSL", "X509": "X509"}
 _LIMITS = ("MAX_QUERIES_PER_HOUR", "MAX_UPDATES_PER_HOUR", "MAX_CONNECTIONS_PER_HOUR",
            "MAX_USER_CONNECTIONS")
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.|'')*'")
+MARKER_PREFIX = "rotor_alt_"
+
+
+def marker_role(original: str, host: str) -> str:
+    """The role proving an account is the alternate of ``'original'@'host'`` (26 characters,
+    within MySQL 8's 32)."""
+    digest = hashlib.sha256(f"{original}@{host}".encode()).hexdigest()[:16]
+    return MARKER_PREFIX + digest
+
+
 _OPTIONS_SQL = (
     "SELECT ssl_type, ssl_cipher, x509_issuer, x509_subject, max_questions, max_updates, "
     "max_connections, max_user_connections FROM mysql.user WHERE User = %s AND Host = %s"
@@ -112,7 +133,13 @@ class MySQL(Engine):
         if tls.enabled and not isinstance(getattr(conn, "_sock", None), ssl.SSLSocket):
             conn.close()  # belt and braces: PyMySQL before 1.2 fell back to plaintext here
             raise ServiceError(f"Could not connect to {where} over TLS. {TLS_HINT}")
-        return Session(conn)
+        session = Session(conn)
+        authenticated = session.identify()
+        if authenticated.rpartition("@")[0] != login.username:
+            session.close()  # e.g. an anonymous ''@'host' account that takes any user name
+            raise AuthenticationFailed(
+                f"{where}: the server authenticated another account ({authenticated}).")
+        return session
 
     # --- user names -----------------------------------------------------------------------
     def configured_username_limit(self) -> int:
@@ -147,13 +174,16 @@ class MySQL(Engine):
         return hosts[0]
 
     # --- passwords --------------------------------------------------------------------------
+    def _create_text(self, conn: Session, user: str, host: str) -> str:
+        shown = account(user, host)
+        rows = conn.execute(f"SHOW CREATE USER {shown}", "SHOW CREATE USER %s@%s", (user, host))
+        return text(rows[0][0])
+
     def _plugin(self, conn: Session, user: str, host: str) -> str:
         """The account's password plugin (MariaDB: its only method, see :mod:`.auth`)."""
         shown = account(user, host)
         if conn.server.mariadb:
-            create = conn.execute(f"SHOW CREATE USER {shown}", "SHOW CREATE USER %s@%s",
-                                  (user, host))
-            return auth.password_plugin(auth.methods(text(create[0][0])), shown)
+            return auth.password_plugin(auth.methods(self._create_text(conn, user, host)), shown)
         rows = conn.execute(f"Reading the plugin of {shown}",
                             "SELECT plugin FROM mysql.user WHERE User = %s AND Host = %s",
                             (user, host))
@@ -215,20 +245,39 @@ class MySQL(Engine):
                   account(username, host))
 
     # --- the clone --------------------------------------------------------------------------
+    def _roles(self, conn: Session, user: str, host: str) -> set[str]:
+        return {g.role for g in self._grants(conn, user, host) if g.role is not None}
+
     def clone_state(self, conn: Session, clone: str, original: str) -> CloneState:
-        """Rotor's clones live on the original's only host and are in the ledger."""
+        """Rotor's clones live on the original's only host, and both accounts hold the pair's
+        marker role."""
         hosts = self._hosts(conn, clone)
         if not hosts:
             return CloneState.MISSING
         host = self._host(conn, original)
-        if hosts == [host] and ledger.original_of(conn, clone, host) == original:
+        role = marker_role(original, host)
+        if hosts == [host] and role in self._roles(conn, clone, host) and (
+                role in self._roles(conn, original, host)):
             return CloneState.OURS
         return CloneState.FOREIGN
+
+    def _mark(self, conn: Session, host: str, *users: str) -> None:
+        """Create the pair's marker role (roles need MySQL 8.0 or MariaDB 10.0.5) and grant it
+        to ``users``; repeating this is harmless."""
+        if not conn.server.mariadb and conn.server.numbers < (8, 0, 0):
+            raise ServiceError("Alternating users need roles (MySQL 8.0 or later, or MariaDB): "
+                               f"this server is {conn.server.version}.")
+        role = marker_role(users[0], host)
+        conn.execute(f"Creating the marker role {role}",
+                     f"CREATE ROLE IF NOT EXISTS {quote_ident(role)}")
+        for user in users:
+            conn.execute(f"Granting the marker role to '{user}'@'{host}'",
+                         f"GRANT {quote_ident(role)} TO {account(user, host)}")
 
     def mark_clone(self, conn: Session, clone: str, original: str) -> None:
         host = self._host(conn, original)
         self._clone_hosts(conn, clone, original, host)
-        ledger.record(conn, clone, host, original)
+        self._mark(conn, host, original, clone)
 
     def _clone_hosts(self, conn: Session, clone: str, original: str, host: str) -> list[str]:
         clone_hosts = self._hosts(conn, clone)
@@ -243,21 +292,22 @@ class MySQL(Engine):
     def ensure_clone(self, conn: Session, original: str, clone: str, password: str) -> None:
         host = self._host(conn, original)
         exists = bool(self._clone_hosts(conn, clone, original, host))
-        if exists and ledger.original_of(conn, clone, host) != original:
+        if exists and self.clone_state(conn, clone, original) is not CloneState.OURS:
             raise StateError(
                 f"MySQL account '{clone}'@'{host}' exists but is not the alternate rotor made "
                 f"for '{original}'; refusing to take it over.")
-        if not exists:  # recorded first: a clone made but not recorded would be refused later
-            ledger.record(conn, clone, host, original)
+        # Every refusal before any change: the plugin and options are read first.
         plugin = self._plugin(conn, original, host)  # the clone authenticates like the original
         options, values = self._account_options(conn, original, host)
         verb = "ALTER" if exists else "CREATE"
         self._set(conn, f"{verb} USER %s@%s {{auth}} {options}", (clone, host, *values),
                   password, plugin, account(clone, host))
+        self._mark(conn, host, original, clone)
         self._copy_grants(conn, original, clone, host)
 
     def _account_options(self, conn: Session, user: str, host: str) -> tuple[str, list[str]]:
-        """REQUIRE and resource-limit clauses equal to ``user``'s (values to bind)."""
+        """REQUIRE, resource-limit and ACCOUNT LOCK clauses equal to ``user``'s (values to
+        bind): a clone never re-opens an account incident response locked."""
         row = conn.execute(f"Reading the account options of '{user}'@'{host}'",
                            _OPTIONS_SQL, (user, host))[0]
         ssl_type = text(row[0]).upper()
@@ -273,7 +323,9 @@ class MySQL(Engine):
             require = " AND ".join(parts) or "SSL"
         limits = " ".join(f"{keyword} {int(value or 0)}"
                           for keyword, value in zip(_LIMITS, row[4:], strict=True))
-        return f"REQUIRE {require} WITH {limits}", values
+        shown = _QUOTED.sub("''", self._create_text(conn, user, host))
+        lock = "LOCK" if re.search(r" ACCOUNT LOCK\b", shown) else "UNLOCK"
+        return f"REQUIRE {require} WITH {limits} ACCOUNT {lock}", values
 
     def _grants(self, conn: Session, user: str, host: str) -> set[Grant]:
         rows = conn.execute(f"SHOW GRANTS FOR '{user}'@'{host}'", "SHOW GRANTS FOR %s@%s",

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from rotor.databases.mysql.session import account
 from rotor.errors import ServiceError
 
+_ROLE = re.compile(r"^GRANT `((?:[^`]|``)+)`(?:@`%`)?$")
+
 
 @dataclass(frozen=True)
 class Grant:
@@ -34,6 +36,12 @@ class Grant:
         tail = re.sub(r"'(?:[^'\\]|\\.|'')*'", "''", line[match.end():]).upper()
         option = next((o for o in ("GRANT", "ADMIN") if f" {o} OPTION" in tail), "")
         return cls(line[:match.start()].strip(), match[1], option)
+
+    @property
+    def role(self) -> str | None:
+        """The role this line grants (``GRANT `r` TO``, MySQL 8: ``GRANT `r`@`%` TO``)."""
+        match = _ROLE.match(self.head) if self.keyword == "TO" else None
+        return match[1].replace("``", "`") if match else None
 
     def grant(self, grantee: str) -> str:
         suffix = f" WITH {self.option} OPTION" if self.option else ""

@@ -48,8 +48,15 @@ class Session:
     @property
     def server(self) -> Server:
         if self._server is None:
-            self._server = Server(str(self.execute("Server version", "SELECT VERSION()")[0][0]))
+            self.identify()
+        assert self._server is not None
         return self._server
+
+    def identify(self) -> str:
+        """The account the server authenticated (``user@host``), reading the version too."""
+        rows = self.execute("Reading the session's account", "SELECT CURRENT_USER(), VERSION()")
+        self._server = Server(str(rows[0][1]))
+        return text(rows[0][0])
 
     def execute(self, what: str, sql: str, args: tuple[Any, ...] | None = None,
                 secret: str | None = None) -> list[tuple[Any, ...]]:

@@ -74,3 +74,28 @@ def test_the_harness_refuses_a_remote_endpoint(new_secret):
     real_aws = boto3.client("secretsmanager", region_name="us-east-1")  # no request is sent
     with pytest.raises(HarnessError, match="only runs against moto on this machine"):
         Harness(real_aws, handler("postgresql_single")).start("any-secret")
+
+
+def test_a_permanent_error_is_not_retried(sm, harness, new_secret):
+    """A secret missing a key cannot rotate however often it is tried: one attempt."""
+    arn = new_secret({"engine": "postgres", "host": "127.0.0.1", "username": "u"})  # no password
+    report = harness("postgresql_single").rotate(arn)
+    assert not report.succeeded and report.attempts == 1
+    assert report.steps[-1].permanent and "key 'password'" in (report.steps[-1].error or "")
+
+
+def test_pending_left_on_the_new_version_is_a_failed_rotation(pg, sm, harness, new_secret,
+                                                             make_role):
+    """finishSecret must remove AWSPENDING from the new version, not only move AWSCURRENT."""
+    real = handler("postgresql_single")
+
+    def sloppy(event, context):
+        real(event, context)
+        if event["Step"] == "finishSecret":  # put the label back, as a sloppy finish leaves it
+            sm.update_secret_version_stage(SecretId=event["SecretId"], VersionStage="AWSPENDING",
+                                           MoveToVersionId=event["ClientRequestToken"])
+
+    user, old = make_role(pg)
+    report = harness(sloppy, attempts=1).rotate(new_secret(pg_secret(pg, user, old)))
+    assert all(r.error is None for r in report.steps)
+    assert "AWSPENDING" in report.after[report.token] and not report.succeeded

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck unit system-deps clean bench layer
+.PHONY: demo test test-fast lint typecheck unit system-deps clean bench layer
 
 demo: $(STAMP)  ## set up, then rotate real PostgreSQL passwords locally and show each step
 	$(BIN)/rotor demo
@@ -19,6 +19,9 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest
+
+test-fast: $(STAMP)  ## the unit tier only: protocol, stages, trust rules, retries, in memory
+	$(BIN)/pytest -q -m unit
 
 system-deps:  ## database servers the demo and tests start privately (Debian, as root)
 	@missing=""; \

@@ -135,3 +135,30 @@ def make_role() -> Callable[..., tuple[str, str]]:
 def admin_arn(new_secret: Callable[..., str], pg: PostgresServer) -> str:
     """A secret holding the private cluster's superuser (the alternating users' masterarn)."""
     return new_secret(pg.admin_secret())
+
+
+# --- tiers ------------------------------------------------------------------------------------
+# unit: in memory, seconds (tests/unit, `make test-fast`); functional: moto and fake HTTP
+# providers; integration: real database servers; deploy: the SAM template and its build.
+TIERS = ("unit", "functional", "integration", "deploy")
+SERVER_FIXTURES = frozenset({
+    "pg", "pg_tls", "pg18", "make_role", "admin_arn", "mdb", "mdb_tls", "make_user",
+    "mdb_admin_arn", "mdb_tls_admin_arn", "logging_mdb", "wrong_name_pg", "wrong_name_server",
+    "rotor_postgres", "rotor_mariadb", "rotor_redis",
+})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its tier (``pytest -m unit``), unless its module says one."""
+    for item in items:
+        if any(item.get_closest_marker(tier) for tier in TIERS):
+            continue
+        top = Path(str(item.path)).relative_to(ROOT / "tests").parts[0]
+        if top in ("unit", "deploy"):
+            tier = top
+        elif top in ("postgresql", "mysql") or SERVER_FIXTURES & set(
+                getattr(item, "fixturenames", ())):
+            tier = "integration"
+        else:
+            tier = "functional"
+        item.add_marker(tier)

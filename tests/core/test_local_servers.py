@@ -8,6 +8,8 @@ import pytest
 from rotor.local import servers
 from rotor.local.servers import MariaDBServer, PostgresServer
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.mark.parametrize("server_class", [PostgresServer, MariaDBServer])
 def test_a_port_taken_after_it_was_chosen_is_replaced(server_class, monkeypatch):

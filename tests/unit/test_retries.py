@@ -9,7 +9,6 @@ from rotor import secrets as rotor_secrets
 from tests.faults import faulty_store, rotations_with_a_fault
 
 
-
 @pytest.mark.parametrize("strategy", ["single", "alternating"])
 def test_a_secrets_manager_failure_at_every_call_converges(world_factory, strategy):
     """Each call of the rotator fails in turn, before it runs or after (its answer lost); the

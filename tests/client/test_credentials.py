@@ -78,7 +78,7 @@ def test_after_rejection_current_first_then_pending(sm, new_secret, reads):
 def test_a_missing_secret_is_a_clear_error_without_values(sm):
     credentials = SecretCredentials("arn:aws:secretsmanager:us-east-1:123456789012:secret:no-x",
                                     client=sm)
-    with pytest.raises(CredentialsError, match="cannot be read .ResourceNotFoundException"):
+    with pytest.raises(CredentialsError, match=r"cannot be read \(ResourceNotFoundException"):
         credentials.current()
 
 

@@ -103,7 +103,8 @@ class SecretCredentials:
     def after_rejection(self, rejected: Credential) -> Credential | None:
         """The credential to try once ``rejected`` was refused, or ``None`` (nothing else
         could work: the failure is real). Reads AWSCURRENT again (one read however many
-        threads ask), then AWSPENDING only if AWSCURRENT did not change."""
+        threads ask), then AWSPENDING only if AWSCURRENT did not change, then AWSCURRENT once
+        more if there was no AWSPENDING (the rotation may have finished in between)."""
         with self._lock:
             cached = self._cached
         if cached is not None and cached.version_id != rejected.version_id:
@@ -118,6 +119,10 @@ class SecretCredentials:
             log.info("Secret %s: trying AWSPENDING (version %s), which the service may already "
                      "accept", self.secret_id, pending.version_id)
             return pending
+        # No AWSPENDING: the rotation may have finished between the two reads.
+        current = self._read(CURRENT, refresh=True)
+        if current is not None and current.version_id != rejected.version_id:
+            return current
         return None
 
     def _read(self, stage: str, refresh: bool = False) -> Credential | None:

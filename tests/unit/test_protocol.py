@@ -99,3 +99,17 @@ def test_a_finish_already_done_only_cleans_up(world):
                                          MoveToVersionId=token)
     assert harness.invoke(arn, token, "finishSecret").error is None
     assert harness.stages(arn)[token] == ["AWSCURRENT"]
+
+
+def test_a_second_rotation_while_one_is_pending_is_refused(world):
+    """RotateSecret refuses while AWSPENDING is on a version that is not AWSCURRENT, and the
+    harness says how to go on."""
+    from rotor.local.harness import HarnessError
+
+    arn = world.app()
+    harness = world.harness()
+    token = harness.start(arn)
+    with pytest.raises(HarnessError, match="A previous rotation is still in progress"):
+        harness.start(arn)
+    assert harness.resume(arn, token).succeeded
+    assert harness.rotate(arn).succeeded  # once finished, the next one starts

@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/downtime.py [--rotations 50] [--threads 4]
 
-For PostgreSQL and MariaDB (private servers, password authentication), single user and
-alternating users, consumer threads open a connection per query through rotor's helper
+For PostgreSQL and MariaDB (private servers, password authentication), single user,
+alternating users and (MariaDB) dual passwords, consumer threads open a connection per query through rotor's helper
 (rotor.client) and through a naive client (AWSCURRENT cached for 1 s, read again once on a
 refused login), while the rotator's real handler rotates the secret back to back through the
 local harness and a moto server on 127.0.0.1. Prints one JSON object per run: engine, strategy,
@@ -45,7 +45,7 @@ def main() -> int:
         admins = {engine: sm.create_secret(Name=f"bench/{engine}/admin", SecretString=json.dumps(
             server.admin_secret()))["ARN"] for engine, server in servers.items()}
         for engine, server in servers.items():
-            for strategy in ("single", "alternating"):
+            for strategy in ("single", "alternating", *(("dual",) if engine == "mysql" else ())):
                 handler = load_handler(str(ROOT / "rotators" / f"{engine}_{strategy}" / "app.py"))
                 for client in ("helper", "naive"):
                     user, password = f"load_{secrets.token_hex(4)}", secrets.token_urlsafe(16)
@@ -60,7 +60,7 @@ def main() -> int:
                              "username": user, "password": password, "ssl": False}
                     if engine == "postgresql":
                         value["dbname"] = "postgres"
-                    if strategy == "alternating":
+                    if strategy in ("alternating", "dual"):
                         value["masterarn"] = admins[engine]
                     arn = sm.create_secret(Name=f"bench/{engine}/{strategy}/{client}",
                                            SecretString=json.dumps(value))["ARN"]

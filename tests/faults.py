@@ -13,8 +13,8 @@ from rotor.secrets import SecretStore
 
 SM_CALLS = ("describe_secret", "get_secret_value", "put_secret_value",
             "update_secret_version_stage", "get_random_password")
-ENGINE_CALLS = ("connect", "set_own_password", "set_password", "ensure_clone", "clone_state",
-                "mark_clone", "check_admin_session", "check")
+ENGINE_CALLS = ("connect", "set_own_password", "set_password", "set_passwords", "ensure_clone",
+                "clone_state", "mark_clone", "check_admin_session", "check")
 
 
 class InjectedFault(Exception):

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from rotor.databases import naming, rds
-from rotor.databases.base import DatabaseRotator
+from rotor.databases import naming
+from rotor.databases.admin import AdminRotator
 from rotor.databases.engine import CloneState
 from rotor.databases.tls import TlsSettings
-from rotor.errors import AuthenticationFailed, SecretFormatError, StateError
+from rotor.errors import SecretFormatError, StateError
 from rotor.models import DatabaseSecret
 from rotor.observability import logger
 from rotor.protocol import Rotation
@@ -35,12 +35,12 @@ def _adopted(admin: DatabaseSecret, where: str, secret_arn: str) -> str | None:
     return value.get(secret_arn)
 
 
-class AlternatingUsers(DatabaseRotator):
+class AlternatingUsers(AdminRotator):
     strategy = "alternating"
 
     def create(self, rotation: Rotation) -> dict[str, Any]:
         current = self.current_login(rotation)
-        self._admin_arn(current, rotation.description.name)
+        self.admin_arn(current, rotation.description.name)
         new_user = naming.alternate(current.username)
         naming.check_length(
             naming.clone_of(current.username), self.engine.configured_username_limit(),
@@ -58,22 +58,15 @@ class AlternatingUsers(DatabaseRotator):
                 f"AWSPENDING of secret {name} names user '{pending.username}', not the "
                 f"alternate of '{current.username}'; it was edited by hand. Start a new rotation."
             )
-        admin = self._admin(rotation, current, name)
+        admin = self.admin_login(rotation, current)
         admin_where = f"Admin secret {current.masterarn}"
-        if not self._proves(current) and not rotation.break_glass(
-                admin.raw, admin_where, username=original):
-            raise AuthenticationFailed(
-                f"AWSCURRENT of secret {name} (user '{current.username}') does not log in at "
-                f"{current.host}:{current.port}; refusing to use the admin login. Fix "
-                "AWSCURRENT, or have the platform team authorise a reset (key 'break_glass' of "
-                "the admin secret; see docs/security.md)."
-            )
+        self.require_proof(rotation, current, admin, username=original)
         adopt = _adopted(admin, admin_where, rotation.secret_arn) == clone
         with self.engine.session(admin, TlsSettings.for_secret(admin)) as conn:
             self.engine.check_admin_session(conn)
             naming.check_length(clone, self.engine.username_limit(conn), self.engine.name)
             state = self.engine.clone_state(conn, clone, original)
-            if state is CloneState.FOREIGN and pending.username == clone and self._proves(
+            if state is CloneState.FOREIGN and pending.username == clone and self.proves(
                     pending):
                 # An interrupted attempt of this rotation made it, or the secret's writer holds
                 # its password anyway: taking it over harms nobody else.
@@ -96,42 +89,3 @@ class AlternatingUsers(DatabaseRotator):
             else:
                 self.engine.set_password(conn, original, pending.password)
         logger.info("Admin set the alternate user's password", extra={"user": pending.username})
-
-    def _proves(self, current: DatabaseSecret) -> bool:
-        """Confused-deputy guard: the rotated secret's current login must be real before the
-        admin acts for it (its writer may name any user)."""
-        conn = self.engine.try_login(current, TlsSettings.for_secret(current))
-        if conn is None:
-            return False
-        self.engine.close(conn)
-        return True
-
-    def _admin_arn(self, login: DatabaseSecret, name: str) -> str:
-        if login.masterarn is None:
-            raise SecretFormatError(
-                f"Secret {name}: key 'masterarn' is missing; alternating users need the ARN of "
-                "the admin secret that may create and alter users."
-            )
-        return login.masterarn
-
-    def _admin(self, rotation: Rotation, current: DatabaseSecret, name: str) -> DatabaseSecret:
-        arn = self._admin_arn(current, name)
-        value = rotation.read_admin(arn, "masterarn")
-        if "host" not in value:  # an RDS-managed master secret: the RDS API says where
-            value = {**value, **rds.endpoint(rotation.describe_admin(arn, "masterarn"))}
-        admin = self.login(value, f"Admin secret {arn}", admin=True)
-        if not admin.same_server(current):
-            raise StateError(
-                f"The admin secret {arn} points at {admin.host}:{admin.port} but secret {name} at "
-                f"{current.host}:{current.port}; refusing to use admin credentials elsewhere."
-            )
-        if naming.original_of(admin.username) == naming.original_of(current.username):
-            raise StateError(
-                f"Secret {name} rotates '{current.username}', the admin of {arn} itself; "
-                "alternating users would change the admin's own password. Rotate the admin "
-                "secret with the single-user rotator instead."
-            )
-        # TLS and the database of the admin session are the admin secret's own choice (TLS
-        # verified by default, else database 'postgres' or none): the rotated secret's
-        # database may belong to the application's role, which can shape sessions there.
-        return admin

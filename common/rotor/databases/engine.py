@@ -14,7 +14,7 @@ from enum import Enum
 from typing import Any, ClassVar
 
 from rotor.databases.tls import TlsSettings
-from rotor.errors import AuthenticationFailed
+from rotor.errors import AuthenticationFailed, ServiceError
 from rotor.models import DatabaseSecret
 
 
@@ -73,6 +73,12 @@ class Engine(ABC):
     @abstractmethod
     def check(self, conn: Any) -> None:
         """A trivial query proving the session is usable."""
+
+    def set_passwords(self, conn: Any, username: str, passwords: list[str]) -> None:
+        """As an admin, make exactly ``passwords`` (oldest first, at most two) valid for
+        ``username``; for the dual-password strategy. Servers that hold one password per
+        account raise a :class:`~rotor.errors.ServiceError` saying so."""
+        raise ServiceError(f"{self.name} holds one password per user; use alternating users.")
 
     def check_admin_session(self, conn: Any) -> None:  # noqa: B027 - optional hook
         """As the admin, right after connecting: refuse a session the application's role could

@@ -244,6 +244,34 @@ class MySQL(Engine):
         self._set(conn, "ALTER USER %s@%s {auth}", (username, host), password, plugin,
                   account(username, host))
 
+    def set_passwords(self, conn: Session, username: str, passwords: list[str]) -> None:
+        """MariaDB 10.4+: an authentication chain of the account's plugin, one method per
+        password; MySQL 8.0.14+: RETAIN CURRENT / DISCARD OLD PASSWORD (untested here)."""
+        host = self._host(conn, username)
+        shown = account(username, host)
+        server = conn.server
+        if server.mariadb and server.numbers >= (10, 4, 0):
+            plugins = set(auth.methods(self._create_text(conn, username, host)))
+            if len(plugins) != 1:
+                raise ServiceError(f"MySQL account {shown} authenticates with several plugins "
+                                   f"({', '.join(sorted(plugins))}); give it one.")
+            plugin = auth.plugin_name(plugins.pop(), shown)
+            hashes = [auth.mariadb_hash(plugin, p, shown) for p in passwords]
+            chain = " OR ".join(f"{plugin} USING %s" for _ in hashes)
+            conn.execute(f"ALTER USER {shown}", f"ALTER USER %s@%s IDENTIFIED VIA {chain}",
+                         (username, host, *hashes), secret=hashes)
+        elif not server.mariadb and server.numbers >= (8, 0, 14):
+            retain = " RETAIN CURRENT PASSWORD" if len(passwords) > 1 else ""
+            conn.execute(f"ALTER USER {shown}", f"ALTER USER %s@%s IDENTIFIED BY %s{retain}",
+                         (username, host, passwords[-1]), secret=passwords[-1])
+            if len(passwords) == 1:
+                conn.execute(f"ALTER USER {shown}", "ALTER USER %s@%s DISCARD OLD PASSWORD",
+                             (username, host))
+        else:
+            raise ServiceError(
+                f"{server.version} holds one password per account (dual passwords need MariaDB "
+                "10.4 or MySQL 8.0.14); use alternating users.")
+
     # --- the clone --------------------------------------------------------------------------
     def _roles(self, conn: Session, user: str, host: str) -> set[str]:
         return {g.role for g in self._grants(conn, user, host) if g.role is not None}

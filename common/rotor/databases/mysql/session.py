@@ -59,7 +59,7 @@ class Session:
         return text(rows[0][0])
 
     def execute(self, what: str, sql: str, args: tuple[Any, ...] | None = None,
-                secret: str | None = None) -> list[tuple[Any, ...]]:
+                secret: str | list[str] | None = None) -> list[tuple[Any, ...]]:
         """Run ``sql``; ``args`` are bound by PyMySQL (``sql`` is never %-formatted without)."""
         import pymysql
 
@@ -70,7 +70,9 @@ class Session:
         except pymysql.MySQLError as exc:
             code, text = error_of(exc)
             if secret is not None:
-                text = _NEAR.sub("near (statement not shown)", text).replace(secret, "*****")
+                text = _NEAR.sub("near (statement not shown)", text)
+                for value in [secret] if isinstance(secret, str) else secret:
+                    text = text.replace(value, "*****")
             raise ServiceError(f"{what} failed: MySQL error {code}: {text}") from None
 
     def close(self) -> None:

@@ -4,10 +4,11 @@
 
 For PostgreSQL and MariaDB (private servers, password authentication), single user,
 alternating users and (MariaDB) dual passwords, consumer threads open a connection per query
-through rotor's helper (rotor.client) and through a naive client (AWSCURRENT cached for 1 s, read again once on a
-refused login), while the rotator's real handler rotates the secret back to back through the
-local harness and a moto server on 127.0.0.1. Prints one JSON object per run: engine, strategy,
-client, rotations, queries_ok, queries_failed (and seconds, threads, rotations_failed).
+through rotor's helper (rotor.client) and through a naive client (AWSCURRENT cached for 1 s,
+read again once on a refused login), while the rotator's real handler rotates the secret back
+to back through the local harness and a moto server on 127.0.0.1. Prints one JSON object per
+run: engine, strategy, client, rotations, queries_ok, queries_failed (and seconds, threads,
+rotations_failed).
 """
 
 from __future__ import annotations

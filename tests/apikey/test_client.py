@@ -20,3 +20,12 @@ def test_api_key_refused_after_its_revocation_is_replaced(sm, rotor_apikey, send
         assert rotor_apikey.rotate(secret.arn).succeeded
     assert call(secret.initial.secret).status_code == 401
     assert key.call(call).status_code == 200  # refreshed once, the current key
+
+
+def test_api_key_rotator_passes_the_configuration_test(sm, rotor_apikey, sendgrid_secret):
+    secret = sendgrid_secret()
+    before = secret.value(sm)
+    report = rotor_apikey.test_configuration(secret.arn)
+    assert report.succeeded, report.steps
+    assert secret.value(sm) == before and secret.api.works(before["api_key"])
+    assert len(secret.rotor_keys()) == 0  # no key made

@@ -113,3 +113,12 @@ def test_a_second_rotation_while_one_is_pending_is_refused(world):
         harness.start(arn)
     assert harness.resume(arn, token).succeeded
     assert harness.rotate(arn).succeeded  # once finished, the next one starts
+
+
+@pytest.mark.parametrize("strategy", ["single", "alternating"])
+def test_the_configuration_test_changes_nothing(world, strategy):
+    arn = world.app(alternating=strategy == "alternating")
+    before = (world.sm.value(arn), dict(world.db.passwords))
+    report = world.harness(strategy).test_configuration(arn)
+    assert report.succeeded and [s.step for s in report.steps] == ["testSecret"]
+    assert (world.sm.value(arn), dict(world.db.passwords)) == before

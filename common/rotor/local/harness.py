@@ -130,7 +130,8 @@ class Harness:
         """Begin a rotation as RotateSecret does: a valueless AWSPENDING version under a token."""
         return self._begin(secret_id, token)[1].token
 
-    def _begin(self, secret_id: str, token: str | None) -> tuple[str, RotationReport]:
+    def _begin(self, secret_id: str, token: str | None,
+               immediately: bool = True) -> tuple[str, RotationReport]:
         """Start a rotation; its ARN and a report holding the stages before it."""
         self._refuse_remote_endpoints()
         token = token or str(uuid.uuid4())
@@ -154,8 +155,9 @@ class Harness:
                 ClientRequestToken=token,
                 RotationLambdaARN=UNKNOWN_FUNCTION.format(region=region, account=account),
                 RotationRules={"AutomaticallyAfterDays": 30},
+                RotateImmediately=immediately,
             )
-        self._check_placeholder(secret_id, token, current)
+        self._check_placeholder(secret_id, token, current, copy=not immediately)
         return arn, RotationReport(secret_id, token, before=stages)
 
     def _refuse_remote_endpoints(self) -> None:
@@ -167,17 +169,22 @@ class Harness:
                 "with `rotor moto-server` and pass its endpoint."
             )
 
-    def _check_placeholder(self, secret_id: str, token: str, current: str | None) -> None:
+    def _check_placeholder(self, secret_id: str, token: str, current: str | None,
+                           copy: bool = False) -> None:
+        """AWSPENDING on ``token`` with no value (a rotation), or with AWSCURRENT's value
+        (``copy``: a configuration test), and AWSCURRENT where it was."""
         stages = self.stages(secret_id)
         placeholder_ok = PENDING in stages.get(token, []) and (
             current is None or CURRENT in stages.get(current, [])
         )
         if placeholder_ok:
             try:
-                self.sm.get_secret_value(SecretId=secret_id, VersionId=token, VersionStage=PENDING)
-                placeholder_ok = False  # it has a value: not what Secrets Manager does
+                value = self.sm.get_secret_value(SecretId=secret_id, VersionId=token,
+                                                 VersionStage=PENDING)["SecretString"]
+                placeholder_ok = copy and current is not None and value == self.sm.get_secret_value(
+                    SecretId=secret_id, VersionId=current, VersionStage=CURRENT)["SecretString"]
             except self.sm.exceptions.ResourceNotFoundException:
-                pass
+                placeholder_ok = not copy
         if not placeholder_ok:
             raise HarnessError(
                 "This Secrets Manager endpoint did not create a valueless AWSPENDING version; "
@@ -204,6 +211,22 @@ class Harness:
 
     def rotate(self, secret_id: str, token: str | None = None) -> RotationReport:
         return self._run(*self._begin(secret_id, token))
+
+    def test_configuration(self, secret_id: str, token: str | None = None) -> RotationReport:
+        """What RotateSecret with ``RotateImmediately=false`` does: a transient AWSPENDING
+        version holding a copy of AWSCURRENT's value, testSecret only, then the label removed.
+        A rotator passes when testSecret accepts the current credential and changes nothing."""
+        arn, report = self._begin(secret_id, token, immediately=False)
+        result = self.invoke(arn, report.token, "testSecret")
+        report.steps.append(result)
+        self.sm.update_secret_version_stage(SecretId=arn, VersionStage=PENDING,
+                                            RemoveFromVersionId=report.token)
+        report.after = self.stages(report.secret_id)
+        current = next((v for v, s in report.before.items() if CURRENT in s), None)
+        report.succeeded = result.error is None and current is not None and (
+            CURRENT in report.after.get(current, [])) and all(
+                PENDING not in stages for stages in report.after.values())
+        return report
 
     def _run(self, arn: str, report: RotationReport) -> RotationReport:
         """The four steps, the whole sequence retried on failure (not on a permanent error,

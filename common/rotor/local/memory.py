@@ -193,7 +193,7 @@ class MemorySecretsManager:
             return {"ARN": secret.arn, "Name": secret.name}
 
     def rotate_secret(self, *, SecretId: str, ClientRequestToken: str,
-                      **_: Any) -> dict[str, Any]:
+                      RotateImmediately: bool = True, **_: Any) -> dict[str, Any]:
         """Starts a rotation as the service does, invoking nothing: the caller (the harness)
         plays the Lambda function."""
         with self._lock:
@@ -205,7 +205,9 @@ class MemorySecretsManager:
                 raise InvalidRequestException("A previous rotation isn't complete.",
                                               "RotateSecret")
             secret.rotation_enabled = True
-            secret.values.setdefault(ClientRequestToken, None)
+            # A configuration test (RotateImmediately=false) holds a copy of AWSCURRENT.
+            copied = secret.values.get(current or "") if not RotateImmediately else None
+            secret.values.setdefault(ClientRequestToken, copied)
             self._label(secret, PENDING, ClientRequestToken)
             return {"ARN": secret.arn, "VersionId": ClientRequestToken}
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import secret_value, stages
-from tests.mysql.conftest import make_user, mdb  # noqa: F401 - fixtures
 from tests.mysql.support import logs_in as my_logs_in
 from tests.mysql.support import my_secret
 from tests.pg import logs_in as pg_logs_in
@@ -16,7 +15,7 @@ from tests.pg import pg_secret
 
 @pytest.mark.parametrize("rotator", ["postgresql_single", "postgresql_alternating",
                                      "mysql_single", "mysql_alternating", "mysql_dual"])
-def test_database_rotators_pass_the_configuration_test(pg, mdb, sm, harness, new_secret,  # noqa: F811
+def test_database_rotators_pass_the_configuration_test(pg, mdb, sm, harness, new_secret,
                                                        make_role, make_user, admin_arn, rotator):
     if rotator.startswith("postgresql"):
         user, password = make_role(pg)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from rotor import passwords
+from rotor import events, passwords
 from rotor.errors import (
     ConfigurationError,
     EventError,
@@ -217,8 +217,9 @@ class Rotator(ABC):
         metrics.add_dimension("step", keys["step"] or "invalid")
         try:
             self._traced(event)
-        except Exception:
+        except Exception as exc:
             metrics.add_metric("StepFailed", unit="Count", value=1)
+            events.failed(self.name, keys["step"] or "invalid", keys["secret_id"], exc)
             raise
         else:
             metrics.add_metric("StepSucceeded", unit="Count", value=1)
@@ -253,7 +254,8 @@ class Rotator(ABC):
 
     def _scrubbed(self, exc: Exception) -> Exception:
         message = describe_exception(exc)
-        extra = {"error": message}
+        extra: dict[str, Any] = {"error": message, "error_class": type(exc).__name__,
+                                 "permanent": bool(getattr(exc, "permanent", False))}
         if not isinstance(exc, RotationError):  # unexpected: operators need the trace
             extra["traceback"] = scrubbed_traceback(exc)
         logger.error("Rotation step failed", extra=extra)
@@ -319,4 +321,5 @@ class Rotator(ABC):
         # The hook sees the labels as they now are, without another DescribeSecret.
         rotation.description = rotation.description.finished(token)
         self.finished(rotation)
+        events.succeeded(self.name, arn, token)
 

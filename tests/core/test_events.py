@@ -71,7 +71,7 @@ class EventBridge(BaseHTTPRequestHandler):
 
     received: list = []
 
-    def do_POST(self):  # noqa: N802 - http.server's name
+    def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         EventBridge.received.append((self.headers.get("X-Amz-Target"), body))
         answer = json.dumps({"FailedEntryCount": 0, "Entries": [{"EventId": "e1"}]}).encode()

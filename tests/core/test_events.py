@@ -7,6 +7,7 @@ import json
 import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -69,7 +70,7 @@ def test_a_failure_log_line_says_the_class_and_whether_retrying_helps(
 class EventBridge(BaseHTTPRequestHandler):
     """PutEvents on 127.0.0.1: records what it is sent and answers as EventBridge does."""
 
-    received: list = []
+    received: ClassVar[list] = []
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))

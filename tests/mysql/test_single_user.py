@@ -105,4 +105,4 @@ def test_unknown_user_fails_clearly(mdb, sm, harness, new_secret):
     arn = new_secret(my_secret(mdb, "nobody_here", "not-a-password"))
     report = harness(ROTATOR, attempts=1).rotate(arn)
     assert not report.succeeded
-    assert "Neither AWSPENDING, AWSCURRENT nor AWSPREVIOUS" in report.steps[-1].error
+    assert "Neither AWSCURRENT, AWSPENDING nor AWSPREVIOUS" in report.steps[-1].error

@@ -94,7 +94,7 @@ def test_no_working_password_is_a_clear_error(pg, sm, harness, new_secret, make_
     before = stages(sm, arn)
     report = harness(ROTATOR, attempts=2).rotate(arn)
     assert not report.succeeded
-    assert "Neither AWSPENDING, AWSCURRENT nor AWSPREVIOUS" in (report.steps[-1].error or "")
+    assert "Neither AWSCURRENT, AWSPENDING nor AWSPREVIOUS" in (report.steps[-1].error or "")
     assert report.steps[-1].step == "setSecret" and report.attempts == 2
     assert secret_value(sm, arn)["password"] == "not-the-password"
     assert {v: s for v, s in stages(sm, arn).items() if "AWSCURRENT" in s} == {

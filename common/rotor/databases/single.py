@@ -1,8 +1,11 @@
 """Single user: the user changes its own password.
 
 Between setSecret and finishSecret only the pending password works; that window is the price of
-not needing an admin. A retried setSecret converges because it logs in with AWSPENDING first
-(already set), then AWSCURRENT, then AWSPREVIOUS.
+not needing an admin (see the dual-password strategy). setSecret logs in with AWSCURRENT and
+changes the password: with testSecret's login that is two connections per rotation, and no
+refused login in the usual path (servers may lock accounts after failed logins). A retried
+setSecret converges: AWSCURRENT no longer logs in, AWSPENDING does (already set); a password
+reset by hand to the previous value is found through AWSPREVIOUS.
 """
 
 from __future__ import annotations
@@ -33,13 +36,13 @@ class SingleUser(DatabaseRotator):
                 "by hand. Cancel this rotation and start a new one."
             )
         tls = TlsSettings.for_secret(current)
-        conn = self.engine.try_login(pending, tls)
-        if conn is not None:
-            self.engine.close(conn)
-            logger.info("AWSPENDING already logs in; password already set")
-            return
         conn = self.engine.try_login(current, tls)
         if conn is None:
+            done = self.engine.try_login(pending, tls)
+            if done is not None:
+                self.engine.close(done)
+                logger.info("AWSPENDING already logs in; password already set")
+                return
             previous_value = rotation.previous()
             if previous_value is not None:
                 previous = self.login(previous_value, rotation.where(PREVIOUS))
@@ -47,7 +50,7 @@ class SingleUser(DatabaseRotator):
                     conn = self.engine.try_login(previous, tls)
         if conn is None:
             raise AuthenticationFailed(
-                f"Neither AWSPENDING, AWSCURRENT nor AWSPREVIOUS of secret {name} logs in as "
+                f"Neither AWSCURRENT, AWSPENDING nor AWSPREVIOUS of secret {name} logs in as "
                 f"'{current.username}' at {current.host}:{current.port}. Reset the password by "
                 "hand to the AWSCURRENT value, then rotate again."
             )

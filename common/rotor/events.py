@@ -58,8 +58,10 @@ def _put_event(detail_type: str, detail: dict[str, Any]) -> None:
 
 
 def _tell(outcome: str, metric: dict[str, str], detail: dict[str, Any]) -> None:
+    disabled = os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() in ("1", "true")
     try:
-        _metric(f"Rotation{outcome}", metric)
+        if not disabled:
+            _metric(f"Rotation{outcome}", metric)
     except Exception as exc:
         logger.warning("Could not emit the rotation metric", extra={
             "error": describe_exception(exc)})

@@ -184,3 +184,13 @@ def test_current_follows_a_changed_environment(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("UNRELATED_VARIABLE", "x")
     assert settings.current() is settings.current()
 
+
+def test_readme_settings_table_is_current() -> None:
+    from deploy import docs
+
+    readme = (ROOT / "README.md").read_text()
+    assert docs.BEGIN.format(name="settings") in readme
+    assert docs.fill(readme, "README.md") == readme, (
+        "README.md's settings table is stale: run `make template`")
+    for var in TABLE:
+        assert f"`{var.name}`" in readme, var.name

@@ -200,8 +200,7 @@ def setting_parameter(var: Var[Any]) -> dict[str, Any]:
     elif isinstance(kind, OptionalText):
         param["Default"] = ""
         if kind.shape is not None:
-            param["AllowedPattern"] = f"^({kind.shape})?$"
-            param["ConstraintDescription"] = f"empty, or a {kind.kind} such as {kind.example}"
+            param["AllowedPattern"] = f"^({kind.deployed or kind.shape})?$"
     elif isinstance(kind, File):
         param["Default"] = ""
     else:

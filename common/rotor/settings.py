@@ -190,6 +190,7 @@ class OptionalText:
     kind: str = "text"
     shape: str | None = None  # a regular expression the value must match
     example: str = ""
+    deployed: str | None = None  # a stricter shape for deployed functions (template parameter)
 
     def parse(self, name: str, raw: str | None) -> str | None:
         given = _given(raw)
@@ -291,10 +292,9 @@ class Settings:
 
     secrets_manager_endpoint = Var(
         "SECRETS_MANAGER_ENDPOINT",
-        OptionalText("the Regional endpoint",
-                     "https:// URL (plain http:// only for 127.0.0.1 or localhost)",
-                     r"https://\S+|http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?(/\S*)?",
-                     "https://vpce-0123-abcd.secretsmanager.eu-west-1.vpce.amazonaws.com"),
+        OptionalText("the Regional endpoint", "URL (https:// when deployed)", r"https?://\S+",
+                     "https://vpce-0123-abcd.secretsmanager.eu-west-1.vpce.amazonaws.com",
+                     deployed=r"https://\S+"),
         CONNECTIONS,
         "Secrets Manager endpoint: a VPC interface endpoint's own DNS name when its private DNS "
         "is off (with private DNS on, the Regional name reaches it), or a local moto server.",

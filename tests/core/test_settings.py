@@ -111,9 +111,8 @@ def test_a_flag_defaults_to_its_table_value() -> None:
     ({"ROTOR_HTTP_TIMEOUT": "nan"}, "ROTOR_HTTP_TIMEOUT must be a number"),
     ({"ROTOR_HTTP_ATTEMPTS": "2.5"}, "ROTOR_HTTP_ATTEMPTS must be a whole number between 1 and 10"),
     ({"ROTOR_HTTP_MAX_WAIT": "301"}, "ROTOR_HTTP_MAX_WAIT must be a number from 0 to 300"),
-    ({"SECRETS_MANAGER_ENDPOINT": "http://secretsmanager.example.com"},
-     "SECRETS_MANAGER_ENDPOINT must be a https:// URL"),
-    ({"SECRETS_MANAGER_ENDPOINT": "vpce-0123.example.com"}, "SECRETS_MANAGER_ENDPOINT must be"),
+    ({"SECRETS_MANAGER_ENDPOINT": "vpce-0123.example.com"},
+     "SECRETS_MANAGER_ENDPOINT must be a URL (https:// when deployed) such as https://"),
     ({"POWERTOOLS_TRACE_DISABLED": "sometimes"}, "POWERTOOLS_TRACE_DISABLED must be 'true'"),
 ])
 def test_invalid_values_name_the_variable_and_the_fix(env: dict[str, str],

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test test-fast lint typecheck unit system-deps clean bench layer
+.PHONY: demo test test-fast lint typecheck unit system-deps clean bench layer template
 
 demo: $(STAMP)  ## set up, then rotate real PostgreSQL passwords locally and show each step
 	$(BIN)/rotor demo
@@ -12,7 +12,7 @@ demo: $(STAMP)  ## set up, then rotate real PostgreSQL passwords locally and sho
 test: $(STAMP) lint typecheck unit  ## set up, then lint, type-check and run the whole suite
 
 lint: $(STAMP)
-	$(BIN)/ruff check common rotators tests bench
+	$(BIN)/ruff check common rotators tests bench deploy
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -48,6 +48,9 @@ $(STAMP): pyproject.toml | system-deps
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam build
+
+template:  ## template.yaml and the docs' generated tables, from deploy/rotators.py and rotor/settings.py
+	$(PYTHON) deploy/generate.py
 
 layer: $(STAMP)  ## the Lambda layer alone, into build/layer (sam build does the same)
 	$(BIN)/python layer/build.py build/layer

@@ -7,7 +7,7 @@ samconfig.toml); ``make layer`` runs it on its own. What goes in is read from py
   architecture (so the building machine needs neither);
 - common/rotor without the development modules listed under ``[tool.rotor] dev-modules``
   (the local harness, throwaway servers, fake providers, demo, CLI, test kit, pytest plugin),
-  which never reach a deployed function.
+  which never reach a deployed function, nor the consumer library (``consumer-modules``).
 
 Usage: ``python layer/build.py OUT_DIR [--python 3.13] [--arch x86_64]``; the layer is
 written to ``OUT_DIR/python`` (``/opt/python`` on Lambda). Standard library only.
@@ -40,7 +40,9 @@ def requirements(pyproject: dict) -> list[str]:  # type: ignore[type-arg]
 
 
 def dev_modules(pyproject: dict) -> list[str]:  # type: ignore[type-arg]
-    return list(pyproject["tool"]["rotor"]["dev-modules"])
+    """The modules the layer leaves out: the dev kit and the consumer library."""
+    table = pyproject["tool"]["rotor"]
+    return [*table["dev-modules"], *table["consumer-modules"]]
 
 
 def is_dev(relative: Path, dev: list[str]) -> bool:

@@ -16,12 +16,11 @@ EventBridge endpoint logs a warning after a short timeout, and the step's own re
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
+from rotor import settings
 from rotor.observability import NAMESPACE, SERVICE, describe_exception, logger
 
-EVENT_BUS_ENV = "ROTOR_EVENT_BUS"
 SOURCE = "rotor"
 _client: Any = None
 
@@ -36,7 +35,11 @@ def _metric(name: str, dimensions: dict[str, str]) -> None:
 
 
 def _put_event(detail_type: str, detail: dict[str, Any]) -> None:
-    bus = os.environ.get(EVENT_BUS_ENV, "").strip()
+    try:
+        bus = settings.current().event_bus
+    except Exception as exc:  # a bad value must not fail the rotation either
+        logger.warning("Not putting the rotation event", extra={"error": describe_exception(exc)})
+        return
     if not bus:
         return
     global _client
@@ -58,9 +61,8 @@ def _put_event(detail_type: str, detail: dict[str, Any]) -> None:
 
 
 def _tell(outcome: str, metric: dict[str, str], detail: dict[str, Any]) -> None:
-    disabled = os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() in ("1", "true")
     try:
-        if not disabled:
+        if not settings.current().metrics_disabled:
             _metric(f"Rotation{outcome}", metric)
     except Exception as exc:
         logger.warning("Could not emit the rotation metric", extra={

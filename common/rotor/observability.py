@@ -8,7 +8,6 @@ scrubbed before it is logged or leaves the handler.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import traceback
 from collections.abc import Iterator, Mapping
@@ -17,8 +16,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 
-SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "rotor")
-NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Rotor")
+from rotor.settings import current as current_settings
+
+SERVICE = current_settings().service_name
+NAMESPACE = current_settings().metrics_namespace
 MASK = "*****"
 
 logger = Logger(service=SERVICE)
@@ -28,8 +29,8 @@ _tracer: Any = None
 
 def tracing_enabled() -> bool:
     """X-Ray is active for this function (Lambda sets the daemon address only then)."""
-    disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in ("1", "true")
-    return bool(os.environ.get("AWS_XRAY_DAEMON_ADDRESS")) and not disabled
+    settings = current_settings()
+    return settings.xray_daemon_address is not None and not settings.trace_disabled
 
 
 @contextmanager

@@ -1,66 +1,48 @@
 """Password policy and generation.
 
-The policy is read from the environment variables AWS's sample rotators use, so a function
-switched from a sample to rotor keeps generating passwords its database accepts. Passwords come
+The policy comes from the environment variables AWS's sample rotators use (read by
+:mod:`rotor.settings`), so a function switched from a sample to rotor keeps generating passwords
+its database accepts. Passwords come
 from the operating system's CSPRNG; GetRandomPassword is an opt-in (``PASSWORD_SOURCE=
 secretsmanager``) for teams whose policy requires it, at the cost of one more API call.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 import string
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
+from rotor import settings
 from rotor.errors import ConfigurationError
 
 # GetRandomPassword's punctuation set, so both sources draw from the same alphabet.
 PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
 # AWS's samples exclude these by default: they break connection strings and shell quoting.
-DEFAULT_EXCLUDED = "/@\"'\\"
-DEFAULT_LENGTH = 32
-MAX_LENGTH = 4096
-
-
-def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    value = raw.strip().lower()
-    if value in ("true", "1", "yes"):
-        return True
-    if value in ("false", "0", "no"):
-        return False
-    raise ConfigurationError(f"{name} must be 'true' or 'false'; set it to one of those.")
+DEFAULT_EXCLUDED = settings.Settings.exclude_characters.default
+DEFAULT_LENGTH = settings.Settings.password_length.default
+MAX_LENGTH = settings.MAX_PASSWORD_LENGTH
+_SETTING = {"length": "password_length"}  # policy fields named unlike their setting
 
 
 @dataclass(frozen=True)
 class PasswordPolicy:
     length: int = DEFAULT_LENGTH
     exclude_characters: str = DEFAULT_EXCLUDED
-    exclude_numbers: bool = False
-    exclude_punctuation: bool = False
-    exclude_uppercase: bool = False
-    exclude_lowercase: bool = False
-    require_each_included_type: bool = True
+    exclude_numbers: bool = settings.Settings.exclude_numbers.default
+    exclude_punctuation: bool = settings.Settings.exclude_punctuation.default
+    exclude_uppercase: bool = settings.Settings.exclude_uppercase.default
+    exclude_lowercase: bool = settings.Settings.exclude_lowercase.default
+    require_each_included_type: bool = settings.Settings.require_each_included_type.default
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PasswordPolicy:
-        env = os.environ if env is None else env
-        raw_length = env.get("PASSWORD_LENGTH", "").strip() or str(DEFAULT_LENGTH)
-        if not raw_length.isdigit():
-            raise ConfigurationError("PASSWORD_LENGTH must be a whole number, e.g. 32.")
-        policy = cls(
-            length=int(raw_length),
-            exclude_characters=env.get("EXCLUDE_CHARACTERS", DEFAULT_EXCLUDED),
-            exclude_numbers=_flag(env, "EXCLUDE_NUMBERS", False),
-            exclude_punctuation=_flag(env, "EXCLUDE_PUNCTUATION", False),
-            exclude_uppercase=_flag(env, "EXCLUDE_UPPERCASE", False),
-            exclude_lowercase=_flag(env, "EXCLUDE_LOWERCASE", False),
-            require_each_included_type=_flag(env, "REQUIRE_EACH_INCLUDED_TYPE", True),
-        )
+        """The function's policy (``env``: another environment than this process's)."""
+        given = settings.current() if env is None else settings.Settings(env)
+        # Each field is the setting of the same name (``length``: PASSWORD_LENGTH).
+        policy = cls(**{field.name: getattr(given, _SETTING.get(field.name, field.name))
+                        for field in fields(cls)})
         policy.classes()  # validate now, not in the middle of a rotation
         return policy
 

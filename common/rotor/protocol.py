@@ -10,7 +10,6 @@ and scrubbing. A subclass says only how to make, apply and prove a credential.
 from __future__ import annotations
 
 import fnmatch
-import os
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -18,9 +17,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from rotor import events, passwords
+from rotor import events, passwords, settings
 from rotor.errors import (
-    ConfigurationError,
     EventError,
     RotationError,
     SecretFormatError,
@@ -33,6 +31,7 @@ from rotor.observability import (
     redactor,
     scrubbed_traceback,
     traced,
+    tracing_enabled,
 )
 from rotor.secrets import CURRENT, PENDING, PREVIOUS, SecretDescription, SecretStore
 
@@ -160,13 +159,10 @@ class Rotation:
         return breakglass.authorised(admin, self.secret_arn, admin_where, username=username)
 
     def new_password(self) -> str:
-        """A password following the function's policy (``PASSWORD_*`` environment variables)."""
+        """A password following the function's policy (``PASSWORD_*``, :mod:`rotor.settings`)."""
         policy = passwords.PasswordPolicy.from_env()
-        source = os.environ.get("PASSWORD_SOURCE", "local").strip().lower() or "local"
-        if source == "secretsmanager":
+        if settings.current().password_source == "secretsmanager":
             return passwords.from_secrets_manager(policy, self.store.random_password)
-        if source != "local":
-            raise ConfigurationError("PASSWORD_SOURCE must be 'local' or 'secretsmanager'.")
         return passwords.generate(policy)
 
 
@@ -244,6 +240,7 @@ class Rotator(ABC):
         too (the SDK records the exception that crosses it, message included)."""
         try:
             parsed = RotationEvent.parse(event)
+            tracing_enabled()  # an invalid tracing setting fails the step, logged like any error
         except Exception as exc:
             raise self._scrubbed(exc) from None
         with traced(f"rotor.{parsed.step.value}", step=parsed.step.value, rotator=self.name):

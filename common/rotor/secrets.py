@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from rotor.errors import SecretFormatError, StateError
 from rotor.observability import redactor, silence_sdk_debug_logs
+from rotor.settings import current as current_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -41,7 +41,7 @@ def client() -> SecretsManagerClient:
                 silence_sdk_debug_logs()
                 _client = boto3.client(
                     "secretsmanager",
-                    endpoint_url=os.environ.get("SECRETS_MANAGER_ENDPOINT") or None,
+                    endpoint_url=current_settings().secrets_manager_endpoint,
                     config=Config(
                         retries={"mode": "standard", "max_attempts": 5},
                         connect_timeout=5,

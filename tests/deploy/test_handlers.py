@@ -108,6 +108,7 @@ RECIPES: dict[str, Callable[[pytest.FixtureRequest], Case]] = {
     "postgresql_alternating": lambda r: _postgres(r, alternating=True),
     "mysql_single": lambda r: _mariadb(r, alternating=False),
     "mysql_alternating": lambda r: _mariadb(r, alternating=True),
+    "mysql_dual": lambda r: _mariadb(r, alternating=True),  # an admin too: masterarn
     "apikey": _apikey,
 }
 

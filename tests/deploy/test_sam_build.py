@@ -9,13 +9,13 @@ import ast
 import json
 import re
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.deploy import cfn
+from tests.runtime_code import dev_modules, runtime_files
 
 FUNCTION = "AWS::Serverless::Function"
 LAYER_LIMIT = 250 * 1024 * 1024  # unzipped function + layers
@@ -61,23 +61,6 @@ def layer_dir(built: Path, template: dict[str, Any]) -> Path:
     (name,) = [k for k, v in template["Resources"].items()
                if v["Type"] == "AWS::Serverless::LayerVersion"]
     return built / name / "python"
-
-
-def dev_modules() -> list[str]:
-    pyproject = tomllib.loads((cfn.ROOT / "pyproject.toml").read_text())
-    return list(pyproject["tool"]["rotor"]["dev-modules"])
-
-
-def is_dev(relative: Path) -> bool:
-    dotted = ".".join(("rotor", *relative.with_suffix("").parts))
-    return any(dotted == m or dotted.startswith(m + ".") for m in dev_modules())
-
-
-def runtime_files() -> list[Path]:
-    """common/rotor's files, relative to it, without the development kit."""
-    package = cfn.ROOT / "common" / "rotor"
-    return [p.relative_to(package) for p in package.rglob("*") if p.is_file()
-            and "__pycache__" not in p.parts and not is_dev(p.relative_to(package))]
 
 
 def imports_of(path: Path) -> set[str]:

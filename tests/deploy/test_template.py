@@ -3,7 +3,6 @@ schedules, failure visibility, and drift against the code (env vars, metric name
 
 from __future__ import annotations
 
-import ast
 import re
 import tomllib
 from typing import Any
@@ -14,8 +13,6 @@ from tests.deploy import cfn
 from tests.deploy.conftest import sam_env
 
 FUNCTION = "AWS::Serverless::Function"
-# rotor's own settings. POWERTOOLS_* are Powertools' (the three that matter are in Globals).
-ENV_NAME = re.compile(r"^(ROTOR|PASSWORD|EXCLUDE|REQUIRE|SECRETS_MANAGER)_[A-Z0-9_]+$")
 
 
 def functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -185,31 +182,6 @@ def test_globals_carry_powertools_settings_and_tracing(template: dict[str, Any])
     for name in ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE",
                  "POWERTOOLS_LOG_LEVEL"):
         assert name in variables
-
-
-def _env_names_read_by_rotor() -> set[str]:
-    """String constants shaped like rotor's settings in the code the layer ships (the local
-    harness and CLI excepted): each is an environment variable some module reads."""
-    package = cfn.ROOT / "common" / "rotor"
-    names: set[str] = set()
-    for path in package.rglob("*.py"):
-        if "local" in path.relative_to(package).parts or path.name == "cli.py":
-            continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) \
-                    and ENV_NAME.match(node.value):
-                names.add(node.value)
-    return names
-
-
-def test_every_setting_the_code_reads_is_set_by_the_template(template: dict[str, Any]) -> None:
-    names = _env_names_read_by_rotor()
-    assert {"PASSWORD_LENGTH", "SECRETS_MANAGER_ENDPOINT", "ROTOR_CA_BUNDLE"} <= names
-    set_somewhere = set(template["Globals"]["Function"]["Environment"]["Variables"])
-    for function in functions(template).values():
-        set_somewhere |= set(function["Properties"].get("Environment", {})
-                             .get("Variables", {}))
-    assert sorted(names - set_somewhere) == []
 
 
 def test_functions_deploy_only_when_their_secrets_are_given(template: dict[str, Any]) -> None:

@@ -12,17 +12,14 @@
   that carry a wait in seconds (Datadog: ``X-RateLimit-Reset``). A wait longer than the cap
   fails the step at once instead of spending the Lambda's time asleep.
 
-Settings come from the function's environment (never credentials): ``ROTOR_HTTP_TIMEOUT``
-(seconds, default 10), ``ROTOR_HTTP_ATTEMPTS`` (default 4), ``ROTOR_HTTP_BACKOFF`` (first
-back-off in seconds, default 0.5, doubled per attempt) and ``ROTOR_HTTP_MAX_WAIT`` (the cap
-on any single wait, default 20).
+Timeouts, attempts and waits come from the function's ``ROTOR_HTTP_*`` variables (read by
+:mod:`rotor.settings`, whose table gives their defaults and ranges).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import random
 import time
 import unicodedata
@@ -33,8 +30,10 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from rotor.errors import AuthenticationFailed, ConfigurationError, SecretFormatError, ServiceError
+from rotor.errors import AuthenticationFailed, SecretFormatError, ServiceError
 from rotor.observability import logger, redactor
+from rotor.settings import Settings
+from rotor.settings import current as current_settings
 
 if TYPE_CHECKING:
     import requests
@@ -48,32 +47,16 @@ EPOCH_THRESHOLD = 1_000_000_000  # larger "seconds" are a Unix time, not a delay
 
 @dataclass(frozen=True)
 class HttpSettings:
-    timeout: float = 10.0
-    attempts: int = 4
-    backoff: float = 0.5
-    max_wait: float = 20.0
+    timeout: float = Settings.http_timeout.default
+    attempts: int = Settings.http_attempts.default
+    backoff: float = Settings.http_backoff.default
+    max_wait: float = Settings.http_max_wait.default
 
     @classmethod
     def from_env(cls) -> HttpSettings:
-        return cls(
-            timeout=_env_number("ROTOR_HTTP_TIMEOUT", cls.timeout, 0.1, 120),
-            attempts=int(_env_number("ROTOR_HTTP_ATTEMPTS", cls.attempts, 1, 10)),
-            backoff=_env_number("ROTOR_HTTP_BACKOFF", cls.backoff, 0, 30),
-            max_wait=_env_number("ROTOR_HTTP_MAX_WAIT", cls.max_wait, 0, 300),
-        )
-
-
-def _env_number(name: str, default: float, low: float, high: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a number from {low} to {high}.") from None
-    if not low <= value <= high:
-        raise ConfigurationError(f"{name} must be a number from {low} to {high}.")
-    return value
+        given = current_settings()
+        return cls(timeout=given.http_timeout, attempts=given.http_attempts,
+                   backoff=given.http_backoff, max_wait=given.http_max_wait)
 
 
 def check_base_url(url: str, where: str) -> str:

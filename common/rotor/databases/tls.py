@@ -10,10 +10,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from rotor.errors import ConfigurationError
 from rotor.models import DatabaseSecret
+from rotor.settings import current as current_settings
 
-CA_BUNDLE_ENV = "ROTOR_CA_BUNDLE"
 # Appended to a connection error that looks like a TLS problem, whatever the engine.
 TLS_HINT = ("Check that the server offers TLS and that ROTOR_CA_BUNDLE holds its CA; "
             "set \"ssl\": false in the secret only for a server without TLS.")
@@ -44,10 +43,4 @@ class TlsSettings:
     def for_secret(cls, login: DatabaseSecret) -> TlsSettings:
         if not login.ssl:
             return cls(enabled=False, ca_file=None)
-        ca_file = os.environ.get(CA_BUNDLE_ENV) or None
-        if ca_file is not None and not os.path.isfile(ca_file):
-            raise ConfigurationError(
-                f"{CA_BUNDLE_ENV} names {ca_file}, which is not a file; point it at a PEM bundle "
-                "(for RDS, the global bundle shipped with the function or layer)."
-            )
-        return cls(enabled=True, ca_file=ca_file)
+        return cls(enabled=True, ca_file=current_settings().ca_bundle)

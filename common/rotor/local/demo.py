@@ -191,25 +191,40 @@ SCENARIOS: list[Callable[[Demo], None]] = [postgresql, mysql, api_keys]
 
 @contextmanager
 def local_secrets_manager() -> Iterator[Any]:
-    """A moto Secrets Manager server on 127.0.0.1, with the handlers pointed at it."""
+    """A moto Secrets Manager server on 127.0.0.1, with the handlers pointed at it while it
+    runs (the environment and rotor's client are put back afterwards)."""
     import boto3
 
     from rotor import secrets as rotor_secrets
 
+    saved = {key: os.environ.get(key) for key in (
+        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION",
+        "SECRETS_MANAGER_ENDPOINT")}
     for key, value in {"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo",
                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
         os.environ.setdefault(key, value)
-    with LocalMoto() as moto:
-        os.environ["SECRETS_MANAGER_ENDPOINT"] = moto.endpoint
+    try:
+        with LocalMoto() as moto:
+            os.environ["SECRETS_MANAGER_ENDPOINT"] = moto.endpoint
+            rotor_secrets.reset_client()
+            yield boto3.client("secretsmanager", endpoint_url=moto.endpoint)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         rotor_secrets.reset_client()
-        yield boto3.client("secretsmanager", endpoint_url=moto.endpoint)
 
 
 def run(out: TextIO, scenarios: list[Callable[[Demo], None]] | None = None) -> int:
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="rotor-demo-") as tmp:
         workdir = Path(tmp)
         certs = make_ca(workdir / "ca")
+        saved_ca = os.environ.get("ROTOR_CA_BUNDLE")
         os.environ["ROTOR_CA_BUNDLE"] = str(certs.ca)
+        stack.callback(lambda: os.environ.pop("ROTOR_CA_BUNDLE", None) if saved_ca is None
+                       else os.environ.__setitem__("ROTOR_CA_BUNDLE", saved_ca))
         sm = stack.enter_context(local_secrets_manager())
         demo = Demo(sm, workdir, certs, out, stack)
         demo.say(f"rotor demo: Secrets Manager (moto) at {os.environ['SECRETS_MANAGER_ENDPOINT']}"

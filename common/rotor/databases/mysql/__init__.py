@@ -22,7 +22,6 @@ error naming the hosts: rotating one of them would leave the others on the old p
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from typing import Any, ClassVar
 
@@ -31,13 +30,12 @@ from rotor.databases.mysql import auth
 from rotor.databases.mysql.grants import Grant
 from rotor.databases.mysql.session import Server, Session, account, error_of, quote_ident, text
 from rotor.databases.tls import TLS_HINT, TlsSettings
-from rotor.errors import AuthenticationFailed, ConfigurationError, ServiceError, StateError
+from rotor.errors import AuthenticationFailed, ServiceError, StateError
 from rotor.models import MYSQL_ENGINES, DatabaseSecret
 from rotor.observability import logger
+from rotor.settings import current as current_settings
 
 __all__ = ["Grant", "MySQL", "Server", "Session", "account", "quote_ident"]
-
-MAX_USERNAME_ENV = "ROTOR_MYSQL_MAX_USERNAME"
 
 _ACCESS_DENIED = 1045  # wrong password, unknown user, or REQUIRE SSL without TLS
 _TABLE_DENIED = (1142, 1143)  # SELECT on mysql.user not granted
@@ -67,15 +65,6 @@ _OPTIONS_SQL = (
     "SELECT ssl_type, ssl_cipher, x509_issuer, x509_subject, max_questions, max_updates, "
     "max_connections, max_user_connections FROM mysql.user WHERE User = %s AND Host = %s"
 )
-
-
-def _override() -> int | None:
-    raw = os.environ.get(MAX_USERNAME_ENV, "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit() or int(raw) < 1:
-        raise ConfigurationError(f"{MAX_USERNAME_ENV} must be a whole number, e.g. 32.")
-    return int(raw)
 
 
 def _several_hosts(user: str, hosts: list[str]) -> ServiceError:
@@ -143,11 +132,11 @@ class MySQL(Engine):
 
     # --- user names -----------------------------------------------------------------------
     def configured_username_limit(self) -> int:
-        return _override() or self.max_username_bytes
+        return current_settings().mysql_max_username or self.max_username_bytes
 
     def username_limit(self, conn: Session) -> int:
         """``ROTOR_MYSQL_MAX_USERNAME``, else the width of mysql.user.User, else by version."""
-        override = _override()
+        override = current_settings().mysql_max_username
         if override is not None:
             return override
         rows = conn.execute(

@@ -209,11 +209,11 @@ def local_secrets_manager() -> Iterator[Any]:
             rotor_secrets.reset_client()
             yield boto3.client("secretsmanager", endpoint_url=moto.endpoint)
     finally:
-        for key, value in saved.items():
-            if value is None:
+        for key, before in saved.items():
+            if before is None:
                 os.environ.pop(key, None)
             else:
-                os.environ[key] = value
+                os.environ[key] = before
         rotor_secrets.reset_client()
 
 

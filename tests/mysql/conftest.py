@@ -19,10 +19,9 @@ from tests.mysql.support import NASTY, sql
 
 
 @pytest.fixture(scope="session")
-def mdb() -> Iterator[MariaDBServer]:
+def mdb(rotor_mariadb: MariaDBServer) -> MariaDBServer:
     """MariaDB without TLS (secrets say "ssl": false)."""
-    with MariaDBServer() as server:
-        yield server
+    return rotor_mariadb
 
 
 @pytest.fixture(scope="session")

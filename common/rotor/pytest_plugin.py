@@ -26,15 +26,16 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from rotor.local.harness import LOCAL_HOSTS, Handler, Harness, load_handler
-from rotor.local.servers import LocalServer, MariaDBServer, PostgresServer, RedisServer
-from rotor.testing import RotatorCheck, create_secret
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # rotor itself loads only when a fixture runs: pytest loads this plugin in
+    # every run of every project that has rotor[dev], and a project's conftest may still set
+    # POWERTOOLS_* before rotor's logger and metrics are made.
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-_Server = TypeVar("_Server", bound=LocalServer)
-HandlerRef = Handler | str | os.PathLike[str]
+    from rotor.local.harness import Handler, Harness
+    from rotor.local.servers import LocalServer, MariaDBServer, PostgresServer, RedisServer
+    from rotor.testing import RotatorCheck
+
+_Server = TypeVar("_Server", bound="LocalServer")
 
 # Fake credentials, and nothing that could lead botocore to real ones (files, profiles, roles,
 # the instance or container metadata endpoints).
@@ -59,6 +60,8 @@ class RemoteEndpointRefused(RuntimeError):
 
 def refuse_remote(request: Any, **_: Any) -> None:
     """botocore ``before-send`` hook: only 127.0.0.1, ::1 and localhost may be reached."""
+    from rotor.local.harness import LOCAL_HOSTS
+
     host = urlsplit(str(request.url)).hostname or ""
     if host not in LOCAL_HOSTS:
         raise RemoteEndpointRefused(
@@ -98,6 +101,8 @@ def rotor_secret(rotor_sm: SecretsManagerClient) -> Callable[..., str]:
     """``rotor_secret(value, name=None)``: a new secret holding ``value`` (a dict, or JSON
     text); returns its ARN."""
 
+    from rotor.testing import create_secret
+
     def make(value: Mapping[str, Any] | str, name: str | None = None) -> str:
         return create_secret(rotor_sm, value, name)
 
@@ -107,9 +112,11 @@ def rotor_secret(rotor_sm: SecretsManagerClient) -> Callable[..., str]:
 _loaded: dict[str, Handler] = {}
 
 
-def resolve_handler(handler: HandlerRef) -> Handler:
+def resolve_handler(handler: Handler | str | os.PathLike[str]) -> Handler:
     """A callable as it is; ``path/to/app.py[:func]`` loaded once per session, as a warm
     Lambda container keeps its module."""
+    from rotor.local.harness import load_handler
+
     if callable(handler):
         return handler
     spec = os.fspath(handler)
@@ -122,7 +129,9 @@ def resolve_handler(handler: HandlerRef) -> Handler:
 def rotor_harness(rotor_sm: SecretsManagerClient) -> Callable[..., Harness]:
     """``rotor_harness(handler, **options)``: a :class:`Harness` driving ``handler``."""
 
-    def make(handler: HandlerRef, **options: Any) -> Harness:
+    from rotor.local.harness import Harness
+
+    def make(handler: Handler | str | os.PathLike[str], **options: Any) -> Harness:
         return Harness(rotor_sm, resolve_handler(handler), **options)
 
     return make
@@ -132,7 +141,9 @@ def rotor_harness(rotor_sm: SecretsManagerClient) -> Callable[..., Harness]:
 def rotor_check(rotor_sm: SecretsManagerClient) -> Callable[..., RotatorCheck]:
     """``rotor_check(handler, **options)``: a :class:`RotatorCheck` of ``handler``."""
 
-    def make(handler: HandlerRef, **options: Any) -> RotatorCheck:
+    from rotor.testing import RotatorCheck
+
+    def make(handler: Handler | str | os.PathLike[str], **options: Any) -> RotatorCheck:
         return RotatorCheck(rotor_sm, resolve_handler(handler), **options)
 
     return make
@@ -149,16 +160,22 @@ def _server(kind: type[_Server], fixture: str) -> Iterator[_Server]:
 @pytest.fixture(scope="session")
 def rotor_postgres() -> Iterator[PostgresServer]:
     """A private PostgreSQL cluster: scram-sha-256, admin ``postgres`` (``admin_secret()``)."""
+    from rotor.local.servers import PostgresServer
+
     yield from _server(PostgresServer, "rotor_postgres")
 
 
 @pytest.fixture(scope="session")
 def rotor_mariadb() -> Iterator[MariaDBServer]:
     """A private MariaDB server: password logins over TCP, admin ``rotor_admin``."""
+    from rotor.local.servers import MariaDBServer
+
     yield from _server(MariaDBServer, "rotor_mariadb")
 
 
 @pytest.fixture(scope="session")
 def rotor_redis() -> Iterator[RedisServer]:
     """A private Redis with ACL users: ``default`` disabled, admin ``admin`` with a password."""
+    from rotor.local.servers import RedisServer
+
     yield from _server(RedisServer, "rotor_redis")

@@ -3,6 +3,8 @@ pytest of its own (a subprocess) that loads the plugin from its entry point and 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,3 +81,14 @@ def test_a_server_not_installed_fails_with_what_to_install(pytester, monkeypatch
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*ERROR at setup of test_needs_a_server*", f"{hint}*"])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_loading_the_plugin_loads_no_rotation_code():
+    """pytest loads the plugin in every run where rotor[dev] is installed: it must stay light
+    and leave rotor's logger and metrics unmade until a fixture runs (a conftest may still set
+    POWERTOOLS_SERVICE_NAME)."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, rotor.pytest_plugin; print(sorted(m for m in "
+         "sys.modules if m.startswith(('rotor.', 'aws_lambda_powertools', 'boto'))))"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "['rotor.pytest_plugin']"

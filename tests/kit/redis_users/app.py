@@ -40,6 +40,9 @@ class Login:
                                 for key in ("host", "username", "password"))
         return cls(host, port, user, password, ssl)
 
+    def same_user(self, other: Login) -> bool:
+        return (self.host, self.port, self.username) == (other.host, other.port, other.username)
+
     def connect(self) -> Any:
         """An authenticated connection; AuthenticationFailed when Redis refuses the login."""
         import redis  # deferred: every import is part of the function's cold start
@@ -82,8 +85,7 @@ class RedisUsers(Rotator):
     def apply(self, rotation: Rotation) -> None:
         current = Login.parse(rotation.current(), rotation.where(CURRENT))
         pending = Login.parse(rotation.pending(), rotation.where(PENDING))
-        if (pending.host, pending.port, pending.username) != (
-                current.host, current.port, current.username):
+        if not pending.same_user(current):
             raise StateError(
                 f"{rotation.where(PENDING)} names another server or user than AWSCURRENT; "
                 "it was edited by hand. Remove its AWSPENDING label and rotate again.")
@@ -99,8 +101,7 @@ class RedisUsers(Rotator):
         previous = rotation.previous()
         if previous is not None:
             old = Login.parse(previous, rotation.where(PREVIOUS))
-            if (old.host, old.port, old.username) == (current.host, current.port,
-                                                      current.username):
+            if old.same_user(current):
                 keep.append(digest(old.password))
         with self.admin(rotation, current) as admin:  # one command: never no password at all
             admin.execute_command("ACL", "SETUSER", current.username, "resetpass", *keep)

@@ -20,12 +20,14 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
-system-deps:  ## database servers the demo and tests start privately (Debian, as root)
+system-deps:  ## servers the demo and tests start privately (Debian, as root)
 	@missing=""; \
 	if ! command -v pg_config >/dev/null || ! [ -x "$$(pg_config --bindir)/initdb" ]; then \
 	  missing="$$missing postgresql"; fi; \
 	if ! [ -x /usr/sbin/mariadbd ] && ! command -v mariadbd >/dev/null; then \
 	  missing="$$missing mariadb-server"; fi; \
+	if ! command -v redis-server >/dev/null; then \
+	  missing="$$missing redis-server"; fi; \
 	if ! $(PYTHON) -c "import venv, ensurepip" 2>/dev/null; then \
 	  missing="$$missing python3-venv"; fi; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \

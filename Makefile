@@ -23,12 +23,14 @@ unit: $(STAMP)
 test-fast: $(STAMP)  ## the unit tier only: protocol, stages, trust rules, retries, in memory
 	$(BIN)/pytest -q -m unit
 
-system-deps:  ## database servers the demo and tests start privately (Debian, as root; optional)
+system-deps:  ## servers the demo and tests start privately (Debian, as root; optional)
 	@missing=""; \
 	if ! command -v pg_config >/dev/null || ! [ -x "$$(pg_config --bindir)/initdb" ]; then \
 	  missing="$$missing postgresql"; fi; \
 	if ! [ -x /usr/sbin/mariadbd ] && ! command -v mariadbd >/dev/null; then \
 	  missing="$$missing mariadb-server"; fi; \
+	if ! command -v redis-server >/dev/null; then \
+	  missing="$$missing redis-server"; fi; \
 	if ! $(PYTHON) -c "import venv, ensurepip" 2>/dev/null; then \
 	  missing="$$missing python3-venv"; fi; \
 	if [ -z "$$missing" ]; then exit 0; fi; \

@@ -3,16 +3,12 @@ authentication (and TLS with a CA generated for the run), and the rotators' real
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 import secrets
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 os.environ.update(
@@ -24,9 +20,7 @@ os.environ.update(
 )
 os.environ.pop("AWS_PROFILE", None)
 
-from rotor import secrets as rotor_secrets
 from rotor.local.harness import Handler, Harness, load_handler
-from rotor.local.moto import LocalMoto
 from rotor.local.servers import MariaDBServer, PostgresServer, embedded_bindir
 from rotor.local.tlsca import CertFiles, make_ca
 
@@ -34,21 +28,18 @@ from tests.helpers import unique_user
 from tests.mysql.support import NASTY, sql
 
 ROOT = Path(__file__).resolve().parents[1]
+pytest_plugins = ["pytester"]  # tests of rotor's own pytest plugin run user-style test files
 
 
 @pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    with LocalMoto() as moto:
-        os.environ["SECRETS_MANAGER_ENDPOINT"] = moto.endpoint
-        os.environ["AWS_ENDPOINT_URL_RDS"] = moto.endpoint  # RDS-managed admin secrets
-        rotor_secrets.reset_client()
-        yield moto.endpoint
+def sm(rotor_sm: Any) -> Any:
+    """The plugin's moto Secrets Manager (rotor.pytest_plugin), as the suite calls it."""
+    return rotor_sm
 
 
 @pytest.fixture(scope="session")
-def sm(moto_endpoint: str) -> Any:
-    return boto3.client("secretsmanager", endpoint_url=moto_endpoint)
+def moto_endpoint(rotor_sm: Any) -> str:
+    return str(rotor_sm.meta.endpoint_url)
 
 
 @pytest.fixture(scope="session")
@@ -57,10 +48,9 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> CertFiles:
 
 
 @pytest.fixture(scope="session")
-def pg() -> Iterator[PostgresServer]:
+def pg(rotor_postgres: PostgresServer) -> PostgresServer:
     """PostgreSQL with scram-sha-256 and no TLS (secrets say "ssl": false)."""
-    with PostgresServer() as server:
-        yield server
+    return rotor_postgres
 
 
 @pytest.fixture(scope="session")
@@ -105,15 +95,9 @@ def harness(sm: Any) -> Callable[..., Harness]:
 
 
 @pytest.fixture
-def new_secret(sm: Any) -> Callable[..., str]:
+def new_secret(rotor_secret: Callable[..., str]) -> Callable[..., str]:
     """Create a secret holding ``value`` (JSON) and return its ARN."""
-
-    def make(value: dict[str, Any] | str, name: str | None = None) -> str:
-        text = value if isinstance(value, str) else json.dumps(value)
-        name = name or f"rotor-test-{uuid.uuid4().hex[:12]}"
-        return str(sm.create_secret(Name=name, SecretString=text)["ARN"])
-
-    return make
+    return rotor_secret
 
 
 @pytest.fixture
@@ -140,10 +124,9 @@ def admin_arn(new_secret: Callable[..., str], pg: PostgresServer) -> str:
 
 # --- MariaDB (the MySQL family's stand-in): one plain server, one TLS-only ---------------------
 @pytest.fixture(scope="session")
-def mdb() -> Iterator[MariaDBServer]:
-    """MariaDB without TLS (secrets say "ssl": false)."""
-    with MariaDBServer() as server:
-        yield server
+def mdb(rotor_mariadb: MariaDBServer) -> MariaDBServer:
+    """MariaDB without TLS (secrets say "ssl": false): the plugin's."""
+    return rotor_mariadb
 
 
 @pytest.fixture(scope="session")

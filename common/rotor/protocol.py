@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from rotor import events, passwords, settings
 from rotor.errors import (
@@ -36,6 +36,9 @@ from rotor.observability import (
 from rotor.secrets import CURRENT, PENDING, PREVIOUS, SecretDescription, SecretStore
 
 _T = TypeVar("_T")
+# Which credentials work once a rotation is done: the new one only, or the new one and the one
+# it replaced (AWSPREVIOUS). Anything older must have stopped working.
+Keeps = Literal["new", "new_and_previous"]
 ALLOWED_SECRETS = "allowed_secrets"  # admin secret key: the rotated secrets it may act for
 
 
@@ -176,6 +179,9 @@ class Rotator(ABC):
     """
 
     name: str = "rotor"
+    # What stays valid after a rotation (see ``Keeps``): a promise to the applications holding
+    # AWSPREVIOUS, and what rotor.testing.RotatorCheck holds the rotator to.
+    keeps: ClassVar[Keeps | None] = None
 
     def __init__(self, store: SecretStore | None = None) -> None:
         self.store = store or SecretStore()

@@ -71,7 +71,8 @@ def test_a_rotation_in_progress_blocks_a_new_one(sm, harness, new_secret):
 def test_the_harness_refuses_a_remote_endpoint(new_secret):
     import boto3
 
-    real_aws = boto3.client("secretsmanager", region_name="us-east-1")  # no request is sent
+    real_aws = boto3.client(  # no request is sent (the plugin would refuse it anyway)
+        "secretsmanager", endpoint_url="https://secretsmanager.us-east-1.amazonaws.com")
     with pytest.raises(HarnessError, match="only runs against moto on this machine"):
         Harness(real_aws, handler("postgresql_single")).start("any-secret")
 

@@ -1,4 +1,5 @@
-"""The throwaway servers survive losing the race for a free port (real sockets, real servers)."""
+"""The throwaway servers survive losing the race for a free port (real sockets, real servers),
+and Redis's keeps its users private."""
 
 from __future__ import annotations
 
@@ -6,12 +7,12 @@ import socket
 
 import pytest
 from rotor.local import servers
-from rotor.local.servers import MariaDBServer, PostgresServer
+from rotor.local.servers import MariaDBServer, PostgresServer, RedisServer
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("server_class", [PostgresServer, MariaDBServer])
+@pytest.mark.parametrize("server_class", [PostgresServer, MariaDBServer, RedisServer])
 def test_a_port_taken_after_it_was_chosen_is_replaced(server_class, monkeypatch):
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", 0))
@@ -37,3 +38,28 @@ def test_a_port_asked_for_is_not_changed():
             assert server.port == taken
         finally:
             server.stop()
+
+
+def test_redis_lets_in_only_the_admin_with_its_password():
+    """No login without a password (``default`` is off), the admin's password nowhere on disk
+    in clear text, and every file the server wrote in its own directory, gone after stop."""
+    with RedisServer() as server:
+        directory = server.directory
+        assert server.logs_in(server.superuser, server.superuser_password)
+        assert not server.logs_in(server.superuser, "not-the-password")
+        assert not server.logs_in("default", "")
+        with socket.create_connection((server.host, server.port)) as raw:
+            raw.sendall(b"PING\r\n")
+            assert raw.recv(100).startswith(b"-NOAUTH")
+        written = [p for p in directory.rglob("*") if p.is_file()]
+        assert {p.name for p in written} >= {"redis.conf", "users.acl", "server.log"}
+        assert not any(server.superuser_password in p.read_text(errors="replace")
+                       for p in written)
+    assert not directory.exists()
+
+
+def test_a_missing_redis_server_says_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert "apt-get install redis-server" in RedisServer.missing()
+    with pytest.raises(RuntimeError, match="No redis-server found"):
+        RedisServer().start()

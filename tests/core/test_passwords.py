@@ -42,6 +42,20 @@ def test_excluded_characters_never_appear():
     assert not set(generate(policy)) & set("aeiou0123")
 
 
+def test_each_included_type_is_not_required_when_turned_off():
+    """REQUIRE_EACH_INCLUDED_TYPE=false: a password may be shorter than the number of classes
+    and need not hold one of each (4 random characters of 4 classes hold all of them 1 time
+    in 14, so 300 that all do would mean the setting is ignored)."""
+    with pytest.raises(ConfigurationError, match="between 4 and 4096"):
+        PasswordPolicy.from_env({"PASSWORD_LENGTH": "2"})
+    relaxed = {"REQUIRE_EACH_INCLUDED_TYPE": "false", "EXCLUDE_CHARACTERS": ""}
+    assert len(generate(PasswordPolicy.from_env({**relaxed, "PASSWORD_LENGTH": "1"}))) == 1
+    policy = PasswordPolicy.from_env({**relaxed, "PASSWORD_LENGTH": "4"})
+    classes = (string.ascii_lowercase, string.ascii_uppercase, string.digits, PUNCTUATION)
+    samples = [generate(policy) for _ in range(300)]
+    assert not all(all(set(cls) & set(sample) for cls in classes) for sample in samples)
+
+
 def test_passwords_do_not_repeat():
     policy = PasswordPolicy.from_env({})
     assert len({generate(policy) for _ in range(1000)}) == 1000
@@ -52,6 +66,8 @@ def test_passwords_do_not_repeat():
     ({"PASSWORD_LENGTH": "3"}, "between 4 and 4096"),
     ({"PASSWORD_LENGTH": "5000"}, "between 4 and 4096"),
     ({"EXCLUDE_NUMBERS": "sometimes"}, "EXCLUDE_NUMBERS must be 'true' or 'false'"),
+    ({"REQUIRE_EACH_INCLUDED_TYPE": "maybe"},
+     "REQUIRE_EACH_INCLUDED_TYPE must be 'true' or 'false'"),
     ({"EXCLUDE_NUMBERS": "true", "EXCLUDE_PUNCTUATION": "true", "EXCLUDE_UPPERCASE": "true",
       "EXCLUDE_LOWERCASE": "true"}, "excludes every character"),
 ])
@@ -60,13 +76,16 @@ def test_invalid_policy_is_a_configuration_error(env, fragment):
         PasswordPolicy.from_env(env)
 
 
-def test_get_random_password_is_opt_in(pg, sm, harness, new_secret, make_role, monkeypatch):
+@pytest.mark.parametrize("require_each", ["true", "false"])
+def test_get_random_password_is_opt_in(pg, sm, harness, new_secret, make_role, monkeypatch,
+                                       require_each):
     from tests.helpers import secret_value
     from tests.pg import logs_in, pg_secret
 
     monkeypatch.setenv("PASSWORD_SOURCE", "secretsmanager")
     monkeypatch.setenv("PASSWORD_LENGTH", "40")
     monkeypatch.setenv("EXCLUDE_PUNCTUATION", "true")
+    monkeypatch.setenv("REQUIRE_EACH_INCLUDED_TYPE", require_each)
     calls = []
     from rotor import secrets as rotor_secrets
 
@@ -86,6 +105,7 @@ def test_get_random_password_is_opt_in(pg, sm, harness, new_secret, make_role, m
     new = secret_value(sm, arn)["password"]
     assert len(calls) == 1 and calls[0]["PasswordLength"] == 40
     assert calls[0]["ExcludePunctuation"] is True
+    assert calls[0]["RequireEachIncludedType"] is (require_each == "true")
     assert len(new) == 40 and logs_in(pg, user, new)
 
 

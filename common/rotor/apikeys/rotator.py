@@ -89,6 +89,7 @@ class _Held:
 
 class ApiKeyRotator(Rotator):
     name = "apikey"
+    keeps = "new_and_previous"  # finishSecret revokes the key two generations old
 
     def __init__(self, store: Any = None, *, sleep: Callable[[float], None] = time.sleep) -> None:
         super().__init__(store)

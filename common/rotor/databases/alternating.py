@@ -37,6 +37,7 @@ def _adopted(admin: DatabaseSecret, where: str, secret_arn: str) -> str | None:
 
 class AlternatingUsers(AdminRotator):
     strategy = "alternating"
+    keeps = "new_and_previous"
 
     def create(self, rotation: Rotation) -> dict[str, Any]:
         current = self.current_login(rotation)

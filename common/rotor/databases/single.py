@@ -22,6 +22,7 @@ from rotor.secrets import PREVIOUS
 
 class SingleUser(DatabaseRotator):
     strategy = "single"
+    keeps = "new"
 
     def create(self, rotation: Rotation) -> dict[str, Any]:
         current = self.current_login(rotation)

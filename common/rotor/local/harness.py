@@ -15,8 +15,10 @@ resulting state, so a backend that behaves otherwise is reported, not trusted.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
 import json
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -29,6 +31,7 @@ from rotor.observability import describe_exception
 from rotor.secrets import CURRENT, PENDING
 
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")  # the only endpoints the harness will call
 UNKNOWN_FUNCTION = "arn:aws:lambda:{region}:{account}:function:rotor-local-harness"
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -82,18 +85,30 @@ class LambdaContext:
 
 
 def load_handler(spec: str) -> Handler:
-    """``path/to/app.py:lambda_handler`` (or ``module:attr``) to the callable."""
+    """``path/to/app.py:lambda_handler`` (or ``module:attr``) to the callable.
+
+    A file is loaded as Lambda loads it: its directory on ``sys.path`` (so it can import the
+    modules beside it) and the module in ``sys.modules`` (dataclasses and pickling need it),
+    under a name of its own per path."""
     target, _, attr = spec.rpartition(":")
     if not target:
         target, attr = spec, "lambda_handler"
     if target.endswith(".py"):
         path = Path(target).resolve()
-        name = f"rotor_handler_{path.parent.name}"
+        digest = hashlib.sha256(str(path).encode()).hexdigest()[:8]
+        name = f"rotor_handler_{path.parent.name}_{digest}"
         module_spec = importlib.util.spec_from_file_location(name, path)
         if module_spec is None or module_spec.loader is None:
             raise HarnessError(f"Cannot load a handler from {path}.")
         module = importlib.util.module_from_spec(module_spec)
-        module_spec.loader.exec_module(module)
+        if str(path.parent) not in sys.path:
+            sys.path.append(str(path.parent))
+        sys.modules[name] = module
+        try:
+            module_spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
     else:
         module = importlib.import_module(target)
     handler = getattr(module, attr, None)
@@ -163,7 +178,7 @@ class Harness:
     def _refuse_remote_endpoints(self) -> None:
         """The harness relabels versions and calls RotateSecret: only ever on a local moto."""
         host = urlsplit(str(self.sm.meta.endpoint_url)).hostname or ""
-        if host not in ("127.0.0.1", "localhost", "::1"):
+        if host not in LOCAL_HOSTS:
             raise HarnessError(
                 f"The harness only runs against moto on this machine, not {host}; start one "
                 "with `rotor moto-server` and pass its endpoint."

@@ -1,11 +1,13 @@
-"""Throwaway database servers with real password authentication.
+"""Throwaway servers with real password authentication: PostgreSQL, MariaDB, Redis.
 
 The machine's own PostgreSQL trusts every password, so a rotation tested against it proves
-nothing: these start private servers on a free 127.0.0.1 port instead.
+nothing: these start private servers on a free 127.0.0.1 port instead, each with every file it
+writes (data, configuration, log, socket) in a temporary directory of its own.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 import shutil
@@ -149,6 +151,11 @@ class LocalServer:
     def __post_init__(self) -> None:
         self.port_fixed = self.port != 0
 
+    @classmethod
+    def missing(cls) -> str | None:
+        """What to install for this server to start here (``None``: nothing is missing)."""
+        return None
+
     def start(self) -> Self:
         raise NotImplementedError
 
@@ -205,6 +212,14 @@ class PostgresServer(LocalServer):
     engine: ClassVar[str] = "postgres"
     superuser: str = "postgres"
     bindir: Path | None = None  # default: postgres_bindir()
+
+    @classmethod
+    def missing(cls) -> str | None:
+        try:
+            postgres_bindir()
+        except RuntimeError as exc:
+            return str(exc)
+        return None
 
     def start(self) -> Self:
         self.bindir = bindir = self.bindir or postgres_bindir()
@@ -290,7 +305,32 @@ class PostgresServer(LocalServer):
 
 
 @dataclass
-class MariaDBServer(LocalServer):
+class _ChildServer(LocalServer):
+    """A server run in the foreground as our child process: stopping it ends the process."""
+
+    process: subprocess.Popen[bytes] | None = None
+
+    def end_process(self) -> None:
+        """Stop the process: politely, then for good after 30 s."""
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def stop(self) -> None:
+        self.end_process()
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory = None
+
+
+@dataclass
+class MariaDBServer(_ChildServer):
     """A private ``mariadbd``: password authentication over TCP, TLS when ``certs`` is given.
 
     With ``certs`` the server requires TLS for every connection (require_secure_transport).
@@ -300,10 +340,16 @@ class MariaDBServer(LocalServer):
 
     engine: ClassVar[str] = "mariadb"
     superuser: str = "rotor_admin"
-    process: subprocess.Popen[bytes] | None = None
     timeout: float = 60.0
     # More server options; "{dir}" stands for the server's own directory.
     options: tuple[str, ...] = ()
+
+    @classmethod
+    def missing(cls) -> str | None:
+        if shutil.which("mariadbd") and shutil.which("mariadb-install-db"):
+            return None
+        return ("No MariaDB server found (mariadbd, mariadb-install-db): install it, e.g. "
+                "`apt-get install mariadb-server`.")
 
     def start(self) -> Self:
         user = _service_user("mysql")
@@ -382,19 +428,6 @@ class MariaDBServer(LocalServer):
         assert self.directory is not None
         return self.directory / "mariadb.sock"
 
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-            self.process = None
-        if self.directory is not None:
-            shutil.rmtree(self.directory, ignore_errors=True)
-            self.directory = None
-
     def connect(self, user: str | None = None, password: str | None = None) -> Any:
         """A PyMySQL connection over TCP (TLS verified against the test CA when enabled)."""
         import ssl
@@ -410,3 +443,110 @@ class MariaDBServer(LocalServer):
             autocommit=True, connect_timeout=5, **options,
         )
 
+
+
+@dataclass
+class RedisServer(_ChildServer):
+    """A private ``redis-server`` whose only usable account is an admin with a password.
+
+    Users come from an ACL file in the server's own directory: ``default`` is disabled, so
+    every connection must authenticate as a named user (``AUTH user password``), and the admin
+    (every command, key and channel) is stored as a SHA-256 hash, never in clear text. Nothing
+    is persisted: no RDB or AOF file is written. TLS is not offered (``certs`` is refused).
+    """
+
+    engine: ClassVar[str] = "redis"
+    timeout: float = 30.0
+
+    @classmethod
+    def missing(cls) -> str | None:
+        import importlib.util
+
+        if shutil.which("redis-server") is None:
+            return "No redis-server found: install Redis, e.g. `apt-get install redis-server`."
+        if importlib.util.find_spec("redis") is None:
+            return "The redis client library is missing: `pip install redis` (or rotor[dev])."
+        return None
+
+    def start(self) -> Self:
+        if self.certs is not None:
+            raise ValueError("RedisServer has no TLS; start it without certs.")
+        problem = self.missing()
+        if problem is not None:
+            raise RuntimeError(problem)
+        self.directory = Path(tempfile.mkdtemp(prefix="rotor-redis-"))
+        digest = hashlib.sha256(self.superuser_password.encode()).hexdigest()
+        acl = self.directory / "users.acl"
+        acl.write_text(f"user default off\nuser {self.superuser} on #{digest} ~* &* +@all\n")
+        self.port = self.port or free_port()
+        for attempt in _port_attempts(self):
+            self._write_config(acl)
+            self.process = subprocess.Popen(
+                ["redis-server", str(self.directory / "redis.conf")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env=_private_env(self.directory), cwd=self.directory)
+            try:
+                self._wait_ready()
+                break
+            except RuntimeError:
+                self.end_process()
+                if not attempt.retry_if_port_taken("Address already in use"):
+                    self.stop()
+                    raise
+        return self
+
+    def _write_config(self, acl: Path) -> None:
+        directory = acl.parent
+        settings = {
+            "port": str(self.port), "bind": self.host, "protected-mode": "yes",
+            "dir": str(directory), "aclfile": str(acl), "logfile": str(self.log_file),
+            "pidfile": str(directory / "redis.pid"), "save": '""', "appendonly": "no",
+            "daemonize": "no", "databases": "4",
+        }
+        (directory / "redis.conf").write_text("".join(f"{k} {v}\n" for k, v in settings.items()))
+
+    def _wait_ready(self) -> None:
+        import time
+
+        import redis
+
+        deadline = time.monotonic() + self.timeout
+        while self.process is not None and self.process.poll() is None:
+            try:
+                self.connect().close()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("redis-server did not accept connections in time.") \
+                        from None
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server exited: {self.log_text()[-2000:]}")
+
+    def connect(self, user: str | None = None, password: str | None = None) -> Any:
+        """A ``redis.Redis`` client, authenticated and checked with PING (as the admin unless
+        ``user`` is given): a rejected login raises ``redis.AuthenticationError``."""
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        client = redis.Redis(
+            host=self.host, port=self.port, username=user or self.superuser,
+            password=self.superuser_password if user is None else (password or ""),
+            socket_timeout=5, socket_connect_timeout=5, decode_responses=True,
+            retry=Retry(NoBackoff(), 0),  # a refused login is an answer, not a hiccup
+        )
+        try:
+            client.ping()
+        except Exception:
+            client.close()
+            raise
+        return client
+
+    def logs_in(self, user: str, password: str) -> bool:
+        import redis
+
+        try:
+            self.connect(user, password).close()
+        except redis.AuthenticationError:
+            return False
+        return True

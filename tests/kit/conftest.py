@@ -11,12 +11,11 @@ from rotor.testing import RotatorCheck
 
 from tests.apikey.conftest import quick_backoff, sendgrid, sendgrid_secret  # noqa: F401
 from tests.conftest import handler
-from tests.mysql.conftest import make_user, mdb, mdb_admin_arn  # noqa: F401
 from tests.mysql.support import my_secret
 from tests.pg import pg_secret
 
 SHIPPED = ("postgresql_single", "postgresql_alternating", "mysql_single", "mysql_alternating",
-           "apikey")
+           "mysql_dual", "apikey")
 
 
 @pytest.fixture
@@ -41,7 +40,7 @@ def shipped_check(request: pytest.FixtureRequest, sm: Any) -> Callable[..., Rota
             admin = fixture("admin_arn") if strategy == "alternating" else None
             wiring = database(fixture("pg"), fixture("make_role"), pg_secret, admin)
         elif family == "mysql":
-            admin = fixture("mdb_admin_arn") if strategy == "alternating" else None
+            admin = fixture("mdb_admin_arn") if strategy in ("alternating", "dual") else None
             wiring = database(fixture("mdb"), fixture("make_user"), my_secret, admin)
         else:
             api, secret = fixture("sendgrid"), fixture("sendgrid_secret")

@@ -24,6 +24,7 @@ from rotor.protocol import Rotation
 
 class DualPasswords(AdminRotator):
     strategy = "dual"
+    keeps = "new"  # the previous password is discarded once AWSCURRENT moved
 
     def create(self, rotation: Rotation) -> dict[str, Any]:
         current = self.current_login(rotation)

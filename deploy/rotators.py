@@ -32,6 +32,7 @@ ROTATORS = (
             admin=MASTERARN_ADMINS, rds_managed_admins=True),
     Rotator("MysqlDual", "mysql_dual", "MySQL/MariaDB, dual passwords",
             admin=MASTERARN_ADMINS, rds_managed_admins=True),
+    Rotator("Redis", "redis", "Redis/Valkey ACL users", admin=MASTERARN_ADMINS),
     Rotator("ApiKey", "apikey", "third-party API keys",
             admin="the provider admin secrets named by the rotated secrets' adminarn"),
 )

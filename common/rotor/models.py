@@ -14,6 +14,7 @@ from rotor.errors import SecretFormatError
 
 POSTGRES_ENGINES = frozenset({"postgres", "postgresql", "aurora-postgresql"})
 MYSQL_ENGINES = frozenset({"mysql", "mariadb", "aurora-mysql", "aurora"})
+REDIS_ENGINES = frozenset({"redis", "valkey"})
 
 
 def text_field(value: dict[str, Any], key: str, where: str, *, required: bool = True) -> str | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,7 +67,7 @@ def _postgres(request: pytest.FixtureRequest, alternating: bool) -> Case:
 
 
 def _mariadb(request: pytest.FixtureRequest, alternating: bool) -> Case:
-    server = request.getfixturevalue("deploy_mariadb")
+    server = request.getfixturevalue("mdb")
     new_secret = request.getfixturevalue("new_secret")
     user, password = unique_user("deploy"), _password()
     with server.connect() as conn, conn.cursor() as cursor:
@@ -103,24 +102,34 @@ def _apikey(request: pytest.FixtureRequest) -> Case:
     return Case(new_secret(value), works)
 
 
+def _redis(request: pytest.FixtureRequest) -> Case:
+    import hashlib
+
+    server = request.getfixturevalue("rotor_redis")
+    new_secret = request.getfixturevalue("new_secret")
+    user, password = unique_user("deploy"), _password()
+    with server.connect() as admin:
+        admin.execute_command("ACL", "SETUSER", user, "on",
+                              f"#{hashlib.sha256(password.encode()).hexdigest()}", "+ping")
+    value = {"engine": "redis", "host": server.host, "port": server.port, "username": user,
+             "password": password, "ssl": False,
+             "masterarn": new_secret(server.admin_secret())}
+
+    def works(current: dict[str, Any]) -> bool:
+        return bool(server.logs_in(user, current["password"])) and current["password"] != password
+
+    return Case(new_secret(value), works)
+
+
 RECIPES: dict[str, Callable[[pytest.FixtureRequest], Case]] = {
     "postgresql_single": lambda r: _postgres(r, alternating=False),
     "postgresql_alternating": lambda r: _postgres(r, alternating=True),
     "mysql_single": lambda r: _mariadb(r, alternating=False),
     "mysql_alternating": lambda r: _mariadb(r, alternating=True),
     "mysql_dual": lambda r: _mariadb(r, alternating=True),  # an admin too: masterarn
+    "redis": _redis,
     "apikey": _apikey,
 }
-
-
-@pytest.fixture(scope="session")
-def deploy_mariadb() -> Iterator[Any]:
-    if shutil.which("mariadbd") is None and shutil.which("mysqld") is None:
-        pytest.skip("no MariaDB server binary here")
-    from rotor.local.servers import MariaDBServer
-
-    with MariaDBServer() as server:
-        yield server
 
 
 @pytest.fixture

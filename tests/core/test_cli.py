@@ -35,13 +35,16 @@ def test_rotate_command_reports_failure(pg, sm, moto_endpoint, new_secret, make_
                  "--attempts", "2")
     assert done.returncode == 1
     assert done.stdout.count("FAILED") == 2 + 1  # two attempts, then the verdict
+    assert done.stderr.startswith("rotor: rotation failed: setSecret still failed after 2 ")
     assert "wrong-password-here" not in done.stdout + done.stderr
 
 
 def test_rotate_refuses_without_a_local_endpoint():
     done = rotor("rotate", "x", "--rotator", "postgresql-single",
                  SECRETS_MANAGER_ENDPOINT="")
-    assert done.returncode != 0 and "--endpoint-url" in done.stderr
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == ("rotor: `rotor rotate` needs --endpoint-url (a moto server, e.g. "
+                           "`rotor moto-server`): the harness never calls real AWS\n")
 
 
 def test_demo_runs_real_rotations():
@@ -54,4 +57,5 @@ def test_demo_runs_real_rotations():
 
 def test_rotators_are_listed():
     done = rotor("rotators")
+    assert done.returncode == 0
     assert "postgresql-single" in done.stdout and "postgresql-alternating" in done.stdout

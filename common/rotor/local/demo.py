@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 from rotor.local.harness import Harness, RotationReport, StepResult, load_handler
 from rotor.local.moto import LocalMoto
+from rotor.local.rotators import ROTATORS_DIR
 from rotor.local.servers import (
     LocalServer,
     MariaDBServer,
@@ -30,7 +31,6 @@ from rotor.local.servers import (
 )
 from rotor.local.tlsca import CertFiles, make_ca
 
-ROTATORS_DIR = Path(__file__).resolve().parents[3] / "rotators"
 Proof = list[tuple[str, bool]]
 
 

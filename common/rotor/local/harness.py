@@ -15,6 +15,7 @@ resulting state, so a backend that behaves otherwise is reported, not trusted.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import hashlib
 import importlib.util
 import json
@@ -24,6 +25,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -84,37 +86,80 @@ class LambdaContext:
         return int((self.deadline - time.monotonic()) * 1000)
 
 
-def load_handler(spec: str) -> Handler:
-    """``path/to/app.py:lambda_handler`` (or ``module:attr``) to the callable.
+class RotationInProgress(HarnessError):
+    """Another rotation is in progress: finish it with its token, or cancel it."""
 
-    A file is loaded as Lambda loads it: its directory on ``sys.path`` (so it can import the
-    modules beside it) and the module in ``sys.modules`` (dataclasses and pickling need it),
-    under a name of its own per path."""
-    target, _, attr = spec.rpartition(":")
-    if not target:
+
+class HandlerNotFound(HarnessError):
+    """The handler's file, module or function does not exist."""
+
+
+def load_handler(spec: str) -> Handler:
+    """A handler named as rotor or as Lambda does, to the callable.
+
+    ``path/to/app.py:lambda_handler`` or ``path/to/app.py`` (function ``lambda_handler``);
+    ``module:attr`` for an importable module; Lambda's own ``rotators/x/app.lambda_handler`` or
+    ``pkg.module.func``, a file relative to the working directory (Lambda's code root) if there
+    is one, else an importable module.
+    """
+    if ":" in spec:
+        target, _, attr = spec.rpartition(":")
+    elif spec.endswith(".py"):
         target, attr = spec, "lambda_handler"
-    if target.endswith(".py"):
-        path = Path(target).resolve()
-        digest = hashlib.sha256(str(path).encode()).hexdigest()[:8]
-        name = f"rotor_handler_{path.parent.name}_{digest}"
-        module_spec = importlib.util.spec_from_file_location(name, path)
-        if module_spec is None or module_spec.loader is None:
-            raise HarnessError(f"Cannot load a handler from {path}.")
-        module = importlib.util.module_from_spec(module_spec)
-        if str(path.parent) not in sys.path:
-            sys.path.append(str(path.parent))
-        sys.modules[name] = module
-        try:
-            module_spec.loader.exec_module(module)
-        except BaseException:
-            del sys.modules[name]
-            raise
     else:
-        module = importlib.import_module(target)
-    handler = getattr(module, attr, None)
+        module, _, attr = spec.rpartition(".")
+        if not module or not attr:
+            raise HandlerNotFound(
+                f"handler {spec!r} names no function: write path/to/app.py:function, "
+                "path/to/app.function (as Lambda does) or module:function")
+        if "/" in module:  # a path, as Lambda writes subfolders: only a file can match
+            target = module + ".py"
+        else:
+            as_file = Path(module.replace(".", "/") + ".py")
+            target = str(as_file) if as_file.is_file() else module
+    module_obj = _load_module(target, spec)
+    handler = getattr(module_obj, attr, None)
     if not callable(handler):
-        raise HarnessError(f"{spec} does not name a callable handler.")
+        names = [n for n, v in vars(module_obj).items() if callable(v) and not n.startswith("_")]
+        close = difflib.get_close_matches(attr, names, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise HandlerNotFound(f"{target} has no function {attr!r}{hint}")
     return handler  # type: ignore[no-any-return]
+
+
+def _load_module(target: str, spec: str) -> ModuleType:
+    """Import the handler's module (by file path or module name), as Lambda's init does."""
+    try:
+        if target.endswith(".py"):
+            path = Path(target).resolve()
+            if not path.is_file():
+                raise HandlerNotFound(f"no handler file {target}")
+            digest = hashlib.sha256(str(path).encode()).hexdigest()[:8]
+            name = f"rotor_handler_{path.parent.name}_{digest}"  # one per file
+            module_spec = importlib.util.spec_from_file_location(name, path)
+            if module_spec is None or module_spec.loader is None:
+                raise HarnessError(f"Cannot load a handler from {path}.")
+            module = importlib.util.module_from_spec(module_spec)
+            if str(path.parent) not in sys.path:  # as Lambda: the modules beside it import
+                sys.path.append(str(path.parent))
+            sys.modules[name] = module  # as an import does: dataclasses and pickle look here
+            try:
+                module_spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[name]
+                raise
+            return module
+        return importlib.import_module(target)
+    except HarnessError:
+        raise
+    except ModuleNotFoundError as exc:
+        if exc.name and (target == exc.name or target.startswith(exc.name + ".")):
+            raise HandlerNotFound(
+                f"no handler module {target} (no file {target.replace('.', '/')}.py "
+                "under the working directory, and no importable module)") from None
+        raise HarnessError(f"cannot load the handler {spec}: {describe_exception(exc)}") from exc
+    except Exception as exc:  # the module's own code failed, as a Lambda init error would
+        raise HarnessError(f"cannot load the handler {spec}: {describe_exception(exc)}") from exc
 
 
 class Harness:
@@ -141,6 +186,30 @@ class Harness:
     def stages(self, secret_id: str) -> dict[str, list[str]]:
         return self._describe(secret_id)[1]
 
+    @staticmethod
+    def _current_and_pending(stages: dict[str, list[str]]) -> tuple[str | None, str | None]:
+        current = next((v for v, s in stages.items() if CURRENT in s), None)
+        pending = next((v for v, s in stages.items() if PENDING in s), None)
+        return current, pending
+
+    def in_progress(self, secret_id: str) -> str | None:
+        """The token of a rotation left in progress: AWSPENDING on a version other than
+        AWSCURRENT (on AWSCURRENT it is the harmless leftover of a finished one)."""
+        current, pending = self._current_and_pending(self.stages(secret_id))
+        return pending if pending is not None and pending != current else None
+
+    def cancel(self, secret_id: str) -> str | None:
+        """Give up a rotation left in progress: remove its AWSPENDING label (the version and
+        any value it holds stay, reachable by id) and return the version it was on. Nothing
+        else changes: AWSCURRENT, rotation settings and the database are left as they are."""
+        self._refuse_remote_endpoints()
+        pending = self.in_progress(secret_id)
+        if pending is not None:
+            self.sm.update_secret_version_stage(
+                SecretId=secret_id, VersionStage=PENDING, RemoveFromVersionId=pending
+            )
+        return pending
+
     def start(self, secret_id: str, token: str | None = None) -> str:
         """Begin a rotation as RotateSecret does: a valueless AWSPENDING version under a token."""
         return self._begin(secret_id, token)[1].token
@@ -151,10 +220,9 @@ class Harness:
         self._refuse_remote_endpoints()
         token = token or str(uuid.uuid4())
         arn, stages = self._describe(secret_id)
-        current = next((v for v, s in stages.items() if CURRENT in s), None)
-        pending = next((v for v, s in stages.items() if PENDING in s), None)
+        current, pending = self._current_and_pending(stages)
         if pending is not None and pending != current:
-            raise HarnessError(
+            raise RotationInProgress(
                 f"A previous rotation is still in progress (AWSPENDING on version {pending}); "
                 "finish it with the same token or remove the AWSPENDING label."
             )
@@ -221,6 +289,7 @@ class Harness:
 
     def resume(self, secret_id: str, token: str) -> RotationReport:
         """Run the four steps of a started rotation, as the service retries it."""
+        self._refuse_remote_endpoints()
         arn, stages = self._describe(secret_id)
         return self._run(arn, RotationReport(secret_id, token, before=stages))
 

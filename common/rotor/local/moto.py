@@ -1,12 +1,13 @@
 """moto (every emulated AWS service, Secrets Manager and RDS included) over HTTP on 127.0.0.1.
 
 The socket is bound in the caller's thread, on port 0 unless one is asked for, so there is no
-race for a free port and a port already in use is an immediate error (moto's own
-ThreadedMotoServer waits forever when its thread cannot bind).
+race for a free port and a port already in use is an immediate OSError (moto's own
+ThreadedMotoServer waits forever when its thread cannot bind; werkzeug, binding itself, exits).
 """
 
 from __future__ import annotations
 
+import socket
 from typing import Self
 
 from rotor.local.background import BackgroundServer
@@ -29,8 +30,10 @@ class LocalMoto(BackgroundServer):
         from werkzeug.serving import make_server
 
         app = DomainDispatcherApplication(create_backend_app)
-        server = make_server(self.host, self.port, app, threaded=True,
-                             request_handler=MotoRequestHandler)
-        self.port = int(server.server_port)
+        # Bound here, not by werkzeug, which prints and exits when the port is taken.
+        with socket.create_server((self.host, self.port)) as listening:
+            server = make_server(self.host, self.port, app, threaded=True,
+                                 request_handler=MotoRequestHandler, fd=listening.fileno())
+        self.port = int(server.port)
         self.serve(server, "moto")
         return self

@@ -1,0 +1,148 @@
+"""``rotor rotate``: one rotation of a secret in a local moto, through a real handler, as
+Secrets Manager runs it (the local harness). A rotation left in progress is reattempted with its
+token, as the service does; ``--cancel`` gives it up instead."""
+
+from __future__ import annotations
+
+import argparse
+from types import ModuleType
+from typing import Any
+
+from rotor.cli import devkit, lambda_env
+from rotor.cli.commands.stages import labelled
+from rotor.cli.context import Context
+from rotor.cli.errors import CliError, Exit
+from rotor.cli.options import add_command, positive_int
+from rotor.cli.output import Output
+
+DESCRIPTION = """Rotate a secret in a moto Secrets Manager on this machine through a rotator's
+real Lambda handler, as the service does: a valueless AWSPENDING version under a new token, the
+four steps with that token, the whole sequence retried when a step fails (not after a permanent
+error), then a check of the end state. A rotation left in progress is reattempted with its
+token. Never calls real AWS."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = add_command(sub, "rotate", "rotate a secret in a local moto, through a handler",
+                         DESCRIPTION, aws=True)
+    parser.add_argument("secret_id", metavar="SECRET", help="the secret's name or ARN")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--rotator", metavar="NAME",
+                       help="one of `rotor rotators`, e.g. postgresql-single "
+                            "(postgresql_single works too)")
+    which.add_argument("--handler", metavar="HANDLER",
+                       help="your own handler: path/to/app.py[:function], or as Lambda writes "
+                            "it: path/to/app.function or package.module.function")
+    which.add_argument("--cancel", action="store_true",
+                       help="rotate nothing: remove the AWSPENDING label of a rotation left in "
+                            "progress (never from the AWSCURRENT version) and say what was "
+                            "removed")
+    parser.add_argument("--attempts", type=positive_int, default=3, metavar="N",
+                        help="runs of the four steps when one fails, as the service retries "
+                             "(default 3; a permanent error is not retried)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, context: Context) -> int:
+    harness = devkit.load("rotate", "rotor.local.harness")
+    aws = context.need_aws()
+    sm = aws.client("secretsmanager", local_command="rotate")
+    if args.cancel:
+        return cancel(harness.Harness(sm, _never_invoked), args.secret_id, context.out)
+    out = context.out
+
+    def show(step: Any) -> None:
+        status = "ok" if step.error is None else f"FAILED: {step.error}"
+        if step.permanent:
+            status += " (permanent: not retried)"
+        out.line(f"attempt {step.attempt}  {step.step:<13} {step.seconds * 1000:7.1f} ms  {status}")
+
+    with lambda_env.environment(aws.handler_environment()), \
+            lambda_env.handler_logs(context.verbose):
+        handler = _load(harness, args)
+        rotation = harness.Harness(sm, lambda_env.printing_to_stderr(handler),
+                                   attempts=args.attempts, on_step=show)
+        token = rotation.in_progress(args.secret_id)
+        if token is not None:
+            out.line("A previous rotation isn't complete. That rotation will be reattempted "
+                     f"(token {token}).")
+            report = rotation.resume(args.secret_id, token)
+        else:
+            try:
+                report = rotation.rotate(args.secret_id)
+            except harness.RotationInProgress as exc:  # started by someone else meanwhile
+                raise CliError(Exit.CONFLICT, str(exc)) from None
+        left = None if report.succeeded else rotation.in_progress(args.secret_id)
+    doc = {
+        "secret_id": args.secret_id, "token": report.token, "resumed": token is not None,
+        "succeeded": report.succeeded, "attempts": report.attempts,
+        "steps": [{"attempt": s.attempt, "step": s.step, "seconds": round(s.seconds, 4),
+                   "error": s.error, "permanent": s.permanent} for s in report.steps],
+        "versions_before": labelled(report.before), "versions_after": labelled(report.after),
+        "in_progress": left,
+    }
+
+    def table() -> None:
+        for version, stages in labelled(report.after).items():
+            out.line(f"{version}  {' '.join(stages)}")
+        out.line("rotation succeeded" if report.succeeded else "rotation FAILED")
+
+    out.result(doc, table)
+    if not report.succeeded:
+        raise CliError(Exit.ROTATION_FAILED, _failure(report, left))
+    return 0
+
+
+def _load(harness: ModuleType, args: argparse.Namespace) -> Any:
+    spec = args.handler
+    if args.rotator:
+        rotators = devkit.load("rotate", "rotor.local.rotators")
+        found = rotators.find(args.rotator)
+        if found is None:
+            known = ", ".join(r.name for r in rotators.catalog())
+            raise CliError(Exit.NOT_FOUND, f"no rotator {args.rotator!r} (known: {known})" if known
+                           else f"no rotators under {rotators.ROTATORS_DIR}: --rotator needs a "
+                                "rotor source checkout; use --handler")
+        spec = f"{found.path}:lambda_handler"
+    try:
+        return harness.load_handler(spec)
+    except harness.HandlerNotFound as exc:
+        raise CliError(Exit.NOT_FOUND, str(exc)) from None
+    except harness.HarnessError as exc:  # its module failed to import, as a Lambda init would
+        raise CliError(Exit.ROTATION_FAILED, str(exc)) from exc
+
+
+def _failure(report: Any, left: str | None) -> str:
+    last = report.steps[-1] if report.steps else None
+    if last is not None and last.error is not None:
+        why = (f"{last.step} failed with a permanent error, not retried: fix its cause"
+               if last.permanent else
+               f"{last.step} still failed after {report.attempts} attempt(s)")
+    else:
+        why = ("every step succeeded but the end state is wrong (AWSCURRENT must be on the new "
+               "version and AWSPENDING on none): check finishSecret")
+    how = (f"; AWSPENDING stays on {left}: `rotor rotate` reattempts that rotation, "
+           "`rotor rotate --cancel` gives it up") if left else ""
+    return f"rotation failed: {why}{how}"
+
+
+def cancel(harness: Any, secret_id: str, out: Output) -> int:
+    before = harness.stages(secret_id)
+    removed = harness.cancel(secret_id)
+    doc = {"secret_id": secret_id, "removed": removed,
+           "versions": labelled(harness.stages(secret_id))}
+    if removed is not None:
+        message = (f"removed AWSPENDING from version {removed}: the rotation left in progress "
+                   "is cancelled. AWSCURRENT is unchanged; the version and any value it holds "
+                   "stay, readable by its id.")
+    elif any("AWSPENDING" in stages for stages in before.values()):
+        message = ("no rotation in progress: AWSPENDING is on the AWSCURRENT version (left by "
+                   "a finished rotation; the next one clears it). Nothing removed.")
+    else:
+        message = "no rotation in progress: nothing removed."
+    out.result(doc, lambda: out.line(message))
+    return 0
+
+
+def _never_invoked(event: dict[str, Any], context: Any) -> None:
+    """The handler of a harness that only cancels."""

@@ -41,7 +41,8 @@ def test_rotate_command_reports_failure(pg, sm, moto_endpoint, new_secret, make_
 
 def test_rotate_refuses_without_a_local_endpoint():
     done = rotor("rotate", "x", "--rotator", "postgresql-single",
-                 SECRETS_MANAGER_ENDPOINT="")
+                 SECRETS_MANAGER_ENDPOINT="", AWS_ENDPOINT_URL="",
+                 AWS_ENDPOINT_URL_SECRETS_MANAGER="")
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr == ("rotor: `rotor rotate` needs --endpoint-url (a moto server, e.g. "
                            "`rotor moto-server`): the harness never calls real AWS\n")

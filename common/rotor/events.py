@@ -45,11 +45,10 @@ def _put_event(detail_type: str, detail: dict[str, Any]) -> None:
     global _client
     try:
         if _client is None:
-            import boto3
-            from botocore.config import Config
+            from rotor import aws
 
-            _client = boto3.client("events", config=Config(
-                connect_timeout=2, read_timeout=3, retries={"max_attempts": 1}))
+            _client = aws.client("events", connect_timeout=2, read_timeout=3,
+                                 retries={"max_attempts": 1})
         answer = _client.put_events(Entries=[{
             "Source": SOURCE, "DetailType": detail_type, "EventBusName": bus,
             "Detail": json.dumps(detail)}])

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rotor.errors import SecretFormatError, StateError
-from rotor.observability import redactor, silence_sdk_debug_logs
+from rotor.observability import redactor
 from rotor.settings import current as current_settings
 
 if TYPE_CHECKING:
@@ -35,18 +35,14 @@ def client() -> SecretsManagerClient:
     if _client is None:
         with _client_lock:
             if _client is None:
-                import boto3  # deferred: boto3 is the slowest import a rotator has
-                from botocore.config import Config
+                from rotor import aws  # deferred: botocore is the slowest import a rotator has
 
-                silence_sdk_debug_logs()
-                _client = boto3.client(
+                _client = aws.client(
                     "secretsmanager",
                     endpoint_url=current_settings().secrets_manager_endpoint,
-                    config=Config(
-                        retries={"mode": "standard", "max_attempts": 5},
-                        connect_timeout=5,
-                        read_timeout=20,
-                    ),
+                    retries={"mode": "standard", "max_attempts": 5},
+                    connect_timeout=5,
+                    read_timeout=20,
                 )
     return _client
 
@@ -54,8 +50,11 @@ def client() -> SecretsManagerClient:
 def reset_client() -> None:
     """Forget the client and cached values (for a harness that changes endpoint or account)."""
     global _client
+    from rotor import aws
+
     with _client_lock:
         _client = None
+    aws.reset()
     _values.clear()
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.deploy import cfn
-from tests.runtime_code import dev_modules, runtime_files
+from tests.runtime_code import dev_modules, rotor_table, runtime_files
 
 FUNCTION = "AWS::Serverless::Function"
 LAYER_LIMIT = 250 * 1024 * 1024  # unzipped function + layers
@@ -46,6 +46,9 @@ for name in json.loads(modules):
     except Exception as exc:
         missing[name] = f"{type(exc).__name__}: {exc}"
 result["missing"] = missing
+from rotor import aws
+result["endpoints"] = {s: aws.client(s, region_name="eu-west-1").meta.endpoint_url
+                       for s in aws.SERVICES}
 if "psycopg" in sys.modules or "psycopg" in json.loads(modules):
     import psycopg
     result["psycopg_impl"] = psycopg.pq.__impl__
@@ -112,7 +115,7 @@ def test_layer_holds_rotors_runtime_as_in_the_repository(built: Path,
         assert shipped.is_file(), f"{shipped} is missing from the built layer"
         assert shipped.read_bytes() == (source / relative).read_bytes(), f"{shipped} is stale"
     shipped = sorted(p.relative_to(layer / "rotor") for p in (layer / "rotor").rglob("*")
-                     if p.is_file())
+                     if p.is_file() and "__pycache__" not in p.parts)
     assert shipped == sorted(files), "the layer ships other files than rotor's runtime"
 
 
@@ -132,6 +135,41 @@ def test_layer_holds_runtime_dependencies_only(built: Path, template: dict[str, 
             f"rotor imports {module}, which the built layer lacks: add its distribution to "
             "[project] dependencies in pyproject.toml")
     assert [name for name in DEV_ONLY if (layer / name).exists()] == []
+
+
+def test_layer_ships_bytecode_lambda_can_use(built: Path, template: dict[str, Any],
+                                             runtime: str) -> None:
+    """/opt is read-only on Lambda: without bytecode of the runtime's version that needs no
+    timestamp check, every new container recompiles every module (~0.45 s)."""
+    layer = layer_dir(built, template)
+    tag = "cpython-" + runtime.removeprefix("python").replace(".", "")
+    sources = [p for p in layer.rglob("*.py") if "__pycache__" not in p.parts]
+    assert len(sources) > 500
+    for source in sources:
+        pyc = source.parent / "__pycache__" / f"{source.stem}.{tag}.pyc"
+        assert pyc.is_file(), f"{source} has no {tag} bytecode"
+        flags = int.from_bytes(pyc.read_bytes()[4:8], "little")
+        assert flags == 1, f"{pyc} is checked against its source (flags {flags}), not unchecked"
+
+
+def test_layer_ships_the_aws_models_rotations_use_and_no_others(
+        built: Path, template: dict[str, Any]) -> None:
+    from rotor import aws
+
+    listed = rotor_table()["aws-services"]
+    assert sorted(aws.SERVICES) == sorted(listed)
+    package = cfn.ROOT / "common" / "rotor"
+    called = set()
+    for relative in runtime_files():
+        if relative.suffix == ".py":
+            called |= set(re.findall(r"aws\.client\(\s*\"([a-z0-9-]+)\"",
+                                     (package / relative).read_text()))
+    assert called and called <= set(aws.SERVICES), called
+    data = layer_dir(built, template) / "botocore" / "data"
+    assert sorted(p.name for p in data.iterdir() if p.is_dir()) == sorted(listed)
+    endpoints = json.loads((data / "endpoints.json").read_text())
+    for partition in endpoints["partitions"]:
+        assert set(partition["services"]) <= set(listed)
 
 
 def test_native_code_is_built_for_the_lambda_runtime_and_architecture(
@@ -197,3 +235,8 @@ def test_built_handler_imports_and_runs_with_only_the_layer(
         f"modules rotor imports are missing from the built layer: {result['missing']}; add "
         "their distributions to [project] dependencies in pyproject.toml")
     assert result.get("psycopg_impl") == "binary"
+    # The trimmed botocore still resolves every service a rotation calls.
+    assert result["endpoints"] == {
+        "secretsmanager": "https://secretsmanager.eu-west-1.amazonaws.com",
+        "rds": "https://rds.eu-west-1.amazonaws.com",
+        "events": "https://events.eu-west-1.amazonaws.com"}, result["endpoints"]

@@ -18,9 +18,9 @@ CLUSTER_TAG = "aws:rds:primarydbclusterarn"
 
 
 def _client(region: str) -> Any:
-    import boto3  # deferred, as for Secrets Manager; AWS_ENDPOINT_URL_RDS is honoured
+    from rotor import aws  # deferred, as for Secrets Manager; AWS_ENDPOINT_URL_RDS is honoured
 
-    return boto3.client("rds", region_name=region)
+    return aws.client("rds", region_name=region)
 
 
 def endpoint(admin: SecretDescription) -> dict[str, Any]:

@@ -5,16 +5,15 @@
 
 A cold rotation (a fresh process: interpreter start, handler import, the four steps) is split
 into phases by timing each one on its own in the child before the steps run: importing
-botocore, importing boto3, creating rotor's Secrets Manager client, its first and second
+botocore, creating rotor's Secrets Manager client, its first and second
 call, importing the database driver. Then the steps, which no longer pay for those. Separate
 runs under ``python -X importtime`` attribute each phase's import time to the top-level
 packages that spent it.
 
-Each ``--variant NAME=DIR`` (a layer directory: a patched copy of the built layer, say) and the
-built layer compiled to bytecode are also run cold, undivided, beside the layer as built: the
-medians say what each idea saves. ``--tracing`` runs everything as a function with X-Ray
-active (template.yaml deploys ``Tracing: Active``): rotor then creates the Powertools Tracer in
-its first step.
+Each ``--variant NAME=DIR`` (a layer directory: a patched copy of the built layer, say) is
+also run cold, undivided, beside the layer as built: the medians say what each idea saves.
+``--tracing`` runs everything as a function with X-Ray active (template.yaml deploys
+``Tracing: Active``): rotor then creates the Powertools Tracer in its first step.
 """
 
 from __future__ import annotations
@@ -40,7 +39,6 @@ from compare import (
     Implementation,
     bare_python,
     build_layer,
-    compiled_copy,
     rotor_handlers,
     stats,
 )
@@ -58,7 +56,7 @@ IMPORTTIME = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 
 def split_pre(rotator: str, tracing: bool) -> list[str]:
     """What is timed on its own before the steps, in order."""
-    pre = ["botocore.session", "boto3", "rotor.secrets:client", "probes:sm_call",
+    pre = ["botocore.session", "rotor.secrets:client", "probes:sm_call",
            "probes:sm_call"]
     if tracing:
         pre.append("probes:tracer")
@@ -67,7 +65,6 @@ def split_pre(rotator: str, tracing: bool) -> list[str]:
 
 PHASE_NAMES = {
     "botocore.session": "import botocore",
-    "boto3": "import boto3 (+ s3transfer...)",
     "rotor.secrets:client": "create the Secrets Manager client",
     "probes:tracer": "create the Tracer (X-Ray SDK)",
     "psycopg": "import psycopg",
@@ -168,7 +165,7 @@ print(json.dumps({"import": (t1 - t0) * 1000, "create": (t2 - t1) * 1000}))
 
 def client_creation(impls: list[Implementation], runs: int) -> dict[str, Any]:
     """Importing the SDK and creating a Secrets Manager client in a fresh process, per layer:
-    through boto3 (rotor today) or botocore alone; with the garbage collector on or off.
+    through boto3 or botocore alone (rotor.aws); with the garbage collector on or off.
     Interleaved; CPU-bound, so the minimum is the least noisy figure."""
     import subprocess
 
@@ -207,9 +204,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             workdir / "layer", f"{sys.version_info.major}.{sys.version_info.minor}")
         extra = TRACING_ENV if args.tracing else {}
         base = Implementation("rotor", python, rotor_handlers(), str(layer), extra_env=extra)
-        variants = [base, Implementation("rotor+pyc", python, rotor_handlers(),
-                                         str(compiled_copy(layer, workdir / "pyc", python)),
-                                         extra_env=extra)]
+        variants = [base]
         for spec in args.variant or []:
             name, _, directory = spec.partition("=")
             variants.append(Implementation(name, python, rotor_handlers(), directory,
@@ -219,7 +214,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for rotator in args.rotators:
             pre = split_pre(rotator, args.tracing)
             split_impls = [dataclasses.replace(v, extra_env={**v.extra_env, "BENCH_GC": "1"})
-                           for v in variants[:2]]  # as built, and with bytecode
+                           for v in variants[:1]]  # the layer as built
             split_cases = {i.name: fixture.case(i, rotator, "cold") for i in split_impls}
             cases = {i.name: fixture.case(i, rotator, "cold") for i in variants}
             split_runs: dict[str, list[dict[str, float]]] = defaultdict(list)
@@ -276,8 +271,8 @@ def markdown(report: dict[str, Any]) -> str:
             label = f"*{phase}*" if phase.startswith("of which") else label
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines += ["", "Import self-time by package (ms, median of the -X importtime runs; "
-                  "importtime inflates them), for the layer with bytecode:", ""]
-        imports = entry["imports"].get("rotor+pyc") or entry["imports"][names[0]]
+                  "importtime inflates them):", ""]
+        imports = entry["imports"][names[0]]
         for phase in entry["phases"][names[0]]:
             spent = imports.get(phase)
             if spent:

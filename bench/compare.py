@@ -14,8 +14,7 @@ How each implementation runs, as on Lambda:
 
 - rotor: ``rotators/<name>/app.py`` with the layer ``layer/build.py`` builds (for this
   machine's Python) on ``PYTHONPATH`` of an empty virtualenv, bytecode not written (Lambda's
-  /opt is read-only). Cold runs are repeated with the same layer compiled to ``.pyc``
-  ("rotor+pyc"), to show what shipping bytecode would save.
+  /opt is read-only): the layer ships its own bytecode, as Lambda gets it.
 - AWS's sample: ``DIR/<SampleDirectory>/lambda_function.py`` (the layout of
   aws-samples/aws-secrets-manager-rotation-lambdas) with ``--reference-python``, a virtualenv
   holding boto3, PyGreSQL and PyMySQL (boto3 with bytecode, as the Lambda runtime has it).
@@ -35,7 +34,6 @@ import json
 import os
 import platform
 import select
-import shutil
 import statistics
 import subprocess
 import sys
@@ -123,15 +121,6 @@ def bare_python(workdir: Path) -> str:
     venv = workdir / "bare-venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     return str(venv / "bin" / "python")
-
-
-def compiled_copy(layer: Path, dest: Path, python: str) -> Path:
-    """The layer with every module compiled by the interpreter that will run it."""
-    shutil.rmtree(dest, ignore_errors=True)
-    shutil.copytree(layer, dest, symlinks=True)
-    subprocess.run([python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode",
-                    "unchecked-hash", str(dest)], check=True, stdout=subprocess.DEVNULL)
-    return dest
 
 
 def rotor_handlers() -> dict[str, str]:
@@ -414,10 +403,6 @@ def implementations(args: argparse.Namespace, workdir: Path) -> list[Implementat
             layer = build_layer(workdir / "layer", version)
         python = bare_python(workdir)
         impls.append(Implementation("rotor", python, rotor_handlers(), str(layer)))
-        if not args.no_pyc:
-            compiled = compiled_copy(layer, workdir / "layer-pyc", python)
-            impls.append(Implementation("rotor+pyc", python, rotor_handlers(), str(compiled),
-                                        warm=False))
     else:  # the development virtualenv: quick, but its site-packages is not the layer
         impls.append(Implementation("rotor", sys.executable, rotor_handlers()))
     if args.reference:
@@ -506,8 +491,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "dependencies) instead of building one: e.g. a patched copy")
     parser.add_argument("--rotor-venv", action="store_true",
                         help="run rotor from the development virtualenv (no layer build)")
-    parser.add_argument("--no-pyc", action="store_true",
-                        help="skip the rotor+pyc cold runs")
     parser.add_argument("--workdir", help="keep layers and child logs here (default: a "
                                           "temporary directory, removed)")
 

@@ -28,8 +28,7 @@ def main() -> None:
     options = parser.parse_args()
     args = argparse.ArgumentParser()
     compare.add_arguments(args)
-    settings = args.parse_args(["--warm", str(options.rotations), "--cold", str(options.cold),
-                                "--no-pyc"])
+    settings = args.parse_args(["--warm", str(options.rotations), "--cold", str(options.cold)])
     def single(values: list[int]) -> int | list[int]:
         return values[0] if len(values) == 1 else values
 

@@ -202,8 +202,7 @@ def markdown(results: dict[str, Any]) -> str:
                   f"more first, left out), {s['cold_rotations']} cold; PostgreSQL "
                   f"{s['servers']['postgresql']}, {s['servers']['mysql']}; moto on 127.0.0.1. "
                   "SM calls: per rotation, all four steps in one container (a warm container "
-                  "that wrote the previous version may skip one read). rotor+pyc: the same "
-                  "layer compiled to bytecode (cold start only).", ""]
+                  "that wrote the previous version may skip one read).", ""]
         lines += rotation_tables(section)
         lines.append("")
     if "layer" in results:

@@ -55,7 +55,7 @@ template:  ## template.yaml and the docs' generated tables, from deploy/rotators
 	$(PYTHON) deploy/generate.py
 
 layer: $(STAMP)  ## the Lambda layer alone, into build/layer (sam build does the same)
-	$(BIN)/python layer/build.py build/layer
+	$(BIN)/python layer/build.py build/layer --aws-services "$(AWS_SERVICES)"
 
 # make bench REFERENCE=/tmp/awsref (AWS's sample rotators beside rotor; docs/benchmarks.md)
 REFERENCE  ?=

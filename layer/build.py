@@ -14,7 +14,8 @@ Two things keep a cold start short:
 - bytecode, compiled by an interpreter of the runtime's version with unchecked hashes
   (``/opt`` is read-only on Lambda, so a layer without it recompiles every module in every new
   container, ~0.45 s; zip timestamps are too coarse for timestamp-checked bytecode);
-- botocore's models and endpoint table cut down to ``[tool.rotor] aws-services``.
+- botocore's models and endpoint table cut down to ``[tool.rotor] aws-services`` (18 MiB and
+  ~40 ms of client creation less), plus what ``--aws-services`` adds for a custom rotator.
 
 Usage: ``python layer/build.py OUT_DIR [--python 3.13] [--arch x86_64] [--compiler PATH]``;
 the layer is written to ``OUT_DIR/python`` (``/opt/python`` on Lambda). Standard library only.
@@ -129,7 +130,8 @@ def compile_bytecode(target: Path, python: str, given: str | None) -> bool:
     return True
 
 
-def build(out: Path, python: str, arch: str, given_compiler: str | None = None) -> Path:
+def build(out: Path, python: str, arch: str, given_compiler: str | None = None,
+          aws_services: list[str] | None = None) -> Path:
     if not SOURCE.is_dir():
         raise SystemExit("layer/build.py: common/rotor is not beside this script; run `sam build "
                          "--build-in-source` (samconfig.toml sets it) from the repository.")
@@ -145,7 +147,9 @@ def build(out: Path, python: str, arch: str, given_compiler: str | None = None) 
             shutil.copytree(extra, target / extra.name, dirs_exist_ok=True)
     for unused in (*target.rglob("__pycache__"), target / "bin"):  # console scripts: no use
         shutil.rmtree(unused, ignore_errors=True)
-    trim_botocore(target, pyproject["tool"]["rotor"]["aws-services"])
+    services = list(pyproject["tool"]["rotor"]["aws-services"]) + (aws_services or [])
+    if "all" not in services:
+        trim_botocore(target, services)
     compile_bytecode(target, python, given_compiler)
     return target
 
@@ -159,8 +163,12 @@ def main() -> None:
                         help="the functions' architecture (default x86_64)")
     parser.add_argument("--compiler", help="a Python of the runtime's version to compile the "
                         "bytecode with (default: found on PATH or under ~/.pyenv)")
+    parser.add_argument("--aws-services", default="", metavar="NAMES",
+                        help="more AWS services whose botocore models the layer keeps, comma-"
+                        "separated (a custom rotator calling IAM, say: iam), or all")
     args = parser.parse_args()
-    print(f"rotor layer: {build(args.out, args.python, args.arch, args.compiler)}")
+    extra = [name.strip() for name in args.aws_services.split(",") if name.strip()]
+    print(f"rotor layer: {build(args.out, args.python, args.arch, args.compiler, extra)}")
 
 
 if __name__ == "__main__":

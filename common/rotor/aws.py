@@ -2,8 +2,9 @@
 
 boto3 adds nothing a rotation needs but ~20 ms (compiled) of imports to every cold start, so
 clients are built from a botocore session. The services listed in ``SERVICES`` are the only
-ones a rotation calls; the layer ships botocore's models for these alone (pyproject.toml's
-``[tool.rotor] aws-services``, checked by a test), so a new service must be added to both.
+ones rotor's code calls; the layer ships botocore's models for these alone (pyproject.toml's
+``[tool.rotor] aws-services``, checked by a test), so a new service must be added to both. A
+custom rotator calling another service (with boto3 or this module) needs a layer built with it.
 """
 
 from __future__ import annotations
@@ -22,11 +23,9 @@ _lock = threading.Lock()
 def client(service: str, **config: Any) -> Any:
     """A new client for ``service`` (``config``: botocore ``Config`` options; ``region_name``
     and ``endpoint_url`` are passed through). Callers keep the client they get."""
-    if service not in SERVICES:
-        raise ValueError(f"{service} is not in rotor.aws.SERVICES: add it there and to "
-                         "[tool.rotor] aws-services in pyproject.toml, so the layer ships it.")
     global _session
     from botocore.config import Config
+    from botocore.exceptions import UnknownServiceError
 
     region = config.pop("region_name", None)
     endpoint = config.pop("endpoint_url", None)
@@ -36,8 +35,14 @@ def client(service: str, **config: Any) -> Any:
 
             silence_sdk_debug_logs()
             _session = botocore.session.get_session()
-        return _session.create_client(service, region_name=region, endpoint_url=endpoint,
-                                      config=Config(**config) if config else None)
+        try:
+            return _session.create_client(service, region_name=region, endpoint_url=endpoint,
+                                          config=Config(**config) if config else None)
+        except UnknownServiceError:
+            raise UnknownServiceError(
+                service_name=service, known_service_names=", ".join(SERVICES) +
+                " (rotor's layer ships these models only: rebuild it with this service in "
+                "[tool.rotor] aws-services, or run `AWS_SERVICES=<name> sam build`)") from None
 
 
 def reset() -> None:

@@ -49,6 +49,10 @@ result["missing"] = missing
 from rotor import aws
 result["endpoints"] = {s: aws.client(s, region_name="eu-west-1").meta.endpoint_url
                        for s in aws.SERVICES}
+try:
+    aws.client("iam", region_name="eu-west-1")
+except Exception as exc:
+    result["other_service"] = f"{type(exc).__name__}: {exc}"
 if "psycopg" in sys.modules or "psycopg" in json.loads(modules):
     import psycopg
     result["psycopg_impl"] = psycopg.pq.__impl__
@@ -240,3 +244,6 @@ def test_built_handler_imports_and_runs_with_only_the_layer(
         "secretsmanager": "https://secretsmanager.eu-west-1.amazonaws.com",
         "rds": "https://rds.eu-west-1.amazonaws.com",
         "events": "https://events.eu-west-1.amazonaws.com"}, result["endpoints"]
+    # Any other service says how to build a layer that has it.
+    assert result["other_service"].startswith("UnknownServiceError"), result
+    assert "AWS_SERVICES=<name> sam build" in result["other_service"]

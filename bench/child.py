@@ -149,9 +149,14 @@ def rotate(handler, arn, token):
         steps.append({"step": step, "ms": ms(started, time.perf_counter()), "error": error})
         if error is not None:
             break
-    return {"steps": steps, "connections": COUNTS["connections"],
-            "failed_connections": COUNTS["failed"], "done": time.perf_counter(),
-            "gc_ms": round(GC["ms"], 3), "gc_collections": GC["collections"]}
+    return {
+        "steps": steps,
+        "connections": COUNTS["connections"],
+        "failed_connections": COUNTS["failed"],
+        "done": time.perf_counter(),
+        "gc_ms": round(GC["ms"], 3),
+        "gc_collections": GC["collections"],
+    }
 
 
 def main():

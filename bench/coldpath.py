@@ -48,7 +48,7 @@ TRACING_ENV = {  # what Lambda sets for a function with active tracing
     "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",  # nothing listens: segments are lost (UDP)
     "LAMBDA_TASK_ROOT": tempfile.gettempdir(),
     "_X_AMZN_TRACE_ID": "Root=1-65f00000-0123456789abcdef01234567;Parent=0123456789abcdef;"
-                        "Sampled=1",
+    "Sampled=1",
     "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
 }
 IMPORTTIME = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
@@ -56,8 +56,7 @@ IMPORTTIME = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 
 def split_pre(rotator: str, tracing: bool) -> list[str]:
     """What is timed on its own before the steps, in order."""
-    pre = ["botocore.session", "rotor.secrets:client", "probes:sm_call",
-           "probes:sm_call"]
+    pre = ["botocore.session", "rotor.secrets:client", "probes:sm_call", "probes:sm_call"]
     if tracing:
         pre.append("probes:tracer")
     return [*pre, DRIVERS[rotator.split("_")[0]]]
@@ -76,13 +75,24 @@ def pre_args(names: list[str]) -> list[str]:
     return [a for name in names for a in ("--pre", name)]
 
 
-def cold_once(fixture: Fixture, impl: Implementation, case: Any, logs: Path,
-              pre: list[str] | None = None, flags: tuple[str, ...] = ()) -> tuple[dict[str, Any],
-                                                                                   Path]:
+def cold_once(
+    fixture: Fixture,
+    impl: Implementation,
+    case: Any,
+    logs: Path,
+    pre: list[str] | None = None,
+    flags: tuple[str, ...] = (),
+) -> tuple[dict[str, Any], Path]:
     token = fixture.start(case)
     log = logs / f"{impl.name}-{case.rotator}-{len(case.runs)}{'-it' if flags else ''}.log"
-    child = Child(impl, case.rotator, fixture.moto.endpoint, log,
-                  ["cold", case.arn, token, *pre_args(pre or [])], python_flags=flags)
+    child = Child(
+        impl,
+        case.rotator,
+        fixture.moto.endpoint,
+        log,
+        ["cold", case.arn, token, *pre_args(pre or [])],
+        python_flags=flags,
+    )
     result = child.receive()
     result["wall_ms"] = (result["done"] - child.started) * 1000
     result["interpreter_ms"] = (result["t0"] - child.started) * 1000
@@ -111,9 +121,11 @@ class Labels:
 def phases(result: dict[str, Any]) -> dict[str, float]:
     """A split run's phases, in order, in milliseconds."""
     label = Labels()
-    out = {"interpreter start": result["interpreter_ms"],
-           "bench child set-up": result["setup_ms"],
-           label("import"): result["import_ms"]}
+    out = {
+        "interpreter start": result["interpreter_ms"],
+        "bench child set-up": result["setup_ms"],
+        label("import"): result["import_ms"],
+    }
     for item in result["pre"]:
         out[label(item["name"])] = item["ms"]
     for step in result["steps"]:
@@ -134,8 +146,9 @@ def parse_importtime(log: Path) -> dict[str, dict[str, float]]:
         match = IMPORTTIME.match(line)
         if match:
             top = match.group(4).split(".")[0]
-            out[phase]["(stdlib)" if top in stdlib or top.startswith("_") else top] += \
+            out[phase]["(stdlib)" if top in stdlib or top.startswith("_") else top] += (
                 int(match.group(1)) / 1000
+            )
     return {p: dict(v) for p, v in out.items()}
 
 
@@ -174,16 +187,22 @@ def client_creation(impls: list[Implementation], runs: int) -> dict[str, Any]:
     for _ in range(runs):
         for impl in impls:
             for sdk, gc in ways:
-                out = subprocess.run([impl.python, "-c", CLIENT_CODE, sdk, gc], check=True,
-                                     capture_output=True, text=True,
-                                     env=impl.env("http://127.0.0.1:9", 2)).stdout
+                out = subprocess.run(
+                    [impl.python, "-c", CLIENT_CODE, sdk, gc],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    env=impl.env("http://127.0.0.1:9", 2),
+                ).stdout
                 measured = json.loads(out)
                 key = f"{impl.name} {sdk} {gc}"
                 for part in ("import", "create"):
                     samples[key][part].append(measured[part])
                 samples[key]["total"].append(measured["import"] + measured["create"])
-    return {key: {part: stats(values) for part, values in parts.items()}
-            for key, parts in samples.items()}
+    return {
+        key: {part: stats(values) for part, values in parts.items()}
+        for key, parts in samples.items()
+    }
 
 
 def median_dicts(dicts: list[dict[str, float]]) -> dict[str, float]:
@@ -200,21 +219,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         logs = workdir / "logs"
         logs.mkdir()
         python = bare_python(workdir)
-        layer = Path(args.rotor_layer) if args.rotor_layer else build_layer(
-            workdir / "layer", f"{sys.version_info.major}.{sys.version_info.minor}")
+        layer = (
+            Path(args.rotor_layer)
+            if args.rotor_layer
+            else build_layer(
+                workdir / "layer", f"{sys.version_info.major}.{sys.version_info.minor}"
+            )
+        )
         extra = TRACING_ENV if args.tracing else {}
         base = Implementation("rotor", python, rotor_handlers(), str(layer), extra_env=extra)
         variants = [base]
         for spec in args.variant or []:
             name, _, directory = spec.partition("=")
-            variants.append(Implementation(name, python, rotor_handlers(), directory,
-                                           extra_env=extra))
+            variants.append(
+                Implementation(name, python, rotor_handlers(), directory, extra_env=extra)
+            )
         fixture = Fixture(stack)
         report: dict[str, Any] = {"tracing": args.tracing, "rotators": {}}
         for rotator in args.rotators:
             pre = split_pre(rotator, args.tracing)
-            split_impls = [dataclasses.replace(v, extra_env={**v.extra_env, "BENCH_GC": "1"})
-                           for v in variants[:1]]  # the layer as built
+            split_impls = [
+                dataclasses.replace(v, extra_env={**v.extra_env, "BENCH_GC": "1"})
+                for v in variants[:1]
+            ]  # the layer as built
             split_cases = {i.name: fixture.case(i, rotator, "cold") for i in split_impls}
             cases = {i.name: fixture.case(i, rotator, "cold") for i in variants}
             split_runs: dict[str, list[dict[str, float]]] = defaultdict(list)
@@ -232,8 +259,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             imports: dict[str, list[dict[str, dict[str, float]]]] = defaultdict(list)
             for _ in range(args.importtime_runs):
                 for impl in split_impls:
-                    _, log = cold_once(fixture, impl, split_cases[impl.name], logs, pre,
-                                       flags=("-X", "importtime"))
+                    _, log = cold_once(
+                        fixture, impl, split_cases[impl.name], logs, pre, flags=("-X", "importtime")
+                    )
                     imports[impl.name].append(parse_importtime(log))
             entry: dict[str, Any] = {"phases": {}, "imports": {}, "variants": {}}
             for name, runs in split_runs.items():
@@ -241,9 +269,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 entry["phases"][name]["total"] = stats([sum(r.values()) for r in runs])
                 entry["phases"][name]["of which garbage collection"] = stats(gc_runs[name])
                 per_phase = {p for run in imports[name] for p in run}
-                entry["imports"][name] = {p: median_dicts([run.get(p, {}) for run in
-                                                           imports[name]])
-                                          for p in per_phase}
+                entry["imports"][name] = {
+                    p: median_dicts([run.get(p, {}) for run in imports[name]]) for p in per_phase
+                }
             for name, samples in walls.items():
                 entry["variants"][name] = stats(samples)
             report["rotators"][rotator] = entry
@@ -259,9 +287,12 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [f"# Cold path{' (X-Ray tracing active)' if report['tracing'] else ''}", ""]
     for rotator, entry in report["rotators"].items():
         names = list(entry["phases"])
-        lines += [f"## {rotator}", "", "| phase | " + " | ".join(
-            f"{n} median ms (p90)" for n in names) + " |",
-            "|---|" + "---:|" * len(names)]
+        lines += [
+            f"## {rotator}",
+            "",
+            "| phase | " + " | ".join(f"{n} median ms (p90)" for n in names) + " |",
+            "|---|" + "---:|" * len(names),
+        ]
         for phase in entry["phases"][names[0]]:
             cells = []
             for n in names:
@@ -270,8 +301,12 @@ def markdown(report: dict[str, Any]) -> str:
             label = f"**{phase}**" if phase == "total" else phase
             label = f"*{phase}*" if phase.startswith("of which") else label
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
-        lines += ["", "Import self-time by package (ms, median of the -X importtime runs; "
-                  "importtime inflates them):", ""]
+        lines += [
+            "",
+            "Import self-time by package (ms, median of the -X importtime runs; "
+            "importtime inflates them):",
+            "",
+        ]
         imports = entry["imports"][names[0]]
         for phase in entry["phases"][names[0]]:
             spent = imports.get(phase)
@@ -279,23 +314,38 @@ def markdown(report: dict[str, Any]) -> str:
                 top = sorted(spent.items(), key=lambda kv: -kv[1])
                 shown = ", ".join(f"{k} {v:.0f}" for k, v in top if v >= 1)
                 lines.append(f"- {phase}: {shown or 'under 1 ms'}")
-        lines += ["", "Whole cold rotation, undivided (ms):", "",
-                  "| variant | median | p90 | min | max | n | vs rotor |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "Whole cold rotation, undivided (ms):",
+            "",
+            "| variant | median | p90 | min | max | n | vs rotor |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
         base = entry["variants"]["rotor"]["median"]
         for name, s in entry["variants"].items():
-            lines.append(f"| {name} | {s['median']} | {s['p90']} | {s['min']} | {s['max']} | "
-                         f"{s['n']} | {s['median'] - base:+.0f} |")
+            lines.append(
+                f"| {name} | {s['median']} | {s['p90']} | {s['min']} | {s['max']} | "
+                f"{s['n']} | {s['median'] - base:+.0f} |"
+            )
         lines.append("")
     creation = report.get("client_creation")
     if creation:
-        lines += ["## Secrets Manager client: SDK import + client creation, fresh process", "",
-                  "| layer, SDK, garbage collector | import median (min) | create median (min) "
-                  "| total median (min) |", "|---|---:|---:|---:|"]
+        lines += [
+            "## Secrets Manager client: SDK import + client creation, fresh process",
+            "",
+            "| layer, SDK, garbage collector | import median (min) | create median (min) "
+            "| total median (min) |",
+            "|---|---:|---:|---:|",
+        ]
         for key, parts in creation.items():
-            lines.append(f"| {key} | " + " | ".join(
-                f"{parts[p]['median']} ({parts[p]['min']})" for p in ("import", "create",
-                                                                      "total")) + " |")
+            lines.append(
+                f"| {key} | "
+                + " | ".join(
+                    f"{parts[p]['median']} ({parts[p]['min']})"
+                    for p in ("import", "create", "total")
+                )
+                + " |"
+            )
         lines.append("")
     return "\n".join(lines)
 
@@ -304,15 +354,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10, help="cold rotations per variant")
     parser.add_argument("--importtime-runs", type=int, default=3)
-    parser.add_argument("--rotators", nargs="+", choices=ROTATORS,
-                        default=["postgresql_single", "mysql_single"])
+    parser.add_argument(
+        "--rotators", nargs="+", choices=ROTATORS, default=["postgresql_single", "mysql_single"]
+    )
     parser.add_argument("--rotor-layer", metavar="DIR", help="default: build one")
-    parser.add_argument("--variant", action="append", metavar="NAME=DIR",
-                        help="another layer directory to run cold beside it (repeatable)")
-    parser.add_argument("--client-runs", type=int, default=15,
-                        help="fresh processes per way of creating the client (0: skip)")
-    parser.add_argument("--tracing", action="store_true",
-                        help="as a function with active X-Ray tracing (the template's default)")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        metavar="NAME=DIR",
+        help="another layer directory to run cold beside it (repeatable)",
+    )
+    parser.add_argument(
+        "--client-runs",
+        type=int,
+        default=15,
+        help="fresh processes per way of creating the client (0: skip)",
+    )
+    parser.add_argument(
+        "--tracing",
+        action="store_true",
+        help="as a function with active X-Ray tracing (the template's default)",
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--md", type=Path)
     args = parser.parse_args()

@@ -66,13 +66,22 @@ def stats(samples: list[float]) -> dict[str, float | int]:
     if not samples:
         return {"n": 0}
     ordered = sorted(samples)
-    p90 = statistics.quantiles(ordered, n=10, method="inclusive")[8] if len(ordered) > 1 \
+    p90 = (
+        statistics.quantiles(ordered, n=10, method="inclusive")[8]
+        if len(ordered) > 1
         else ordered[0]
-    return {"n": len(ordered), "median": round(statistics.median(ordered), 1),
-            "p90": round(p90, 1), "min": round(ordered[0], 1), "max": round(ordered[-1], 1)}
+    )
+    return {
+        "n": len(ordered),
+        "median": round(statistics.median(ordered), 1),
+        "p90": round(p90, 1),
+        "min": round(ordered[0], 1),
+        "max": round(ordered[-1], 1),
+    }
 
 
 # --- environments ----------------------------------------------------------------------------
+
 
 @dataclass
 class Implementation:
@@ -90,9 +99,12 @@ class Implementation:
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": os.environ.get("HOME", "/tmp"),  # noqa: S108
             "LANG": "C.UTF-8",
-            "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
-            "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "AWS_EC2_METADATA_DISABLED": "true",
             "AWS_LAMBDA_FUNCTION_NAME": "rotor-bench",
             "SECRETS_MANAGER_ENDPOINT": endpoint,
@@ -140,6 +152,7 @@ def reference_handlers(directory: Path) -> dict[str, str]:
 
 # --- the moto server, counting Secrets Manager calls ------------------------------------------
 
+
 def counting_moto() -> Any:
     from rotor.local.moto import LocalMoto
 
@@ -175,19 +188,31 @@ def counting_moto() -> Any:
 
 # --- children ---------------------------------------------------------------------------------
 
+
 class Child:
     """A process running one handler (``bench/child.py``), with its result pipe."""
 
-    def __init__(self, impl: Implementation, rotator: str, endpoint: str, log: Path,
-                 args: list[str], python_flags: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        impl: Implementation,
+        rotator: str,
+        endpoint: str,
+        log: Path,
+        args: list[str],
+        python_flags: tuple[str, ...] = (),
+    ) -> None:
         read, write = os.pipe()
         self.log = log
         self.started = time.perf_counter()
         with log.open("ab") as stderr:
             self.process = subprocess.Popen(
                 [impl.python, *python_flags, str(CHILD), impl.handlers[rotator], *args],
-                env=impl.env(endpoint, write), pass_fds=(write,), stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL, stderr=stderr, cwd=tempfile.gettempdir(),
+                env=impl.env(endpoint, write),
+                pass_fds=(write,),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                cwd=tempfile.gettempdir(),
             )
         os.close(write)
         self.results = os.fdopen(read, "r")
@@ -220,6 +245,7 @@ class Child:
 
 # --- the fixture: servers, users, secrets -----------------------------------------------------
 
+
 @dataclass
 class Case:
     """One secret rotated again and again by one implementation of one rotator."""
@@ -240,22 +266,29 @@ class Fixture:
         from rotor.local.harness import Harness
         from rotor.local.servers import MariaDBServer, PostgresServer
 
-        for key, value in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-                           "AWS_DEFAULT_REGION": REGION}.items():
+        for key, value in {
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": REGION,
+        }.items():
             os.environ.setdefault(key, value)
         self.moto = stack.enter_context(counting_moto())
-        self.sm = boto3.client("secretsmanager", endpoint_url=self.moto.endpoint,
-                               region_name=REGION)
+        self.sm = boto3.client(
+            "secretsmanager", endpoint_url=self.moto.endpoint, region_name=REGION
+        )
         self.harness = Harness(self.sm, lambda event, context: None)
-        self.servers = {"postgresql": stack.enter_context(PostgresServer()),
-                        "mysql": stack.enter_context(MariaDBServer())}
+        self.servers = {
+            "postgresql": stack.enter_context(PostgresServer()),
+            "mysql": stack.enter_context(MariaDBServer()),
+        }
         self.admins = {}
         for family, server in self.servers.items():
             value = server.admin_secret()
             if family == "mysql":
                 value["engine"] = "mysql"  # the samples accept mysql and aurora-mysql only
             self.admins[family] = self.sm.create_secret(
-                Name=f"bench/{family}/admin", SecretString=json.dumps(value))["ARN"]
+                Name=f"bench/{family}/admin", SecretString=json.dumps(value)
+            )["ARN"]
         with self.servers["mysql"].connect() as conn, conn.cursor() as cur:
             cur.execute("CREATE DATABASE benchdb")
         self.users = 0
@@ -274,15 +307,21 @@ class Fixture:
                 with conn.cursor() as cur:
                     cur.execute("CREATE USER %s@'%%' IDENTIFIED BY %s", (user, password))
                     cur.execute("GRANT SELECT ON benchdb.* TO %s@'%%'", (user,))
-        value: dict[str, Any] = {"engine": "postgres" if family == "postgresql" else "mysql",
-                                 "host": server.host, "port": server.port, "username": user,
-                                 "password": password, "ssl": False}
+        value: dict[str, Any] = {
+            "engine": "postgres" if family == "postgresql" else "mysql",
+            "host": server.host,
+            "port": server.port,
+            "username": user,
+            "password": password,
+            "ssl": False,
+        }
         if family == "postgresql":
             value["dbname"] = "postgres"
         if strategy == "alternating":
             value["masterarn"] = self.admins[family]
-        arn = self.sm.create_secret(Name=f"bench/{impl.name}/{rotator}/{mode}/{user}",
-                                    SecretString=json.dumps(value))["ARN"]
+        arn = self.sm.create_secret(
+            Name=f"bench/{impl.name}/{rotator}/{mode}/{user}", SecretString=json.dumps(value)
+        )["ARN"]
         return Case(impl, rotator, mode, arn, server, user)
 
     def start(self, case: Case) -> str:
@@ -297,31 +336,43 @@ class Fixture:
         stages = self.harness.stages(case.arn)
         # AWSPENDING left beside AWSCURRENT on the new version is tolerated, as by the service
         # (AWS's samples leave it; the next RotateSecret clears it): nowhere else.
-        if errors or "AWSCURRENT" not in stages.get(token, []) or any(
-                "AWSPENDING" in s for v, s in stages.items() if v != token):
-            raise RuntimeError(f"{case.impl.name} {case.rotator} ({case.mode}): rotation failed: "
-                               f"{errors or stages}")
+        if (
+            errors
+            or "AWSCURRENT" not in stages.get(token, [])
+            or any("AWSPENDING" in s for v, s in stages.items() if v != token)
+        ):
+            raise RuntimeError(
+                f"{case.impl.name} {case.rotator} ({case.mode}): rotation failed: "
+                f"{errors or stages}"
+            )
         case.runs.append(result)
         case.calls.append(calls)
 
     def check_logins(self, case: Case) -> None:
         """AWSCURRENT logs in after all those rotations (a rotation that only moved labels
         would pass the end-state check)."""
-        value = json.loads(self.sm.get_secret_value(SecretId=case.arn,
-                                                    VersionStage="AWSCURRENT")["SecretString"])
+        value = json.loads(
+            self.sm.get_secret_value(SecretId=case.arn, VersionStage="AWSCURRENT")["SecretString"]
+        )
         if not case.server.logs_in(value["username"], value["password"]):
             raise RuntimeError(f"{case.impl.name} {case.rotator}: AWSCURRENT does not log in")
 
 
 # --- the runs ---------------------------------------------------------------------------------
 
+
 def run_warm(fixture: Fixture, cases: list[Case], rotations: int, logs: Path) -> None:
     """One long-lived process per case; rounds interleaved across cases."""
     children = {}
     try:
         for case in cases:
-            child = Child(case.impl, case.rotator, fixture.moto.endpoint,
-                          logs / f"warm-{case.impl.name}-{case.rotator}.log", ["warm"])
+            child = Child(
+                case.impl,
+                case.rotator,
+                fixture.moto.endpoint,
+                logs / f"warm-{case.impl.name}-{case.rotator}.log",
+                ["warm"],
+            )
             child.receive()  # imported and ready
             children[id(case)] = child
         for _ in range(rotations):
@@ -340,9 +391,13 @@ def run_cold(fixture: Fixture, cases: list[Case], rotations: int, logs: Path) ->
     for _ in range(rotations):
         for case in cases:
             token = fixture.start(case)
-            child = Child(case.impl, case.rotator, fixture.moto.endpoint,
-                          logs / f"cold-{case.impl.name}-{case.rotator}.log",
-                          ["cold", case.arn, token])
+            child = Child(
+                case.impl,
+                case.rotator,
+                fixture.moto.endpoint,
+                logs / f"cold-{case.impl.name}-{case.rotator}.log",
+                ["cold", case.arn, token],
+            )
             result = child.receive()
             result["wall_ms"] = (result["done"] - child.started) * 1000
             result["interpreter_ms"] = (result["t0"] - child.started) * 1000
@@ -358,8 +413,10 @@ def summarise(cases: list[Case], warmup: int) -> list[dict[str, Any]]:
     """One row per (rotator, implementation), in the order of ROTATORS and of ``cases``."""
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for case in cases:
-        row = rows.setdefault((case.rotator, case.impl.name),
-                              {"rotator": case.rotator, "implementation": case.impl.name})
+        row = rows.setdefault(
+            (case.rotator, case.impl.name),
+            {"rotator": case.rotator, "implementation": case.impl.name},
+        )
         runs = case.runs[warmup:] if case.mode == "warm" else case.runs
         calls = case.calls[warmup:] if case.mode == "warm" else case.calls
         totals = sorted({sum(c.values()) for c in calls})
@@ -369,13 +426,15 @@ def summarise(cases: list[Case], warmup: int) -> list[dict[str, Any]]:
         row[case.mode] = {
             "rotations": len(runs),
             "sm_calls": totals[0] if len(totals) == 1 else totals,
-            "sm_calls_by_operation": {k: round(v / len(calls), 2)
-                                      for k, v in sorted(operations.items())},
+            "sm_calls_by_operation": {
+                k: round(v / len(calls), 2) for k, v in sorted(operations.items())
+            },
             "db_connections": sorted({r["connections"] for r in runs}),
             "db_refused": sorted({r["failed_connections"] for r in runs}),
-            "steps_ms": {s: stats([next(x["ms"] for x in r["steps"] if x["step"] == s)
-                                   for r in runs])
-                         for s in ("createSecret", "setSecret", "testSecret", "finishSecret")},
+            "steps_ms": {
+                s: stats([next(x["ms"] for x in r["steps"] if x["step"] == s) for r in runs])
+                for s in ("createSecret", "setSecret", "testSecret", "finishSecret")
+            },
         }
         if case.mode == "warm":
             row["warm"]["wall_ms"] = stats([steps_ms(r) for r in runs])
@@ -389,8 +448,10 @@ def summarise(cases: list[Case], warmup: int) -> list[dict[str, Any]]:
                 rotation_ms=stats([steps_ms(r) for r in runs]),
             )
     impls = list(dict.fromkeys(case.impl.name for case in cases))
-    return sorted(rows.values(), key=lambda row: (ROTATORS.index(row["rotator"]),
-                                                  impls.index(row["implementation"])))
+    return sorted(
+        rows.values(),
+        key=lambda row: (ROTATORS.index(row["rotator"]), impls.index(row["implementation"])),
+    )
 
 
 def implementations(args: argparse.Namespace, workdir: Path) -> list[Implementation]:
@@ -408,10 +469,12 @@ def implementations(args: argparse.Namespace, workdir: Path) -> list[Implementat
     if args.reference:
         handlers = reference_handlers(Path(args.reference))
         if not Path(args.reference_python).is_file():
-            raise SystemExit(f"compare: no interpreter at {args.reference_python}; create it: "
-                             f"python3 -m venv {Path(args.reference_python).parents[1]} && "
-                             f"{Path(args.reference_python).parent}/pip install boto3 "
-                             "PyGreSQL pymysql")
+            raise SystemExit(
+                f"compare: no interpreter at {args.reference_python}; create it: "
+                f"python3 -m venv {Path(args.reference_python).parents[1]} && "
+                f"{Path(args.reference_python).parent}/pip install boto3 "
+                "PyGreSQL pymysql"
+            )
         impls.append(Implementation("aws-sample", args.reference_python, handlers))
     return impls
 
@@ -439,8 +502,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         logs = workdir / "logs"
         logs.mkdir(exist_ok=True)
         fixture = Fixture(stack)
-        warm = [fixture.case(i, r, "warm") for r in wanted for i in impls
-                if i.warm and r in i.handlers]
+        warm = [
+            fixture.case(i, r, "warm") for r in wanted for i in impls if i.warm and r in i.handlers
+        ]
         cold = [fixture.case(i, r, "cold") for r in wanted for i in impls if r in i.handlers]
         started = time.perf_counter()
         if args.warm:
@@ -455,13 +519,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rows = summarise([c for c in cold + warm if c.runs], args.warmup)
         return {
             "rows": rows,
-            "implementations": {i.name: {"python": i.python, "pythonpath": i.pythonpath,
-                                         "handlers": i.handlers} for i in impls},
-            "settings": {"warm_rotations": args.warm, "warmup_discarded": args.warmup,
-                         "cold_rotations": args.cold, "reference": args.reference,
-                         "seconds": round(time.perf_counter() - started, 1),
-                         "servers": {"postgresql": server_version(fixture, "postgresql"),
-                                     "mysql": server_version(fixture, "mysql")}},
+            "implementations": {
+                i.name: {"python": i.python, "pythonpath": i.pythonpath, "handlers": i.handlers}
+                for i in impls
+            },
+            "settings": {
+                "warm_rotations": args.warm,
+                "warmup_discarded": args.warmup,
+                "cold_rotations": args.cold,
+                "reference": args.reference,
+                "seconds": round(time.perf_counter() - started, 1),
+                "servers": {
+                    "postgresql": server_version(fixture, "postgresql"),
+                    "mysql": server_version(fixture, "mysql"),
+                },
+            },
         }
 
 
@@ -475,24 +547,39 @@ def server_version(fixture: Fixture, family: str) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--reference", metavar="DIR",
-                        help="a directory holding AWS's sample rotators (their repository's "
-                             "layout); measured beside rotor")
-    parser.add_argument("--reference-python", default=DEFAULT_REFERENCE_PYTHON,
-                        help="interpreter of a virtualenv with boto3, PyGreSQL and PyMySQL "
-                             f"(default {DEFAULT_REFERENCE_PYTHON})")
+    parser.add_argument(
+        "--reference",
+        metavar="DIR",
+        help="a directory holding AWS's sample rotators (their repository's "
+        "layout); measured beside rotor",
+    )
+    parser.add_argument(
+        "--reference-python",
+        default=DEFAULT_REFERENCE_PYTHON,
+        help="interpreter of a virtualenv with boto3, PyGreSQL and PyMySQL "
+        f"(default {DEFAULT_REFERENCE_PYTHON})",
+    )
     parser.add_argument("--warm", type=int, default=60, help="warm rotations per case")
-    parser.add_argument("--warmup", type=int, default=2,
-                        help="first warm rotations left out of the warm statistics")
+    parser.add_argument(
+        "--warmup", type=int, default=2, help="first warm rotations left out of the warm statistics"
+    )
     parser.add_argument("--cold", type=int, default=15, help="cold rotations per case")
     parser.add_argument("--rotators", nargs="+", choices=ROTATORS, help="default: all four")
-    parser.add_argument("--rotor-layer", metavar="DIR",
-                        help="run rotor from this layer (a directory holding rotor/ and its "
-                             "dependencies) instead of building one: e.g. a patched copy")
-    parser.add_argument("--rotor-venv", action="store_true",
-                        help="run rotor from the development virtualenv (no layer build)")
-    parser.add_argument("--workdir", help="keep layers and child logs here (default: a "
-                                          "temporary directory, removed)")
+    parser.add_argument(
+        "--rotor-layer",
+        metavar="DIR",
+        help="run rotor from this layer (a directory holding rotor/ and its "
+        "dependencies) instead of building one: e.g. a patched copy",
+    )
+    parser.add_argument(
+        "--rotor-venv",
+        action="store_true",
+        help="run rotor from the development virtualenv (no layer build)",
+    )
+    parser.add_argument(
+        "--workdir",
+        help="keep layers and child logs here (default: a temporary directory, removed)",
+    )
 
 
 def main() -> None:

@@ -41,10 +41,16 @@ def main() -> int:
     failed = 0
     with ExitStack() as stack:
         sm = stack.enter_context(local_secrets_manager())
-        servers = {"postgresql": stack.enter_context(PostgresServer()),
-                   "mysql": stack.enter_context(MariaDBServer())}
-        admins = {engine: sm.create_secret(Name=f"bench/{engine}/admin", SecretString=json.dumps(
-            server.admin_secret()))["ARN"] for engine, server in servers.items()}
+        servers = {
+            "postgresql": stack.enter_context(PostgresServer()),
+            "mysql": stack.enter_context(MariaDBServer()),
+        }
+        admins = {
+            engine: sm.create_secret(
+                Name=f"bench/{engine}/admin", SecretString=json.dumps(server.admin_secret())
+            )["ARN"]
+            for engine, server in servers.items()
+        }
         for engine, server in servers.items():
             for strategy in ("single", "alternating", *(("dual",) if engine == "mysql" else ())):
                 handler = load_handler(str(ROOT / "rotators" / f"{engine}_{strategy}" / "app.py"))
@@ -52,23 +58,37 @@ def main() -> int:
                     user, password = f"load_{secrets.token_hex(4)}", secrets.token_urlsafe(16)
                     with server.connect() as conn:
                         if engine == "postgresql":
-                            conn.execute(f'CREATE ROLE "{user}" LOGIN PASSWORD \'{password}\'')
+                            conn.execute(f"CREATE ROLE \"{user}\" LOGIN PASSWORD '{password}'")
                         else:
                             with conn.cursor() as cursor:
-                                cursor.execute("CREATE USER %s@'%%' IDENTIFIED BY %s",
-                                               (user, password))
-                    value = {"engine": server.engine, "host": server.host, "port": server.port,
-                             "username": user, "password": password, "ssl": False}
+                                cursor.execute(
+                                    "CREATE USER %s@'%%' IDENTIFIED BY %s", (user, password)
+                                )
+                    value = {
+                        "engine": server.engine,
+                        "host": server.host,
+                        "port": server.port,
+                        "username": user,
+                        "password": password,
+                        "ssl": False,
+                    }
                     if engine == "postgresql":
                         value["dbname"] = "postgres"
                     if strategy in ("alternating", "dual"):
                         value["masterarn"] = admins[engine]
-                    arn = sm.create_secret(Name=f"bench/{engine}/{strategy}/{client}",
-                                           SecretString=json.dumps(value))["ARN"]
-                    result = loadtest.run(sm=sm, harness=Harness(sm, handler), secret_arn=arn,
-                                          engine=engine, strategy=strategy,  # type: ignore[arg-type]
-                                          client=client, rotations=args.rotations,  # type: ignore[arg-type]
-                                          threads=args.threads)
+                    arn = sm.create_secret(
+                        Name=f"bench/{engine}/{strategy}/{client}", SecretString=json.dumps(value)
+                    )["ARN"]
+                    result = loadtest.run(
+                        sm=sm,
+                        harness=Harness(sm, handler),
+                        secret_arn=arn,
+                        engine=engine,
+                        strategy=strategy,  # type: ignore[arg-type]
+                        client=client,
+                        rotations=args.rotations,  # type: ignore[arg-type]
+                        threads=args.threads,
+                    )
                     print(json.dumps(result.as_dict()), flush=True)
                     failed += result.rotations_failed
     return 1 if failed else 0

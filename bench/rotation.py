@@ -29,21 +29,26 @@ def main() -> None:
     args = argparse.ArgumentParser()
     compare.add_arguments(args)
     settings = args.parse_args(["--warm", str(options.rotations), "--cold", str(options.cold)])
+
     def single(values: list[int]) -> int | list[int]:
         return values[0] if len(values) == 1 else values
 
     for row in compare.run(settings)["rows"]:
         warm, cold = row["warm"], row["cold"]
-        print(json.dumps({
-            "rotator": row["rotator"],
-            "rotations": warm["rotations"],
-            "wall_ms_median": warm["wall_ms"]["median"],
-            "wall_ms_p90": warm["wall_ms"]["p90"],
-            "cold_ms_median": cold["wall_ms"]["median"],
-            "secretsmanager_calls": cold["sm_calls"],
-            "db_connections": single(cold["db_connections"]),
-            "handler_import_ms": cold["import_ms"]["median"],
-        }))
+        print(
+            json.dumps(
+                {
+                    "rotator": row["rotator"],
+                    "rotations": warm["rotations"],
+                    "wall_ms_median": warm["wall_ms"]["median"],
+                    "wall_ms_p90": warm["wall_ms"]["p90"],
+                    "cold_ms_median": cold["wall_ms"]["median"],
+                    "secretsmanager_calls": cold["sm_calls"],
+                    "db_connections": single(cold["db_connections"]),
+                    "handler_import_ms": cold["import_ms"]["median"],
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

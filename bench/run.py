@@ -44,6 +44,7 @@ STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 
 # --- the benchmarks ---------------------------------------------------------------------------
 
+
 def tree_size(root: Path) -> tuple[int, int]:
     files = [p for p in root.rglob("*") if p.is_file()]
     return len(files), sum(p.stat().st_size for p in files)
@@ -65,9 +66,13 @@ def layer(args: argparse.Namespace) -> dict[str, Any]:
                 packages[entry.name] = tree_size(entry)[1]
         biggest = sorted(packages.items(), key=lambda kv: -kv[1])[:6]
         result: dict[str, Any] = {
-            "rotor": {"files": count, "bytes": size, "zipped_bytes": archive.stat().st_size,
-                      "largest": dict(biggest),
-                      "botocore_data_bytes": tree_size(built / "botocore" / "data")[1]},
+            "rotor": {
+                "files": count,
+                "bytes": size,
+                "zipped_bytes": archive.stat().st_size,
+                "largest": dict(biggest),
+                "botocore_data_bytes": tree_size(built / "botocore" / "data")[1],
+            },
         }
     if args.reference:
         result["aws-sample"] = reference_package(args)
@@ -77,14 +82,15 @@ def layer(args: argparse.Namespace) -> dict[str, Any]:
 def reference_package(args: argparse.Namespace) -> dict[str, Any]:
     """A sample's deployment package beside the runtime's boto3: its handler and the files
     of its database drivers as installed for ``--reference-python``."""
-    code = ("import importlib.metadata as m, json; out = {}\n"
-            "for d in ('PyGreSQL', 'PyMySQL'):\n"
-            "    files = [f for f in m.distribution(d).files if '__pycache__' not in str(f)]\n"
-            "    paths = [f.locate() for f in files]\n"
-            "    out[d] = [len(paths), sum(p.stat().st_size for p in paths if p.is_file())]\n"
-            "print(json.dumps(out))")
-    drivers = json.loads(subprocess.check_output([args.reference_python, "-c", code],
-                                                 text=True))
+    code = (
+        "import importlib.metadata as m, json; out = {}\n"
+        "for d in ('PyGreSQL', 'PyMySQL'):\n"
+        "    files = [f for f in m.distribution(d).files if '__pycache__' not in str(f)]\n"
+        "    paths = [f.locate() for f in files]\n"
+        "    out[d] = [len(paths), sum(p.stat().st_size for p in paths if p.is_file())]\n"
+        "print(json.dumps(out))"
+    )
+    drivers = json.loads(subprocess.check_output([args.reference_python, "-c", code], text=True))
     handlers = {}
     for rotator, sample in compare.SAMPLES.items():
         path = Path(args.reference) / sample / "lambda_function.py"
@@ -97,14 +103,21 @@ def reference_package(args: argparse.Namespace) -> dict[str, Any]:
 
 def downtime(args: argparse.Namespace) -> dict[str, Any]:
     """bench/downtime.py's runs, one row each."""
-    cmd = [sys.executable, str(ROOT / "bench" / "downtime.py"),
-           "--rotations", str(args.downtime_rotations)]
+    cmd = [
+        sys.executable,
+        str(ROOT / "bench" / "downtime.py"),
+        "--rotations",
+        str(args.downtime_rotations),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     for row in rows:
         row.pop("errors", None)  # driver messages: in the raw output, not the table
-    return {"rows": rows, "exit_code": done.returncode,
-            **({"stderr": done.stderr[-2000:]} if done.returncode else {})}
+    return {
+        "rows": rows,
+        "exit_code": done.returncode,
+        **({"stderr": done.stderr[-2000:]} if done.returncode else {}),
+    }
 
 
 def rotate_all(args: argparse.Namespace) -> dict[str, Any]:
@@ -115,16 +128,22 @@ def rotate_all(args: argparse.Namespace) -> dict[str, Any]:
     servers, run the command once, and report its wall time, Secrets Manager calls (and
     throttling retries) and database connections per secret, and its peak concurrency. Until
     then this reports that it was not measured."""
-    help_text = subprocess.run([sys.executable, "-m", "rotor.cli", "--help"],
-                               capture_output=True, text=True, check=False).stdout
+    help_text = subprocess.run(
+        [sys.executable, "-m", "rotor.cli", "--help"], capture_output=True, text=True, check=False
+    ).stdout
     exists = "rotate-all" in help_text
-    return {"status": "not measured",
-            "reason": ("`rotor rotate-all` exists now: write its benchmark in bench/run.py "
-                       "rotate_all()") if exists else
-                      "the `rotor rotate-all` command does not exist yet"}
+    return {
+        "status": "not measured",
+        "reason": (
+            "`rotor rotate-all` exists now: write its benchmark in bench/run.py rotate_all()"
+        )
+        if exists
+        else "the `rotor rotate-all` command does not exist yet",
+    }
 
 
 # --- output -----------------------------------------------------------------------------------
+
 
 def cell(s: dict[str, Any] | None, key: str = "median") -> str:
     return "-" if not s or key not in s else f"{s[key]:.0f}"
@@ -154,86 +173,129 @@ def rotation_tables(section: dict[str, Any]) -> list[str]:
             f"| {row['rotator']} | {row['implementation']} | {calls} | {conns} | "
             f"{cell(warm.get('wall_ms'))} | {cell(warm.get('wall_ms'), 'p90')} | "
             f"{cell(cold.get('wall_ms'))} | {cell(cold.get('wall_ms'), 'p90')} | "
-            f"{cell(cold.get('import_ms'))} |")
-    lines += ["", "Cold rotation, where the time goes (medians, ms):", "",
-              "| rotator | implementation | interpreter start | bench child | handler import | "
-              + " | ".join(STEPS) + " | total (min-max) |",
-              "|---|---|" + "---:|" * (4 + len(STEPS))]
+            f"{cell(cold.get('import_ms'))} |"
+        )
+    lines += [
+        "",
+        "Cold rotation, where the time goes (medians, ms):",
+        "",
+        "| rotator | implementation | interpreter start | bench child | handler import | "
+        + " | ".join(STEPS)
+        + " | total (min-max) |",
+        "|---|---|" + "---:|" * (4 + len(STEPS)),
+    ]
     for row in rows:
         cold = row.get("cold")
         if not cold:
             continue
         steps = " | ".join(cell(cold["steps_ms"][s]) for s in STEPS)
         wall = cold["wall_ms"]
-        lines.append(f"| {row['rotator']} | {row['implementation']} | "
-                     f"{cell(cold['interpreter_ms'])} | {cell(cold['setup_ms'])} | "
-                     f"{cell(cold['import_ms'])} | {steps} | {cell(wall)} "
-                     f"({cell(wall, 'min')}-{cell(wall, 'max')}) |")
-    lines += ["", "Warm rotation by step (medians, ms; the first rotation of each process, "
-              "left out, in brackets):", "",
-              "| rotator | implementation | " + " | ".join(STEPS) + " | first rotation |",
-              "|---|---|" + "---:|" * (len(STEPS) + 1)]
+        lines.append(
+            f"| {row['rotator']} | {row['implementation']} | "
+            f"{cell(cold['interpreter_ms'])} | {cell(cold['setup_ms'])} | "
+            f"{cell(cold['import_ms'])} | {steps} | {cell(wall)} "
+            f"({cell(wall, 'min')}-{cell(wall, 'max')}) |"
+        )
+    lines += [
+        "",
+        "Warm rotation by step (medians, ms; the first rotation of each process, "
+        "left out, in brackets):",
+        "",
+        "| rotator | implementation | " + " | ".join(STEPS) + " | first rotation |",
+        "|---|---|" + "---:|" * (len(STEPS) + 1),
+    ]
     for row in rows:
         warm = row.get("warm")
         if warm:
             steps = " | ".join(cell(warm["steps_ms"][s]) for s in STEPS)
-            lines.append(f"| {row['rotator']} | {row['implementation']} | {steps} | "
-                         f"({warm['first_rotation_ms']:.0f}) |")
-    operations = {(r["rotator"], r["implementation"]): (r.get("cold") or r["warm"])[
-        "sm_calls_by_operation"] for r in rows}
+            lines.append(
+                f"| {row['rotator']} | {row['implementation']} | {steps} | "
+                f"({warm['first_rotation_ms']:.0f}) |"
+            )
+    operations = {
+        (r["rotator"], r["implementation"]): (r.get("cold") or r["warm"])["sm_calls_by_operation"]
+        for r in rows
+    }
     lines += ["", "Secrets Manager calls per rotation by operation:", ""]
-    lines += [f"- {rot} / {impl}: " + ", ".join(f"{k} {v:g}" for k, v in ops.items())
-              for (rot, impl), ops in operations.items()]
+    lines += [
+        f"- {rot} / {impl}: " + ", ".join(f"{k} {v:g}" for k, v in ops.items())
+        for (rot, impl), ops in operations.items()
+    ]
     return lines
 
 
 def markdown(results: dict[str, Any]) -> str:
     meta = results["meta"]
-    lines = ["# rotor benchmarks", "",
-             f"{meta['date']}, commit {meta['commit']}, Python {meta['python']}, "
-             f"{meta['cpus']} CPUs, load average {meta['load_before']} before / "
-             f"{meta['load_after']} after. Numbers compare implementations on this machine; "
-             "they are not what Lambda measures (see docs/benchmarks.md).", ""]
+    lines = [
+        "# rotor benchmarks",
+        "",
+        f"{meta['date']}, commit {meta['commit']}, Python {meta['python']}, "
+        f"{meta['cpus']} CPUs, load average {meta['load_before']} before / "
+        f"{meta['load_after']} after. Numbers compare implementations on this machine; "
+        "they are not what Lambda measures (see docs/benchmarks.md).",
+        "",
+    ]
     section = results.get("rotations")
     if section:
         s = section["settings"]
-        lines += ["## Rotations", "",
-                  f"{s['warm_rotations']} warm rotations per row ({s['warmup_discarded']} "
-                  f"more first, left out), {s['cold_rotations']} cold; PostgreSQL "
-                  f"{s['servers']['postgresql']}, {s['servers']['mysql']}; moto on 127.0.0.1. "
-                  "SM calls: per rotation, all four steps in one container (a warm container "
-                  "that wrote the previous version may skip one read).", ""]
+        lines += [
+            "## Rotations",
+            "",
+            f"{s['warm_rotations']} warm rotations per row ({s['warmup_discarded']} "
+            f"more first, left out), {s['cold_rotations']} cold; PostgreSQL "
+            f"{s['servers']['postgresql']}, {s['servers']['mysql']}; moto on 127.0.0.1. "
+            "SM calls: per rotation, all four steps in one container (a warm container "
+            "that wrote the previous version may skip one read).",
+            "",
+        ]
         lines += rotation_tables(section)
         lines.append("")
     if "layer" in results:
         lay = results["layer"]
         rotor = lay["rotor"]
         mb = 1024 * 1024
-        lines += ["## Lambda layer", "",
-                  f"rotor's layer (layer/build.py defaults): {rotor['bytes'] / mb:.1f} MiB "
-                  f"unzipped in {rotor['files']} files, {rotor['zipped_bytes'] / mb:.1f} MiB "
-                  f"zipped; botocore's service models alone "
-                  f"{rotor['botocore_data_bytes'] / mb:.1f} MiB. Largest: "
-                  + ", ".join(f"{k} {v / mb:.1f} MiB" for k, v in rotor["largest"].items())
-                  + "."]
+        lines += [
+            "## Lambda layer",
+            "",
+            f"rotor's layer (layer/build.py defaults): {rotor['bytes'] / mb:.1f} MiB "
+            f"unzipped in {rotor['files']} files, {rotor['zipped_bytes'] / mb:.1f} MiB "
+            f"zipped; botocore's service models alone "
+            f"{rotor['botocore_data_bytes'] / mb:.1f} MiB. Largest: "
+            + ", ".join(f"{k} {v / mb:.1f} MiB" for k, v in rotor["largest"].items())
+            + ".",
+        ]
         if "aws-sample" in lay:
             per = lay["aws-sample"]["per_function"]
-            lines.append("AWS's samples ship per function (boto3 from the runtime): " + ", ".join(
-                f"{k} {v['bytes'] / 1024:.0f} KiB in {v['files']} files"
-                for k, v in per.items()) + ".")
+            lines.append(
+                "AWS's samples ship per function (boto3 from the runtime): "
+                + ", ".join(
+                    f"{k} {v['bytes'] / 1024:.0f} KiB in {v['files']} files" for k, v in per.items()
+                )
+                + "."
+            )
         lines.append("")
     if "downtime" in results:
         rows = results["downtime"]["rows"]
-        lines += ["## Downtime (bench/downtime.py)", "",
-                  "| engine | strategy | client | rotations | queries ok | queries failed |",
-                  "|---|---|---|---:|---:|---:|"]
-        lines += [f"| {r['engine']} | {r['strategy']} | {r['client']} | {r['rotations']} | "
-                  f"{r['queries_ok']} | {r['queries_failed']} |" for r in rows]
+        lines += [
+            "## Downtime (bench/downtime.py)",
+            "",
+            "| engine | strategy | client | rotations | queries ok | queries failed |",
+            "|---|---|---|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {r['engine']} | {r['strategy']} | {r['client']} | {r['rotations']} | "
+            f"{r['queries_ok']} | {r['queries_failed']} |"
+            for r in rows
+        ]
         lines.append("")
     if "rotate-all" in results:
         hook = results["rotate-all"]
-        lines += ["## rotate-all over 1,000 secrets", "",
-                  f"{hook['status']}: {hook['reason']}.", ""]
+        lines += [
+            "## rotate-all over 1,000 secrets",
+            "",
+            f"{hook['status']}: {hook['reason']}.",
+            "",
+        ]
     if results.get("plot_note"):
         lines += [results["plot_note"], ""]
     return "\n".join(lines)
@@ -256,8 +318,10 @@ def plot(results: dict[str, Any], path: Path) -> str | None:
     by = {(r["rotator"], r["implementation"]): r for r in rows}
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     width = 0.8 / len(impls)
-    for ax, mode, title in ((axes[0], "warm", "warm rotation (ms)"),
-                            (axes[1], "cold", "cold rotation: fresh process (ms)")):
+    for ax, mode, title in (
+        (axes[0], "warm", "warm rotation (ms)"),
+        (axes[1], "cold", "cold rotation: fresh process (ms)"),
+    ):
         for i, impl in enumerate(impls):
             xs, medians, errors = [], [], [[], []]
             for j, rotator in enumerate(rotators):
@@ -280,31 +344,52 @@ def plot(results: dict[str, Any], path: Path) -> str | None:
 
 
 def git_commit() -> str:
-    done = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                          capture_output=True, text=True, check=False)
-    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain"],
-                           capture_output=True, text=True, check=False).stdout.strip()
+    done = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    dirty = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
     return (done.stdout.strip() or "unknown") + ("+dirty" if dirty else "")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     compare.add_arguments(parser)
-    parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench",
-                        help="directory for results.json, results.md, results.png")
-    parser.add_argument("--skip", nargs="+", choices=BENCHMARKS, default=[],
-                        help="benchmarks not to run")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "build" / "bench",
+        help="directory for results.json, results.md, results.png",
+    )
+    parser.add_argument(
+        "--skip", nargs="+", choices=BENCHMARKS, default=[], help="benchmarks not to run"
+    )
     parser.add_argument("--downtime-rotations", type=int, default=20)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    results: dict[str, Any] = {"meta": {
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": git_commit(), "python": platform.python_version(), "cpus": os.cpu_count(),
-        "load_before": " ".join(f"{x:.1f}" for x in os.getloadavg()),
-    }}
+    results: dict[str, Any] = {
+        "meta": {
+            "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "commit": git_commit(),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "load_before": " ".join(f"{x:.1f}" for x in os.getloadavg()),
+        }
+    }
     started = time.perf_counter()
-    runners = {"rotations": compare.run, "layer": layer, "downtime": downtime,
-               "rotate-all": rotate_all}
+    runners = {
+        "rotations": compare.run,
+        "layer": layer,
+        "downtime": downtime,
+        "rotate-all": rotate_all,
+    }
     for name in BENCHMARKS:
         if name in args.skip:
             continue
@@ -319,8 +404,10 @@ def main() -> None:
     text = markdown(results)
     (args.out / "results.md").write_text(text + "\n")
     print(text)
-    print(f"bench: wrote {args.out}/results.{{json,md}}"
-          f"{'' if note else ' and results.png'}", file=sys.stderr)
+    print(
+        f"bench: wrote {args.out}/results.{{json,md}}{'' if note else ' and results.png'}",
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":

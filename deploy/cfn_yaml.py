@@ -169,7 +169,7 @@ def _sequence(items: list[Any], indent: int) -> list[str]:
         if nested is None:
             lines += _entry(f"{pad}-", item, indent)
         else:  # compact form: "- key: value" / "- - item"
-            lines += [f"{pad}- {nested[0][indent + 2:]}", *nested[1:]]
+            lines += [f"{pad}- {nested[0][indent + 2 :]}", *nested[1:]]
     return lines
 
 
@@ -209,15 +209,25 @@ def _scalar(value: Any, *, flow: bool) -> str:
 
 def _plain(text: str, *, flow: bool) -> bool:
     """Whether ``text`` reads back as the same string without quotes (conservatively)."""
-    return (bool(text) and text == text.strip() and text[0] not in _NOT_FIRST
-            and not _NEVER_PLAIN & set(text) and ": " not in text and not text.endswith(":")
-            and text.lower() not in _RESERVED
-            and not (flow and _FLOW_INDICATORS & set(text)))
+    return (
+        bool(text)
+        and text == text.strip()
+        and text[0] not in _NOT_FIRST
+        and not _NEVER_PLAIN & set(text)
+        and ": " not in text
+        and not text.endswith(":")
+        and text.lower() not in _RESERVED
+        and not (flow and _FLOW_INDICATORS & set(text))
+    )
 
 
 def _foldable(text: str) -> bool:
-    return (" " in text and text == text.strip() and "  " not in text
-            and re.search(r"[\n\t\r]", text) is None)
+    return (
+        " " in text
+        and text == text.strip()
+        and "  " not in text
+        and re.search(r"[\n\t\r]", text) is None
+    )
 
 
 def _fold(text: str, indent: int) -> list[str]:

@@ -28,20 +28,26 @@ def _default(var: Var[Any]) -> str:
 
 
 def settings_table() -> str:
-    rows = ["| variable | values | default | meaning | template parameter |",
-            "| --- | --- | --- | --- | --- |"]
+    rows = [
+        "| variable | values | default | meaning | template parameter |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for var in sorted(TABLE, key=lambda v: settings.TOPICS.index(v.topic)):
         parameter = _code(var.parameter) if var.parameter else "none"
-        rows.append(f"| `{var.name}` | {_cell(var.kind.describe())} | {_cell(_default(var))} "
-                    f"| {_cell(var.meaning)} | {parameter} |")
+        rows.append(
+            f"| `{var.name}` | {_cell(var.kind.describe())} | {_cell(_default(var))} "
+            f"| {_cell(var.meaning)} | {parameter} |"
+        )
     return "\n".join(rows)
 
 
 def rotators_table() -> str:
     rows = ["| rotator | code | rotates | admin secrets |", "| --- | --- | --- | --- |"]
     for r in ROTATORS:
-        rows.append(f"| `{r.name}` | `rotators/{r.directory}/app.py` | {_cell(r.title)} "
-                    f"| {_cell(r.admin) or 'none'} |")
+        rows.append(
+            f"| `{r.name}` | `rotators/{r.directory}/app.py` | {_cell(r.title)} "
+            f"| {_cell(r.admin) or 'none'} |"
+        )
     return "\n".join(rows)
 
 

@@ -33,20 +33,27 @@ def generated() -> dict[Path, str]:
 
 
 def stale() -> list[Path]:
-    return [path for path, text in generated().items()
-            if not path.exists() or path.read_text() != text]
+    return [
+        path for path, text in generated().items() if not path.exists() or path.read_text() != text
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true",
-                        help="change nothing; fail when a derived file differs from the tables")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing; fail when a derived file differs from the tables",
+    )
     args = parser.parse_args(argv)
     if args.check:
         outdated = stale()
         for path in outdated:
-            print(f"{path.relative_to(ROOT)} is stale: run `make template` (python "
-                  "deploy/generate.py) and commit the result.", file=sys.stderr)
+            print(
+                f"{path.relative_to(ROOT)} is stale: run `make template` (python "
+                "deploy/generate.py) and commit the result.",
+                file=sys.stderr,
+            )
         return 1 if outdated else 0
     for path, text in generated().items():
         if not path.exists() or path.read_text() != text:

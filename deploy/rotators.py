@@ -24,15 +24,33 @@ class Rotator:
 
 ROTATORS = (
     Rotator("PostgresqlSingle", "postgresql_single", "PostgreSQL, single user"),
-    Rotator("PostgresqlAlternating", "postgresql_alternating", "PostgreSQL, alternating users",
-            admin=MASTERARN_ADMINS, rds_managed_admins=True),
+    Rotator(
+        "PostgresqlAlternating",
+        "postgresql_alternating",
+        "PostgreSQL, alternating users",
+        admin=MASTERARN_ADMINS,
+        rds_managed_admins=True,
+    ),
     Rotator("MysqlSingle", "mysql_single", "MySQL/MariaDB/Aurora MySQL, single user"),
-    Rotator("MysqlAlternating", "mysql_alternating",
-            "MySQL/MariaDB/Aurora MySQL, alternating users",
-            admin=MASTERARN_ADMINS, rds_managed_admins=True),
-    Rotator("MysqlDual", "mysql_dual", "MySQL/MariaDB, dual passwords",
-            admin=MASTERARN_ADMINS, rds_managed_admins=True),
+    Rotator(
+        "MysqlAlternating",
+        "mysql_alternating",
+        "MySQL/MariaDB/Aurora MySQL, alternating users",
+        admin=MASTERARN_ADMINS,
+        rds_managed_admins=True,
+    ),
+    Rotator(
+        "MysqlDual",
+        "mysql_dual",
+        "MySQL/MariaDB, dual passwords",
+        admin=MASTERARN_ADMINS,
+        rds_managed_admins=True,
+    ),
     Rotator("Redis", "redis", "Redis/Valkey ACL users", admin=MASTERARN_ADMINS),
-    Rotator("ApiKey", "apikey", "third-party API keys",
-            admin="the provider admin secrets named by the rotated secrets' adminarn"),
+    Rotator(
+        "ApiKey",
+        "apikey",
+        "third-party API keys",
+        admin="the provider admin secrets named by the rotated secrets' adminarn",
+    ),
 )

@@ -64,10 +64,25 @@ def is_dev(relative: Path, dev: list[str]) -> bool:
 
 def install_dependencies(target: Path, python: str, arch: str, reqs: list[str]) -> None:
     platforms = [f"manylinux_2_{minor}_{MACHINE[arch]}" for minor in range(17, GLIBC[python] + 1)]
-    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-           "--no-warn-conflicts",  # pip would judge the building environment, not the layer
-           "--target", str(target), "--implementation", "cp", "--python-version", python,
-           "--only-binary=:all:", "--upgrade", *(f"--platform={p}" for p in platforms), *reqs]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-warn-conflicts",  # pip would judge the building environment, not the layer
+        "--target",
+        str(target),
+        "--implementation",
+        "cp",
+        "--python-version",
+        python,
+        "--only-binary=:all:",
+        "--upgrade",
+        *(f"--platform={p}" for p in platforms),
+        *reqs,
+    ]
     subprocess.run(cmd, check=True)
 
 
@@ -95,8 +110,9 @@ def trim_botocore(target: Path, services: list[str]) -> None:
     endpoints = data / "endpoints.json"
     table = json.loads(endpoints.read_text())
     for partition in table["partitions"]:
-        partition["services"] = {name: value for name, value in partition["services"].items()
-                                 if name in services}
+        partition["services"] = {
+            name: value for name, value in partition["services"].items() if name in services
+        }
     endpoints.write_text(json.dumps(table, separators=(",", ":")))
     shutil.rmtree(target / "boto3" / "data", ignore_errors=True)
 
@@ -104,14 +120,27 @@ def trim_botocore(target: Path, services: list[str]) -> None:
 def compiler(python: str, given: str | None) -> str | None:
     """An interpreter of the runtime's version: bytecode from any other is ignored."""
     version = tuple(int(part) for part in python.split("."))
-    candidates = [given] if given else [
-        sys.executable, shutil.which(f"python{python}"),
-        *sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{python}.*/bin/python{python}"))),
-    ]
+    candidates = (
+        [given]
+        if given
+        else [
+            sys.executable,
+            shutil.which(f"python{python}"),
+            *sorted(
+                glob.glob(os.path.expanduser(f"~/.pyenv/versions/{python}.*/bin/python{python}"))
+            ),
+        ]
+    )
     for candidate in candidates:
-        if candidate and subprocess.run(
+        if (
+            candidate
+            and subprocess.run(
                 [candidate, "-c", f"import sys; sys.exit(sys.version_info[:2] != {version})"],
-                capture_output=True, check=False).returncode == 0:
+                capture_output=True,
+                check=False,
+            ).returncode
+            == 0
+        ):
             return candidate
     if given:
         raise SystemExit(f"layer/build.py: {given} is not Python {python}.")
@@ -121,20 +150,42 @@ def compiler(python: str, given: str | None) -> str | None:
 def compile_bytecode(target: Path, python: str, given: str | None) -> bool:
     interpreter = compiler(python, given)
     if interpreter is None:
-        print(f"layer/build.py: warning: no Python {python} here, so the layer has no bytecode "
-              f"and every cold start recompiles it (~0.45 s); install Python {python} or pass "
-              "--compiler PATH.", file=sys.stderr)
+        print(
+            f"layer/build.py: warning: no Python {python} here, so the layer has no bytecode "
+            f"and every cold start recompiles it (~0.45 s); install Python {python} or pass "
+            "--compiler PATH.",
+            file=sys.stderr,
+        )
         return False
-    subprocess.run([interpreter, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode",
-                    "unchecked-hash", str(target)], check=True)
+    subprocess.run(
+        [
+            interpreter,
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "0",
+            "--invalidation-mode",
+            "unchecked-hash",
+            str(target),
+        ],
+        check=True,
+    )
     return True
 
 
-def build(out: Path, python: str, arch: str, given_compiler: str | None = None,
-          aws_services: list[str] | None = None) -> Path:
+def build(
+    out: Path,
+    python: str,
+    arch: str,
+    given_compiler: str | None = None,
+    aws_services: list[str] | None = None,
+) -> Path:
     if not SOURCE.is_dir():
-        raise SystemExit("layer/build.py: common/rotor is not beside this script; run `sam build "
-                         "--build-in-source` (samconfig.toml sets it) from the repository.")
+        raise SystemExit(
+            "layer/build.py: common/rotor is not beside this script; run `sam build "
+            "--build-in-source` (samconfig.toml sets it) from the repository."
+        )
     pyproject = project()
     target = out / "python"
     if target.exists():
@@ -157,15 +208,30 @@ def build(out: Path, python: str, arch: str, given_compiler: str | None = None,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path, help="directory to write the layer into (python/)")
-    parser.add_argument("--python", default="3.13", choices=sorted(GLIBC),
-                        help="the Lambda runtime's Python version (default 3.13)")
-    parser.add_argument("--arch", default="x86_64", choices=sorted(MACHINE),
-                        help="the functions' architecture (default x86_64)")
-    parser.add_argument("--compiler", help="a Python of the runtime's version to compile the "
-                        "bytecode with (default: found on PATH or under ~/.pyenv)")
-    parser.add_argument("--aws-services", default="", metavar="NAMES",
-                        help="more AWS services whose botocore models the layer keeps, comma-"
-                        "separated (a custom rotator calling IAM, say: iam), or all")
+    parser.add_argument(
+        "--python",
+        default="3.13",
+        choices=sorted(GLIBC),
+        help="the Lambda runtime's Python version (default 3.13)",
+    )
+    parser.add_argument(
+        "--arch",
+        default="x86_64",
+        choices=sorted(MACHINE),
+        help="the functions' architecture (default x86_64)",
+    )
+    parser.add_argument(
+        "--compiler",
+        help="a Python of the runtime's version to compile the "
+        "bytecode with (default: found on PATH or under ~/.pyenv)",
+    )
+    parser.add_argument(
+        "--aws-services",
+        default="",
+        metavar="NAMES",
+        help="more AWS services whose botocore models the layer keeps, comma-"
+        "separated (a custom rotator calling IAM, say: iam), or all",
+    )
     args = parser.parse_args()
     extra = [name.strip() for name in args.aws_services.split(",") if name.strip()]
     print(f"rotor layer: {build(args.out, args.python, args.arch, args.compiler, extra)}")

@@ -109,8 +109,11 @@ def make_role() -> Callable[..., tuple[str, str]]:
         name = name or unique_user()
         password = secrets.token_urlsafe(18)
         with server.connect() as conn:
-            conn.execute(sql.SQL("CREATE ROLE {} WITH LOGIN PASSWORD {}").format(
-                sql.Identifier(name), sql.Literal(password)))
+            conn.execute(
+                sql.SQL("CREATE ROLE {} WITH LOGIN PASSWORD {}").format(
+                    sql.Identifier(name), sql.Literal(password)
+                )
+            )
         return name, password
 
     return make
@@ -145,8 +148,9 @@ def make_user() -> Callable[..., tuple[str, str]]:
     """Create ``'name'@'host'`` with a password (containing quotes, a backslash and a percent
     sign) and optional extra clauses; returns (name, password)."""
 
-    def make(server: MariaDBServer, name: str | None = None, host: str = "%",
-             clauses: str = "") -> tuple[str, str]:
+    def make(
+        server: MariaDBServer, name: str | None = None, host: str = "%", clauses: str = ""
+    ) -> tuple[str, str]:
         name = name or unique_user("my")
         password = new_password()
         sql(server, f"CREATE USER %s@%s IDENTIFIED BY %s {clauses}", (name, host, password))
@@ -185,11 +189,26 @@ def database(mdb: MariaDBServer) -> Callable[..., str]:
 # unit: in memory, seconds (tests/unit, `make test-fast`); functional: moto and fake HTTP
 # providers; integration: real database servers; deploy: the SAM template and its build.
 TIERS = ("unit", "functional", "integration", "deploy")
-SERVER_FIXTURES = frozenset({
-    "pg", "pg_tls", "pg18", "make_role", "admin_arn", "mdb", "mdb_tls", "make_user",
-    "mdb_admin_arn", "mdb_tls_admin_arn", "logging_mdb", "wrong_name_pg", "wrong_name_server",
-    "rotor_postgres", "rotor_mariadb", "rotor_redis",
-})
+SERVER_FIXTURES = frozenset(
+    {
+        "pg",
+        "pg_tls",
+        "pg18",
+        "make_role",
+        "admin_arn",
+        "mdb",
+        "mdb_tls",
+        "make_user",
+        "mdb_admin_arn",
+        "mdb_tls_admin_arn",
+        "logging_mdb",
+        "wrong_name_pg",
+        "wrong_name_server",
+        "rotor_postgres",
+        "rotor_mariadb",
+        "rotor_redis",
+    }
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -201,7 +220,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if top in ("unit", "deploy"):
             tier = top
         elif top in ("postgresql", "mysql") or SERVER_FIXTURES & set(
-                getattr(item, "fixturenames", ())):
+            getattr(item, "fixturenames", ())
+        ):
             tier = "integration"
         else:
             tier = "functional"

@@ -11,10 +11,24 @@ from typing import Any
 
 from rotor.secrets import SecretStore
 
-SM_CALLS = ("describe_secret", "get_secret_value", "put_secret_value",
-            "update_secret_version_stage", "get_random_password")
-ENGINE_CALLS = ("connect", "set_own_password", "set_password", "set_passwords", "ensure_clone",
-                "clone_state", "mark_clone", "check_admin_session", "check")
+SM_CALLS = (
+    "describe_secret",
+    "get_secret_value",
+    "put_secret_value",
+    "update_secret_version_stage",
+    "get_random_password",
+)
+ENGINE_CALLS = (
+    "connect",
+    "set_own_password",
+    "set_password",
+    "set_passwords",
+    "ensure_clone",
+    "clone_state",
+    "mark_clone",
+    "check_admin_session",
+    "check",
+)
 
 
 class InjectedFault(Exception):
@@ -65,10 +79,12 @@ def faulty_engine(engine_cls: type, faults: Faults) -> Any:
     def wrap(name: str) -> Any:
         def method(self: Any, *args: Any, **kwargs: Any) -> Any:
             return faults.call(name, getattr(super(cls, self), name), *args, **kwargs)
+
         return method
 
-    cls = type(f"Faulty{engine_cls.__name__}", (engine_cls,),
-               {name: wrap(name) for name in ENGINE_CALLS})
+    cls = type(
+        f"Faulty{engine_cls.__name__}", (engine_cls,), {name: wrap(name) for name in ENGINE_CALLS}
+    )
     return cls()
 
 

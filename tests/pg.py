@@ -20,8 +20,12 @@ def logs_in(server: PostgresServer, user: str, password: str) -> bool:
 
 def pg_secret(server: PostgresServer, user: str, password: str, **extra: Any) -> dict[str, Any]:
     secret: dict[str, Any] = {
-        "engine": "postgres", "host": server.host, "port": server.port,
-        "username": user, "password": password, "dbname": "postgres",
+        "engine": "postgres",
+        "host": server.host,
+        "port": server.port,
+        "username": user,
+        "password": password,
+        "dbname": "postgres",
     }
     if server.certs is None:
         secret["ssl"] = False
@@ -30,5 +34,7 @@ def pg_secret(server: PostgresServer, user: str, password: str, **extra: Any) ->
 
 def role_exists(server: PostgresServer, name: str) -> bool:
     with server.connect() as conn:
-        return conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone() \
+        return (
+            conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone()
             is not None
+        )

@@ -28,5 +28,8 @@ def is_dev(relative: Path) -> bool:
 
 def runtime_files() -> list[Path]:
     """common/rotor's files, relative to it, without the development kit."""
-    return [p.relative_to(PACKAGE) for p in PACKAGE.rglob("*") if p.is_file()
-            and "__pycache__" not in p.parts and not is_dev(p.relative_to(PACKAGE))]
+    return [
+        p.relative_to(PACKAGE)
+        for p in PACKAGE.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and not is_dev(p.relative_to(PACKAGE))
+    ]

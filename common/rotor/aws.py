@@ -36,13 +36,19 @@ def client(service: str, **config: Any) -> Any:
             silence_sdk_debug_logs()
             _session = botocore.session.get_session()
         try:
-            return _session.create_client(service, region_name=region, endpoint_url=endpoint,
-                                          config=Config(**config) if config else None)
+            return _session.create_client(
+                service,
+                region_name=region,
+                endpoint_url=endpoint,
+                config=Config(**config) if config else None,
+            )
         except UnknownServiceError:
             raise UnknownServiceError(
-                service_name=service, known_service_names=", ".join(SERVICES) +
-                " (rotor's layer ships these models only: rebuild it with this service in "
-                "[tool.rotor] aws-services, or run `AWS_SERVICES=<name> sam build`)") from None
+                service_name=service,
+                known_service_names=", ".join(SERVICES)
+                + " (rotor's layer ships these models only: rebuild it with this service in "
+                "[tool.rotor] aws-services, or run `AWS_SERVICES=<name> sam build`)",
+            ) from None
 
 
 def reset() -> None:

@@ -44,8 +44,11 @@ def _parse(raw: Any, where: str) -> Authorisation:
     entry = raw if isinstance(raw, Mapping) else {}
     until_text, username = entry.get("until"), entry.get("username")
     try:
-        until = datetime.fromisoformat(until_text.replace("Z", "+00:00")) if isinstance(
-            until_text, str) else None
+        until = (
+            datetime.fromisoformat(until_text.replace("Z", "+00:00"))
+            if isinstance(until_text, str)
+            else None
+        )
     except ValueError:
         until = None
     if until is None or until.tzinfo is None:
@@ -58,8 +61,9 @@ def _parse(raw: Any, where: str) -> Authorisation:
     return Authorisation(until, username)
 
 
-def find(admin: Mapping[str, Any], secret_arn: str, admin_where: str,
-         now: datetime | None = None) -> Authorisation | None:
+def find(
+    admin: Mapping[str, Any], secret_arn: str, admin_where: str, now: datetime | None = None
+) -> Authorisation | None:
     """The admin secret's unexpired authorisation for ``secret_arn``, if any. Only that entry
     is read: a malformed one is an error (the platform team meant something), others are not
     looked at."""
@@ -68,7 +72,8 @@ def find(admin: Mapping[str, Any], secret_arn: str, admin_where: str,
         return None
     if not isinstance(entries, Mapping):
         raise SecretFormatError(
-            f"{admin_where}: key '{KEY}' must map rotated secret ARNs to authorisations.")
+            f"{admin_where}: key '{KEY}' must map rotated secret ARNs to authorisations."
+        )
     if secret_arn not in entries:
         return None
     found = _parse(entries[secret_arn], admin_where)
@@ -80,14 +85,22 @@ def find(admin: Mapping[str, Any], secret_arn: str, admin_where: str,
             "expiry."
         )
     if found.until <= now:
-        logger.info("Break-glass entry has expired; the usual proof applies",
-                    extra={"secret_arn": secret_arn, "until": found.until.isoformat()})
+        logger.info(
+            "Break-glass entry has expired; the usual proof applies",
+            extra={"secret_arn": secret_arn, "until": found.until.isoformat()},
+        )
         return None
     return found
 
 
-def authorised(admin: Mapping[str, Any], secret_arn: str, admin_where: str, *,
-               username: str | None = None, now: datetime | None = None) -> bool:
+def authorised(
+    admin: Mapping[str, Any],
+    secret_arn: str,
+    admin_where: str,
+    *,
+    username: str | None = None,
+    now: datetime | None = None,
+) -> bool:
     """Whether ``admin`` authorises resetting ``secret_arn`` without proof, now; with
     ``username`` (databases), only for that user, which the entry must name. A ``True``
     answer is logged and counted here."""
@@ -106,8 +119,13 @@ def authorised(admin: Mapping[str, Any], secret_arn: str, admin_where: str, *,
         )
     logger.warning(
         "BREAK GLASS: the admin secret authorises this reset without proof of the current "
-        "credential", extra={"secret_arn": secret_arn, "admin": admin_where,
-                             "until": found.until.isoformat(), "username": found.username},
+        "credential",
+        extra={
+            "secret_arn": secret_arn,
+            "admin": admin_where,
+            "until": found.until.isoformat(),
+            "username": found.username,
+        },
     )
     metrics.add_metric("BreakGlassUsed", unit="Count", value=1)
     return True

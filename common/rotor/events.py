@@ -28,8 +28,13 @@ _client: Any = None
 def _metric(name: str, dimensions: dict[str, str]) -> None:
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-    with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=NAMESPACE,
-                       default_dimensions={"service": SERVICE}) as metric:
+    with single_metric(
+        name=name,
+        unit=MetricUnit.Count,
+        value=1,
+        namespace=NAMESPACE,
+        default_dimensions={"service": SERVICE},
+    ) as metric:
         for key, value in dimensions.items():
             metric.add_dimension(key, value)
 
@@ -47,16 +52,26 @@ def _put_event(detail_type: str, detail: dict[str, Any]) -> None:
         if _client is None:
             from rotor import aws
 
-            _client = aws.client("events", connect_timeout=2, read_timeout=3,
-                                 retries={"max_attempts": 1})
-        answer = _client.put_events(Entries=[{
-            "Source": SOURCE, "DetailType": detail_type, "EventBusName": bus,
-            "Detail": json.dumps(detail)}])
+            _client = aws.client(
+                "events", connect_timeout=2, read_timeout=3, retries={"max_attempts": 1}
+            )
+        answer = _client.put_events(
+            Entries=[
+                {
+                    "Source": SOURCE,
+                    "DetailType": detail_type,
+                    "EventBusName": bus,
+                    "Detail": json.dumps(detail),
+                }
+            ]
+        )
         if answer.get("FailedEntryCount"):
             raise RuntimeError(answer["Entries"][0].get("ErrorCode", "rejected"))
     except Exception as exc:  # the event is a courtesy: the rotation's result stands
-        logger.warning("Could not put the rotation event on EventBridge",
-                       extra={"event_bus": bus, "error": describe_exception(exc)})
+        logger.warning(
+            "Could not put the rotation event on EventBridge",
+            extra={"event_bus": bus, "error": describe_exception(exc)},
+        )
 
 
 def _tell(outcome: str, metric: dict[str, str], detail: dict[str, Any]) -> None:
@@ -64,8 +79,9 @@ def _tell(outcome: str, metric: dict[str, str], detail: dict[str, Any]) -> None:
         if not settings.current().metrics_disabled:
             _metric(f"Rotation{outcome}", metric)
     except Exception as exc:
-        logger.warning("Could not emit the rotation metric", extra={
-            "error": describe_exception(exc)})
+        logger.warning(
+            "Could not emit the rotation metric", extra={"error": describe_exception(exc)}
+        )
     _put_event(f"Rotation {outcome}", detail)
 
 
@@ -73,13 +89,25 @@ def failed(rotator: str, step: str, secret_arn: str | None, error: Exception) ->
     """A step failed with ``error`` (already scrubbed, and logged by the protocol)."""
     error_class = type(error).__name__
     permanent = bool(getattr(error, "permanent", False))
-    _tell("Failed", {"rotator": rotator, "error": error_class},
-          {"rotator": rotator, "step": step, "secret_arn": secret_arn,
-           "error_class": error_class, "permanent": permanent, "message": str(error)})
+    _tell(
+        "Failed",
+        {"rotator": rotator, "error": error_class},
+        {
+            "rotator": rotator,
+            "step": step,
+            "secret_arn": secret_arn,
+            "error_class": error_class,
+            "permanent": permanent,
+            "message": str(error),
+        },
+    )
 
 
 def succeeded(rotator: str, secret_arn: str, version_id: str) -> None:
     """finishSecret completed: ``version_id`` is AWSCURRENT."""
     logger.info("Rotation succeeded", extra={"version_id": version_id})
-    _tell("Succeeded", {"rotator": rotator},
-          {"rotator": rotator, "secret_arn": secret_arn, "version_id": version_id})
+    _tell(
+        "Succeeded",
+        {"rotator": rotator},
+        {"rotator": rotator, "secret_arn": secret_arn, "version_id": version_id},
+    )

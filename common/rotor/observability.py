@@ -56,6 +56,7 @@ def traced(name: str, **annotations: str) -> Iterator[None]:
             subsegment.put_annotation(key, value)
         yield
 
+
 # Keys whose values are credentials. Anything else in a secret (host, username...) may be shown.
 _SENSITIVE_MARKERS = ("password", "secret", "token", "key", "credential", "private")
 _MIN_LENGTH = 4  # shorter strings would mask innocent text; no real credential is that short

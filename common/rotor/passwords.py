@@ -41,8 +41,12 @@ class PasswordPolicy:
         """The function's policy (``env``: another environment than this process's)."""
         given = settings.current() if env is None else settings.Settings(env)
         # Each field is the setting of the same name (``length``: PASSWORD_LENGTH).
-        policy = cls(**{field.name: getattr(given, _SETTING.get(field.name, field.name))
-                        for field in fields(cls)})
+        policy = cls(
+            **{
+                field.name: getattr(given, _SETTING.get(field.name, field.name))
+                for field in fields(cls)
+            }
+        )
         policy.classes()  # validate now, not in the middle of a rotation
         return policy
 

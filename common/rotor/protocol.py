@@ -125,7 +125,8 @@ class Rotation:
         if allowed is not None:
             if not isinstance(allowed, list) or not all(isinstance(p, str) for p in allowed):
                 raise SecretFormatError(
-                    f"{where}: key '{ALLOWED_SECRETS}' must be a list of secret ARN patterns.")
+                    f"{where}: key '{ALLOWED_SECRETS}' must be a list of secret ARN patterns."
+                )
             if not any(fnmatch.fnmatchcase(self.secret_arn, pattern) for pattern in allowed):
                 raise StateError(
                     f"{where} does not list secret {self.description.name} in its "
@@ -147,15 +148,19 @@ class Rotation:
         try:
             return call()
         except (ClientError, StateError) as exc:
-            code = exc.response.get("Error", {}).get("Code", "error") if isinstance(
-                exc, ClientError) else "ResourceNotFoundException"
+            code = (
+                exc.response.get("Error", {}).get("Code", "error")
+                if isinstance(exc, ClientError)
+                else "ResourceNotFoundException"
+            )
             raise StateError(
                 f"{where} cannot be read ({code}); check the ARN and that this function may "
                 "read it (and decrypt it with its KMS key)."
             ) from None
 
-    def break_glass(self, admin: Mapping[str, Any], admin_where: str, *,
-                    username: str | None = None) -> bool:
+    def break_glass(
+        self, admin: Mapping[str, Any], admin_where: str, *, username: str | None = None
+    ) -> bool:
         """Whether the admin secret authorises this secret's reset without proof (see
         :mod:`rotor.breakglass`; ``username``: the user a database reset would touch). Ask
         only once the proof has failed: a ``True`` answer is logged loudly."""
@@ -263,8 +268,11 @@ class Rotator(ABC):
 
     def _scrubbed(self, exc: Exception) -> Exception:
         message = describe_exception(exc)
-        extra: dict[str, Any] = {"error": message, "error_class": type(exc).__name__,
-                                 "permanent": bool(getattr(exc, "permanent", False))}
+        extra: dict[str, Any] = {
+            "error": message,
+            "error_class": type(exc).__name__,
+            "permanent": bool(getattr(exc, "permanent", False)),
+        }
         if not isinstance(exc, RotationError):  # unexpected: operators need the trace
             extra["traceback"] = scrubbed_traceback(exc)
         logger.error("Rotation step failed", extra=extra)
@@ -331,7 +339,6 @@ class Rotator(ABC):
         rotation.description = rotation.description.finished(token)
         self.finished(rotation)
         events.succeeded(self.name, arn, token)
-
 
 
 _first_call = True

@@ -49,9 +49,15 @@ _FAKE_AWS = {
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     "AWS_EC2_METADATA_DISABLED": "true",
 }
-_REAL_AWS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
-             "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-             "AWS_CONTAINER_AUTHORIZATION_TOKEN")
+_REAL_AWS = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+)
 
 
 class RemoteEndpointRefused(RuntimeError):
@@ -67,7 +73,8 @@ def refuse_remote(request: Any, **_: Any) -> None:
         raise RemoteEndpointRefused(
             f"rotor's pytest plugin refused a request to {host}: tests reach AWS only through "
             "the local moto of rotor_sm; build clients without endpoint_url (AWS_ENDPOINT_URL "
-            "points them there).")
+            "points them there)."
+        )
 
 
 @pytest.fixture(scope="session")

@@ -109,8 +109,12 @@ class SecretDescription:
         moving = old != token
         versions = {}
         for version, stages in self.versions.items():
-            kept = [s for s in stages if not (version == token and s == PENDING)
-                    and not (moving and s in (CURRENT, PREVIOUS))]
+            kept = [
+                s
+                for s in stages
+                if not (version == token and s == PENDING)
+                and not (moving and s in (CURRENT, PREVIOUS))
+            ]
             if moving and version == token:
                 kept.append(CURRENT)
             elif moving and version == old:
@@ -166,8 +170,9 @@ class SecretStore:
                 return cached
         return self.read(secret_id, stage, version_id)[1]
 
-    def read(self, secret_id: str, stage: str,
-             version_id: str | None = None) -> tuple[str, dict[str, Any]]:
+    def read(
+        self, secret_id: str, stage: str, version_id: str | None = None
+    ) -> tuple[str, dict[str, Any]]:
         """The secret's full ARN (whatever ``secret_id`` was: a name, a partial ARN) and the
         JSON value at ``stage``, read now."""
         where = f"Secret {secret_id} ({stage})"

@@ -68,7 +68,8 @@ class Flag:
             return given.lower() in TRUE
         raise ConfigurationError(
             f"{name} must be 'true' or 'false' (it is {given[:40]!r}); set it to one of those, "
-            f"or leave it empty for {self.default_doc()}.")
+            f"or leave it empty for {self.default_doc()}."
+        )
 
     def describe(self) -> str:
         return "true / false"
@@ -92,11 +93,15 @@ class Whole(Generic[D]):
         if given is None:
             return self.default
         if not _WHOLE.fullmatch(given) or not self._within(int(given)):
-            bounds = (f"between {self.low} and {self.high}" if self.high is not None
-                      else f"of at least {self.low}")
+            bounds = (
+                f"between {self.low} and {self.high}"
+                if self.high is not None
+                else f"of at least {self.low}"
+            )
             raise ConfigurationError(
                 f"{name} must be a whole number {bounds} (it is {given[:40]!r}), e.g. "
-                f"{self.example}; set it so, or leave it empty for {self.default_doc()}.")
+                f"{self.example}; set it so, or leave it empty for {self.default_doc()}."
+            )
         return int(given)
 
     def _within(self, value: int) -> bool:
@@ -131,7 +136,8 @@ class Number:
             raise ConfigurationError(
                 f"{name} must be a number from {_number_text(self.low)} to "
                 f"{_number_text(self.high)} (it is {given[:40]!r}); set it so, or leave it "
-                f"empty for {self.default_doc()}.")
+                f"empty for {self.default_doc()}."
+            )
         return value
 
     def describe(self) -> str:
@@ -157,7 +163,8 @@ class Choice:
                 return allowed
         listed = " or ".join(f"'{v}'" for v in self.values)
         raise ConfigurationError(
-            f"{name} must be {listed} (it is {given[:40]!r}); set it to one of those.")
+            f"{name} must be {listed} (it is {given[:40]!r}); set it to one of those."
+        )
 
     def describe(self) -> str:
         return " / ".join(self.values)
@@ -197,7 +204,8 @@ class OptionalText:
         if given is not None and self.shape is not None and not re.fullmatch(self.shape, given):
             raise ConfigurationError(
                 f"{name} must be a {self.kind} such as {self.example}; set it so, or leave it "
-                f"empty for {self.unset}.")
+                f"empty for {self.unset}."
+            )
         return given
 
     def describe(self) -> str:
@@ -231,9 +239,17 @@ class File:
 class Var(Generic[T]):
     """One row of the table; on a :class:`Settings` object, the variable's parsed value."""
 
-    def __init__(self, name: str, kind: Kind[T], topic: str, meaning: str, *,
-                 parameter: str | None = None, scope: str | None = None,
-                 blank_parameter: bool = False) -> None:
+    def __init__(
+        self,
+        name: str,
+        kind: Kind[T],
+        topic: str,
+        meaning: str,
+        *,
+        parameter: str | None = None,
+        scope: str | None = None,
+        blank_parameter: bool = False,
+    ) -> None:
         self.name = name
         self.kind = kind
         self.topic = topic  # one of TOPICS: groups the documentation and the template's console
@@ -269,22 +285,38 @@ class Var(Generic[T]):
 
 # What the variables are about, in the order the documentation shows them.
 CONNECTIONS, PASSWORDS, ENGINES, OBSERVABILITY = TOPICS = (
-    "connections", "password policy", "engines and providers", "observability")
+    "connections",
+    "password policy",
+    "engines and providers",
+    "observability",
+)
 _SYSTEM_STORE = "the system trust store"
 MAX_PASSWORD_LENGTH = 4096  # GetRandomPassword's limit
 
 
 def _excluded(what: str, characters: str) -> Var[bool]:
     """``EXCLUDE_<WHAT>``, one of the samples' flags that drop a class of characters."""
-    return Var(f"EXCLUDE_{what}", Flag(False), PASSWORDS,
-               f"Generated passwords have no {characters}.", parameter=f"Exclude{what.title()}")
+    return Var(
+        f"EXCLUDE_{what}",
+        Flag(False),
+        PASSWORDS,
+        f"Generated passwords have no {characters}.",
+        parameter=f"Exclude{what.title()}",
+    )
 
 
 def _http(what: str, kind: Kind[T], parameter: str, meaning: str) -> Var[T]:
     """``ROTOR_HTTP_<WHAT>``, read by the API-key providers' HTTP client only (its parameter
     defaults to empty, as it did before the table)."""
-    return Var(f"ROTOR_HTTP_{what}", kind, ENGINES, f"API-key providers: {meaning}",
-               parameter=parameter, scope="rotor.apikeys", blank_parameter=True)
+    return Var(
+        f"ROTOR_HTTP_{what}",
+        kind,
+        ENGINES,
+        f"API-key providers: {meaning}",
+        parameter=parameter,
+        scope="rotor.apikeys",
+        blank_parameter=True,
+    )
 
 
 class Settings:
@@ -292,86 +324,145 @@ class Settings:
 
     secrets_manager_endpoint = Var(
         "SECRETS_MANAGER_ENDPOINT",
-        OptionalText("the Regional endpoint", "URL (https:// when deployed)", r"https?://\S+",
-                     "https://vpce-0123-abcd.secretsmanager.eu-west-1.vpce.amazonaws.com",
-                     deployed=r"https://\S+"),
+        OptionalText(
+            "the Regional endpoint",
+            "URL (https:// when deployed)",
+            r"https?://\S+",
+            "https://vpce-0123-abcd.secretsmanager.eu-west-1.vpce.amazonaws.com",
+            deployed=r"https://\S+",
+        ),
         CONNECTIONS,
         "Secrets Manager endpoint: a VPC interface endpoint's own DNS name when its private DNS "
         "is off (with private DNS on, the Regional name reaches it), or a local moto server.",
-        parameter="SecretsManagerEndpoint")
+        parameter="SecretsManagerEndpoint",
+    )
     ca_bundle = Var(
         "ROTOR_CA_BUNDLE",
-        File(_SYSTEM_STORE, "point it at a PEM bundle (for RDS, the global bundle shipped in "
-                            "the layer), or leave it empty for the system trust store"),
+        File(
+            _SYSTEM_STORE,
+            "point it at a PEM bundle (for RDS, the global bundle shipped in "
+            "the layer), or leave it empty for the system trust store",
+        ),
         CONNECTIONS,
         "PEM bundle that verifies database TLS certificates. For RDS, put the RDS global bundle "
         "in layer/certs/ and set /opt/python/certs/global-bundle.pem.",
-        parameter="CaBundle")
+        parameter="CaBundle",
+    )
     # The password policy: the variables and defaults of AWS's sample rotators.
     password_length = Var(
-        "PASSWORD_LENGTH", Whole(32, 4, MAX_PASSWORD_LENGTH), PASSWORDS,
-        "Length of generated passwords.", parameter="PasswordLength")
+        "PASSWORD_LENGTH",
+        Whole(32, 4, MAX_PASSWORD_LENGTH),
+        PASSWORDS,
+        "Length of generated passwords.",
+        parameter="PasswordLength",
+    )
     exclude_characters = Var(
-        "EXCLUDE_CHARACTERS", Text("/@\"'\\"), PASSWORDS,
+        "EXCLUDE_CHARACTERS",
+        Text("/@\"'\\"),
+        PASSWORDS,
         "Characters never used in generated passwords (set but empty: none excluded).",
-        parameter="ExcludeCharacters")
+        parameter="ExcludeCharacters",
+    )
     exclude_numbers = _excluded("NUMBERS", "digits")
     exclude_punctuation = _excluded("PUNCTUATION", "punctuation")
     exclude_uppercase = _excluded("UPPERCASE", "uppercase letters")
     exclude_lowercase = _excluded("LOWERCASE", "lowercase letters")
     require_each_included_type = Var(
-        "REQUIRE_EACH_INCLUDED_TYPE", Flag(True), PASSWORDS,
+        "REQUIRE_EACH_INCLUDED_TYPE",
+        Flag(True),
+        PASSWORDS,
         "Generated passwords hold a character of every class not excluded.",
-        parameter="RequireEachIncludedType")
+        parameter="RequireEachIncludedType",
+    )
     password_source = Var(
-        "PASSWORD_SOURCE", Choice(("local", "secretsmanager"), "local"), PASSWORDS,
+        "PASSWORD_SOURCE",
+        Choice(("local", "secretsmanager"), "local"),
+        PASSWORDS,
         "Where passwords come from: local (the runtime's CSPRNG) or secretsmanager "
         "(GetRandomPassword: one more API call; the template grants it only then).",
-        parameter="PasswordSource")
+        parameter="PasswordSource",
+    )
     mysql_max_username = Var(
-        "ROTOR_MYSQL_MAX_USERNAME", Whole(None, 1, unset="the server's limit (16 or 32)"),
+        "ROTOR_MYSQL_MAX_USERNAME",
+        Whole(None, 1, unset="the server's limit (16 or 32)"),
         ENGINES,
         "MySQL family: the user-name limit <user>_clone must fit, checked before anything "
         "changes (docs/mysql.md).",
-        parameter="MysqlMaxUsernameLength", scope="rotor.databases.mysql")
-    http_timeout = _http("TIMEOUT", Number(10.0, 0.1, 120), "HttpTimeoutSeconds",
-                         "seconds one HTTP request may take.")
-    http_attempts = _http("ATTEMPTS", Whole(4, 1, 10), "HttpAttempts",
-                          "attempts at one HTTP request (docs/apikeys.md: which are retried).")
-    http_backoff = _http("BACKOFF", Number(0.5, 0, 30), "HttpBackoffSeconds",
-                         "first back-off in seconds, doubled per attempt.")
+        parameter="MysqlMaxUsernameLength",
+        scope="rotor.databases.mysql",
+    )
+    http_timeout = _http(
+        "TIMEOUT",
+        Number(10.0, 0.1, 120),
+        "HttpTimeoutSeconds",
+        "seconds one HTTP request may take.",
+    )
+    http_attempts = _http(
+        "ATTEMPTS",
+        Whole(4, 1, 10),
+        "HttpAttempts",
+        "attempts at one HTTP request (docs/apikeys.md: which are retried).",
+    )
+    http_backoff = _http(
+        "BACKOFF",
+        Number(0.5, 0, 30),
+        "HttpBackoffSeconds",
+        "first back-off in seconds, doubled per attempt.",
+    )
     http_max_wait = _http(
-        "MAX_WAIT", Number(20.0, 0, 300), "HttpMaxWaitSeconds",
+        "MAX_WAIT",
+        Number(20.0, 0, 300),
+        "HttpMaxWaitSeconds",
         "cap in seconds on any single wait; a provider asking for longer (Retry-After) fails "
-        "the step at once.")
+        "the step at once.",
+    )
     service_name = Var(
-        "POWERTOOLS_SERVICE_NAME", Text("rotor"), OBSERVABILITY,
-        "The service of logs, traces and metrics.", parameter="ServiceName")
+        "POWERTOOLS_SERVICE_NAME",
+        Text("rotor"),
+        OBSERVABILITY,
+        "The service of logs, traces and metrics.",
+        parameter="ServiceName",
+    )
     metrics_namespace = Var(
-        "POWERTOOLS_METRICS_NAMESPACE", Text("Rotor"), OBSERVABILITY,
+        "POWERTOOLS_METRICS_NAMESPACE",
+        Text("Rotor"),
+        OBSERVABILITY,
         "CloudWatch namespace of rotor's metrics (StepSucceeded, StepFailed, StepDuration).",
-        parameter="MetricsNamespace")
+        parameter="MetricsNamespace",
+    )
     log_level = Var(
-        "POWERTOOLS_LOG_LEVEL", Choice(("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
-        OBSERVABILITY, "Log level, read by Powertools' Logger (not by rotor itself).",
-        parameter="LogLevel")
+        "POWERTOOLS_LOG_LEVEL",
+        Choice(("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
+        OBSERVABILITY,
+        "Log level, read by Powertools' Logger (not by rotor itself).",
+        parameter="LogLevel",
+    )
     trace_disabled = Var(
-        "POWERTOOLS_TRACE_DISABLED", Flag(False), OBSERVABILITY,
-        "No X-Ray subsegments even where tracing is active (Powertools reads it too).")
+        "POWERTOOLS_TRACE_DISABLED",
+        Flag(False),
+        OBSERVABILITY,
+        "No X-Ray subsegments even where tracing is active (Powertools reads it too).",
+    )
     event_bus = Var(
         "ROTOR_EVENT_BUS",
-        OptionalText("no events", "EventBridge bus name", r"[A-Za-z0-9._\-/]{1,256}",
-                     "rotations"),
+        OptionalText("no events", "EventBridge bus name", r"[A-Za-z0-9._\-/]{1,256}", "rotations"),
         OBSERVABILITY,
         "EventBridge bus that receives a 'Rotation Succeeded' or 'Rotation Failed' event per "
         "outcome (source rotor); an unreachable bus never fails a rotation.",
-        parameter="EventBusName")
+        parameter="EventBusName",
+    )
     metrics_disabled = Var(
-        "POWERTOOLS_METRICS_DISABLED", Flag(False), OBSERVABILITY,
-        "No metrics printed (Powertools reads it too); the CLI and benchmarks set it.")
+        "POWERTOOLS_METRICS_DISABLED",
+        Flag(False),
+        OBSERVABILITY,
+        "No metrics printed (Powertools reads it too); the CLI and benchmarks set it.",
+    )
     xray_daemon_address = Var(
-        "AWS_XRAY_DAEMON_ADDRESS", OptionalText("no tracing", "host:port"), OBSERVABILITY,
-        "Set by Lambda when the function's tracing is active; rotor traces only then.")
+        "AWS_XRAY_DAEMON_ADDRESS",
+        OptionalText("no tracing", "host:port"),
+        OBSERVABILITY,
+        "Set by Lambda when the function's tracing is active; rotor traces only then.",
+    )
 
     def __init__(self, environment: Mapping[str, str]) -> None:
         """``environment``: ``os.environ`` or a stand-in; only the table's variables are kept."""
@@ -386,7 +477,8 @@ def current() -> Settings:
     """The settings of this process's environment, parsed at most once while it is unchanged."""
     global _current
     settings = _current
-    if settings is None or any(settings.environment.get(v.name) != os.environ.get(v.name)
-                               for v in TABLE):
+    if settings is None or any(
+        settings.environment.get(v.name) != os.environ.get(v.name) for v in TABLE
+    ):
         settings = _current = Settings(os.environ)
     return settings

@@ -96,8 +96,9 @@ class RotatorCheck:
         rotator = self.rotator
         if rotator is not None:
             assert rotator.name != Rotator.name, (
-                "the rotator has no name of its own: set `name = \"my-service\"` on the class "
-                "(it is a logging key and a metric dimension)")
+                'the rotator has no name of its own: set `name = "my-service"` on the class '
+                "(it is a logging key and a metric dimension)"
+            )
         arn = create_secret(self.sm, {})
         for step in STEPS:
             self._expect_refusal(arn, str(uuid.uuid4()), step, "while rotation is disabled")
@@ -130,15 +131,21 @@ class RotatorCheck:
         assert not self._works(wrong), (
             f"the wrong credential the kit made (key '{self.credential_key}' replaced) still "
             "works: name the key holding the credential with credential_key=, or pass "
-            "break_credential=")
+            "break_credential="
+        )
         token = harness.start(arn)
-        self.sm.put_secret_value(SecretId=arn, ClientRequestToken=token,
-                                 SecretString=json.dumps(wrong), VersionStages=[PENDING])
+        self.sm.put_secret_value(
+            SecretId=arn,
+            ClientRequestToken=token,
+            SecretString=json.dumps(wrong),
+            VersionStages=[PENDING],
+        )
         tested = harness.invoke(arn, token, "testSecret")
         self._unlabel_pending(arn, token)
         assert tested.error is not None, (
             "testSecret passed although AWSPENDING holds a credential the service rejects: "
-            "verify() must log in with rotation.pending() and raise when that fails")
+            "verify() must log in with rotation.pending() and raise when that fails"
+        )
         assert self._works(self._value(arn)), "AWSCURRENT stopped working"
 
     def keeps_what_it_declares(self) -> None:
@@ -159,12 +166,14 @@ class RotatorCheck:
                 if age < kept:
                     assert works, (
                         f"after rotation {rotation}, the {_generation(age)} credential does not "
-                        f"work, but keeps = '{keeps}' promises it does")
+                        f"work, but keeps = '{keeps}' promises it does"
+                    )
                 else:
                     assert not works, (
                         f"after rotation {rotation}, the {_generation(age)} credential still "
                         f"works, but keeps = '{keeps}' says it is revoked: revoke it in "
-                        f"{'setSecret or finished()' if keeps == 'new' else 'finished()'}")
+                        f"{'setSecret or finished()' if keeps == 'new' else 'finished()'}"
+                    )
 
     def replays(self) -> None:
         """Every step invoked twice in a row gives the same stages and values as once."""
@@ -187,8 +196,10 @@ class RotatorCheck:
         report = harness.rotate(arn)
         assert report.succeeded, _failure(report)
         previous = next(v for v, s in harness.stages(arn).items() if "AWSPREVIOUS" in s)
-        for token, why in ((_UNKNOWN_TOKEN, "for an unknown token"),
-                           (previous, "for the AWSPREVIOUS version's token")):
+        for token, why in (
+            (_UNKNOWN_TOKEN, "for an unknown token"),
+            (previous, "for the AWSPREVIOUS version's token"),
+        ):
             before = self._state(arn)
             for step in STEPS:
                 self._expect_refusal(arn, token, step, why)
@@ -203,14 +214,17 @@ class RotatorCheck:
         value = self._value(arn)
         assert key in value, (
             f"the secret has no key '{key}' for the kit to remove: name a key create() needs "
-            "with required_key=")
-        self.sm.put_secret_value(SecretId=arn, SecretString=json.dumps(
-            {k: v for k, v in value.items() if k != key}))
+            "with required_key="
+        )
+        self.sm.put_secret_value(
+            SecretId=arn, SecretString=json.dumps({k: v for k, v in value.items() if k != key})
+        )
         report = self._harness().rotate(arn)
         self._expect_permanent_stop(report, f"a secret without key '{key}'")
         error = report.steps[-1].error or ""
         assert f"'{key}'" in error, (
-            f"the error for a secret without key '{key}' does not name the key: {error}")
+            f"the error for a secret without key '{key}' does not name the key: {error}"
+        )
 
     def survives_faults(self) -> None:
         """Whichever Secrets Manager call fails (before it runs, or after, answer lost),
@@ -227,14 +241,14 @@ class RotatorCheck:
                     break
                 where = f"fault {'after' if after else 'before'} call {at}"
                 current = self._value(arn)
-                still = self._works(current) or (
-                    self.window_allowed and self._pending_works(arn))
+                still = self._works(current) or (self.window_allowed and self._pending_works(arn))
                 assert still, f"{where}: no working credential left in AWSCURRENT"
                 if at % 2:  # half the retries land on a cold container (no cached values)
                     rotor_secrets.reset_client()
                 retried = self._harness().resume(arn, report.token)
                 assert retried.succeeded, f"{where}: the retry did not converge: " + _failure(
-                    retried)
+                    retried
+                )
                 new = self._value(arn)
                 assert new != old and self._works(new), f"{where}: retry left no new credential"
                 at += 1
@@ -257,7 +271,8 @@ class RotatorCheck:
                 variants[f"{hook} does nothing"] = {hook: lambda r: None}
         variants["apply fails when repeated"] = {"apply": _once(rotator.apply, None)}
         variants["apply sets a wrong credential when repeated"] = {
-            "apply": _once(rotator.apply, self.broken)}
+            "apply": _once(rotator.apply, self.broken)
+        }
         return {name: _patched(rotator, methods).handler for name, methods in variants.items()}
 
     def mutation_report(self) -> dict[str, str | None]:
@@ -285,19 +300,23 @@ class RotatorCheck:
         declared = self.keeps or (self.rotator.keeps if self.rotator is not None else None)
         legacy = _LEGACY_PREVIOUS.get(self.previous)
         assert not (declared and legacy and declared != legacy), (
-            f"previous='{self.previous}' contradicts keeps = '{declared}'; drop previous=")
+            f"previous='{self.previous}' contradicts keeps = '{declared}'; drop previous="
+        )
         keeps = declared or legacy
         assert keeps in KEEPS, (
             "the rotator does not say which credentials stay valid after a rotation: set "
-            "`keeps = \"new\"` (only the new one works) or `keeps = \"new_and_previous\"` on "
-            "the class (or pass keeps= to RotatorCheck)")
+            '`keeps = "new"` (only the new one works) or `keeps = "new_and_previous"` on '
+            "the class (or pass keeps= to RotatorCheck)"
+        )
         return keeps
 
     def fresh_secret(self) -> str:
         """The ARN of a new secret from ``new_secret``."""
         if self.new_secret is None:
-            raise TypeError("This check needs new_secret=: a fresh secret whose credential "
-                            "works now (its value as a dict, or its ARN).")
+            raise TypeError(
+                "This check needs new_secret=: a fresh secret whose credential "
+                "works now (its value as a dict, or its ARN)."
+            )
         made = self.new_secret()
         return made if isinstance(made, str) else create_secret(self.sm, made)
 
@@ -308,13 +327,16 @@ class RotatorCheck:
         key = self.credential_key
         assert isinstance(value.get(key), str), (
             f"the secret has no string key '{key}' holding its credential: name that key with "
-            "credential_key=, or pass break_credential=")
+            "credential_key=, or pass break_credential="
+        )
         return {**value, key: "wrong-" + secrets.token_urlsafe(18)}
 
     def _works(self, value: Value) -> bool:
         if self.works is None:
-            raise TypeError("This check needs works=: a real login with a secret value against "
-                            "your service, True when the service accepts it.")
+            raise TypeError(
+                "This check needs works=: a real login with a secret value against "
+                "your service, True when the service accepts it."
+            )
         return bool(self.works(value))
 
     def _harness(self) -> Harness:
@@ -328,7 +350,8 @@ class RotatorCheck:
             return  # refused, as it must be
         except Exception as exc:
             raise AssertionError(
-                f"{step} {why} crashed instead of refusing: {type(exc).__name__}") from None
+                f"{step} {why} crashed instead of refusing: {type(exc).__name__}"
+            ) from None
         raise AssertionError(f"{step} {why} did not fail")
 
     def _expect_permanent_stop(self, report: RotationReport, what: str) -> None:
@@ -336,14 +359,16 @@ class RotatorCheck:
         last = report.steps[-1]
         assert last.permanent, (
             f"{last.step} of {what} failed with an error retrying cannot fix, but did not say "
-            f"so ({last.error}); raise rotor.errors.SecretFormatError naming the key")
+            f"so ({last.error}); raise rotor.errors.SecretFormatError naming the key"
+        )
         assert report.attempts == 1, f"a rotation of {what} was retried"
         value = self.sm.get_secret_value(SecretId=report.secret_id, VersionStage=CURRENT)
         assert value["VersionId"] != report.token, f"a rotation of {what} moved AWSCURRENT"
 
     def _unlabel_pending(self, arn: str, token: str) -> None:
-        self.sm.update_secret_version_stage(SecretId=arn, VersionStage=PENDING,
-                                            RemoveFromVersionId=token)
+        self.sm.update_secret_version_stage(
+            SecretId=arn, VersionStage=PENDING, RemoveFromVersionId=token
+        )
 
     def _value(self, arn: str, stage: str = CURRENT) -> Value:
         text = self.sm.get_secret_value(SecretId=arn, VersionStage=stage)["SecretString"]
@@ -400,14 +425,15 @@ def _failure(report: RotationReport) -> str:
         return "rotation failed: " + "; ".join(errors[-3:])
     stray = sorted(v for v, stages in report.after.items() if PENDING in stages)
     if stray:
-        return (f"rotation failed: AWSPENDING is left on version(s) {', '.join(stray)}; "
-                "finishSecret must remove it")
+        return (
+            f"rotation failed: AWSPENDING is left on version(s) {', '.join(stray)}; "
+            "finishSecret must remove it"
+        )
     return "rotation failed: AWSCURRENT did not move to the new version"
 
 
 def _generation(age: int) -> str:
-    return {0: "new (AWSCURRENT)", 1: "previous (AWSPREVIOUS)"}.get(
-        age, f"{age} rotations old")
+    return {0: "new (AWSCURRENT)", 1: "previous (AWSPREVIOUS)"}.get(age, f"{age} rotations old")
 
 
 def _patched(rotator: Rotator, methods: Mapping[str, Callable[..., Any]]) -> Rotator:
@@ -418,8 +444,9 @@ def _patched(rotator: Rotator, methods: Mapping[str, Callable[..., Any]]) -> Rot
     return clone
 
 
-def _once(apply: Callable[[Rotation], None],
-          wrong: Callable[[Value], Value] | None) -> Callable[[Rotation], None]:
+def _once(
+    apply: Callable[[Rotation], None], wrong: Callable[[Value], Value] | None
+) -> Callable[[Rotation], None]:
     """An ``apply`` that misbehaves from its second call for a token on: it fails, or (with
     ``wrong``) applies a wrong credential instead of the pending one."""
     seen: set[str] = set()

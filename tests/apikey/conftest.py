@@ -67,13 +67,16 @@ class KeySecret:
     initial_value: dict[str, Any]
 
     def value(self, sm: Any, stage: str = "AWSCURRENT") -> dict[str, Any]:
-        return json.loads(sm.get_secret_value(SecretId=self.arn,
-                                              VersionStage=stage)["SecretString"])
+        return json.loads(
+            sm.get_secret_value(SecretId=self.arn, VersionStage=stage)["SecretString"]
+        )
 
     def set_admin(self, sm: Any, value: dict[str, Any]) -> None:
         """Replace the admin secret's value, still pointing at the fake."""
-        sm.put_secret_value(SecretId=self.admin_arn,
-                            SecretString=json.dumps({"base_url": self.api.base_url, **value}))
+        sm.put_secret_value(
+            SecretId=self.admin_arn,
+            SecretString=json.dumps({"base_url": self.api.base_url, **value}),
+        )
 
     def prefix(self) -> str:
         from rotor.apikeys import ApiKeySecret
@@ -86,21 +89,31 @@ class KeySecret:
 
 
 @pytest.fixture
-def sendgrid_secret(sendgrid: FakeSendGrid, new_secret: Callable[..., str]
-                    ) -> Callable[..., KeySecret]:
-    def make(admin_settings: dict[str, Any] | None = None,
-             initial_scopes: tuple[str, ...] = ("mail.send",), **overrides: Any) -> KeySecret:
+def sendgrid_secret(
+    sendgrid: FakeSendGrid, new_secret: Callable[..., str]
+) -> Callable[..., KeySecret]:
+    def make(
+        admin_settings: dict[str, Any] | None = None,
+        initial_scopes: tuple[str, ...] = ("mail.send",),
+        **overrides: Any,
+    ) -> KeySecret:
         """The admin secret pins the endpoint and the provider (the rotated secret's, unless
         ``admin_settings`` says otherwise; a None there drops the key)."""
         admin = sendgrid.add_key("rotor-admin", scopes=SENDGRID_ADMIN_SCOPES)
         initial = sendgrid.add_key("payments-initial", scopes=initial_scopes)
-        admin_value = {"api_key": admin.secret, "base_url": sendgrid.base_url,
-                       "provider": overrides.get("provider", "sendgrid"),
-                       **(admin_settings or {})}
+        admin_value = {
+            "api_key": admin.secret,
+            "base_url": sendgrid.base_url,
+            "provider": overrides.get("provider", "sendgrid"),
+            **(admin_settings or {}),
+        }
         admin_arn = new_secret({k: v for k, v in admin_value.items() if v is not None})
         value: dict[str, Any] = {
-            "provider": "sendgrid", "api_key": initial.secret, "key_id": initial.key_id,
-            "adminarn": admin_arn, "scopes": ["mail.send"],
+            "provider": "sendgrid",
+            "api_key": initial.secret,
+            "key_id": initial.key_id,
+            "adminarn": admin_arn,
+            "scopes": ["mail.send"],
         }
         value.update(overrides)
         value = {k: v for k, v in value.items() if v is not None}
@@ -111,16 +124,25 @@ def sendgrid_secret(sendgrid: FakeSendGrid, new_secret: Callable[..., str]
 
 
 @pytest.fixture
-def datadog_secret(datadog: FakeDatadog, new_secret: Callable[..., str]
-                   ) -> Callable[..., KeySecret]:
+def datadog_secret(
+    datadog: FakeDatadog, new_secret: Callable[..., str]
+) -> Callable[..., KeySecret]:
     def make(**overrides: Any) -> KeySecret:
         admin = datadog.add_key("rotor-admin")
         app_key = datadog.add_application_key()
         initial = datadog.add_key("agents-initial")
-        admin_arn = new_secret({"api_key": admin.secret, "application_key": app_key,
-                                "base_url": datadog.base_url, "provider": "datadog"})
+        admin_arn = new_secret(
+            {
+                "api_key": admin.secret,
+                "application_key": app_key,
+                "base_url": datadog.base_url,
+                "provider": "datadog",
+            }
+        )
         value: dict[str, Any] = {
-            "provider": "datadog", "api_key": initial.secret, "key_id": initial.key_id,
+            "provider": "datadog",
+            "api_key": initial.secret,
+            "key_id": initial.key_id,
             "adminarn": admin_arn,
         }
         value.update(overrides)

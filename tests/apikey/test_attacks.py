@@ -40,20 +40,49 @@ VICTIM = "acct-victim"  # another organisation, with its own admin secret
 
 # Datadog's key API described as data, proving ownership by showing a key (``fetch``).
 DATADOG_AS_DATA: dict[str, Any] = {
-    "admin_headers": {"DD-API-KEY": "{admin.api_key}",
-                      "DD-APPLICATION-KEY": "{admin.application_key}"},
-    "create": {"method": "POST", "path": "/api/v2/api_keys", "ok": [201],
-               "body": {"data": {"type": "api_keys", "attributes": {"name": "{name}"}}},
-               "value_path": "data.attributes.key", "id_path": "data.id"},
+    "admin_headers": {
+        "DD-API-KEY": "{admin.api_key}",
+        "DD-APPLICATION-KEY": "{admin.application_key}",
+    },
+    "create": {
+        "method": "POST",
+        "path": "/api/v2/api_keys",
+        "ok": [201],
+        "body": {"data": {"type": "api_keys", "attributes": {"name": "{name}"}}},
+        "value_path": "data.attributes.key",
+        "id_path": "data.id",
+    },
     "verify": {"path": "/api/v1/validate", "headers": {"DD-API-KEY": "{key}"}},
     "revoke": {"path": "/api/v2/api_keys/{key_id}"},
-    "list": {"path": "/api/v2/api_keys", "params": {"page[size]": "100"},
-             "items_path": "data", "id_path": "id", "name_path": "attributes.name"},
-    "fetch": {"path": "/api/v2/api_keys/{key_id}", "value_path": "data.attributes.key",
-              "name_path": "data.attributes.name"},
+    "list": {
+        "path": "/api/v2/api_keys",
+        "params": {"page[size]": "100"},
+        "items_path": "data",
+        "id_path": "id",
+        "name_path": "attributes.name",
+    },
+    "fetch": {
+        "path": "/api/v2/api_keys/{key_id}",
+        "value_path": "data.attributes.key",
+        "name_path": "data.attributes.name",
+    },
 }
-UNSAFE_IDS = ["", ".", "..", "a/b", "../../v3/scopes", "a\\b", "a?b", "a#b", "%2e%2e", "%2E.",
-              "a%2fb", "a\nb", "a\x00b", "a\x7fb"]
+UNSAFE_IDS = [
+    "",
+    ".",
+    "..",
+    "a/b",
+    "../../v3/scopes",
+    "a\\b",
+    "a?b",
+    "a#b",
+    "%2e%2e",
+    "%2E.",
+    "a%2fb",
+    "a\nb",
+    "a\x00b",
+    "a\x7fb",
+]
 
 
 # --- what "no effect" means -----------------------------------------------------------------
@@ -76,12 +105,21 @@ def versions(sm: Any, arn: str) -> dict[str, tuple[list[str], str | None]]:
 
 def odd_requests(api: FakeKeyApi) -> list[str]:
     """Requests that reached anything but a known operation, or carried a dot segment."""
-    return [f"{r.method} {r.path}" for r in api.requests
-            if r.op == "unknown" or any(s in (".", "..") for s in r.path.split("/"))]
+    return [
+        f"{r.method} {r.path}"
+        for r in api.requests
+        if r.op == "unknown" or any(s in (".", "..") for s in r.path.split("/"))
+    ]
 
 
-def refused(sm: Any, report: RotationReport, arn: str, before: dict[str, Any],
-            apis: dict[FakeKeyApi, tuple[int, set[tuple[str, str]]]], message: str) -> str:
+def refused(
+    sm: Any,
+    report: RotationReport,
+    arn: str,
+    before: dict[str, Any],
+    apis: dict[FakeKeyApi, tuple[int, set[tuple[str, str]]]],
+    message: str,
+) -> str:
     """The rotation failed in createSecret with ``message`` in a one-line error, and changed
     nothing: no key made or revoked at any account (``apis``: requests and keys before), every
     version as it was, AWSPENDING without a value."""
@@ -103,21 +141,26 @@ def refused(sm: Any, report: RotationReport, arn: str, before: dict[str, Any],
 @pytest.fixture
 def admin_of(new_secret: Callable[..., str]) -> Callable[..., str]:
     """An admin secret for ``account`` at a fake (SendGrid: a key with the api_keys scopes)."""
+
     def make(api: FakeKeyApi, account: str = DEFAULT_ACCOUNT, **settings: Any) -> str:
         if isinstance(api, FakeSendGrid):
-            admin = {"api_key": api.add_key("admin", SENDGRID_ADMIN_SCOPES, account).secret,
-                     "provider": "sendgrid"}
+            admin = {
+                "api_key": api.add_key("admin", SENDGRID_ADMIN_SCOPES, account).secret,
+                "provider": "sendgrid",
+            }
         else:
             assert isinstance(api, FakeDatadog)
-            admin = {"api_key": api.add_key("admin", account=account).secret,
-                     "application_key": api.add_application_key(account), "provider": "datadog"}
+            admin = {
+                "api_key": api.add_key("admin", account=account).secret,
+                "application_key": api.add_application_key(account),
+                "provider": "datadog",
+            }
         return new_secret({**admin, "base_url": api.base_url, **settings})
 
     return make
 
 
-def attempt(sm: Any, rotor_apikey: Harness, arn: str, *apis: FakeKeyApi,
-            message: str) -> str:
+def attempt(sm: Any, rotor_apikey: Harness, arn: str, *apis: FakeKeyApi, message: str) -> str:
     before = versions(sm, arn)
     state = {api: (len(api.requests), keys_of(api)) for api in apis}
     report = rotor_apikey.rotate(arn)
@@ -130,8 +173,12 @@ NOT_PROVEN = "key 'api_key' is not proven to be a live key of the"
 # --- 1. SendGrid scope widening -------------------------------------------------------------
 @pytest.mark.parametrize("claim", ["none", "own-key-id", "company-full-access-key-id"])
 def test_full_access_key_of_the_attackers_own_account_gets_no_company_key(
-    sm: Any, rotor_apikey: Harness, sendgrid: FakeSendGrid, admin_of: Any,
-    new_secret: Callable[..., str], claim: str,
+    sm: Any,
+    rotor_apikey: Harness,
+    sendgrid: FakeSendGrid,
+    admin_of: Any,
+    new_secret: Callable[..., str],
+    claim: str,
 ) -> None:
     """The scopes of a new key used to come from GET /v3/scopes with whatever key the secret
     held: a full-access key of the attacker's own account gave the company key every scope."""
@@ -148,7 +195,10 @@ def test_full_access_key_of_the_attackers_own_account_gets_no_company_key(
 
 
 def test_forged_key_carrying_a_company_key_id_is_not_proven(
-    sm: Any, rotor_apikey: Harness, sendgrid: FakeSendGrid, admin_of: Any,
+    sm: Any,
+    rotor_apikey: Harness,
+    sendgrid: FakeSendGrid,
+    admin_of: Any,
     new_secret: Callable[..., str],
 ) -> None:
     """SG.<a company key's id>.<anything>: the id in the value proves nothing unless the whole
@@ -157,13 +207,16 @@ def test_forged_key_carrying_a_company_key_id_is_not_proven(
     wide = sendgrid.add_key("ops-full-access", SENDGRID_FULL_ACCESS)
     own = sendgrid.add_key("attacker-full", SENDGRID_FULL_ACCESS, ATTACKER)
     forged = f"SG.{wide.key_id}.{own.secret.split('.')[2]}"
-    arn = new_secret({"provider": "sendgrid", "api_key": forged, "key_id": wide.key_id,
-                      "adminarn": admin_arn})
+    arn = new_secret(
+        {"provider": "sendgrid", "api_key": forged, "key_id": wide.key_id, "adminarn": admin_arn}
+    )
     attempt(sm, rotor_apikey, arn, sendgrid, message=NOT_PROVEN)
 
 
 def test_claimed_id_of_a_wider_company_key_does_not_widen(
-    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret],
+    sm: Any,
+    rotor_apikey: Harness,
+    sendgrid_secret: Callable[..., KeySecret],
     sendgrid: FakeSendGrid,
 ) -> None:
     """The secret holds its own mail.send key but claims a full-access key's id: the new key
@@ -187,34 +240,51 @@ def victims(sendgrid: FakeSendGrid) -> list[Any]:
 
 def hand_write(sm: Any, arn: str, value: dict[str, Any], stage: str = "AWSCURRENT") -> str:
     version = str(uuid.uuid4())
-    sm.put_secret_value(SecretId=arn, ClientRequestToken=version, SecretString=json.dumps(value),
-                        VersionStages=[stage])
+    sm.put_secret_value(
+        SecretId=arn,
+        ClientRequestToken=version,
+        SecretString=json.dumps(value),
+        VersionStages=[stage],
+    )
     return version
 
 
 def test_hand_written_current_naming_other_teams_keys_revokes_none_of_them(
-    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret],
-    victims: list[Any], caplog: pytest.LogCaptureFixture,
+    sm: Any,
+    rotor_apikey: Harness,
+    sendgrid_secret: Callable[..., KeySecret],
+    victims: list[Any],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """AWSCURRENT written by hand with the app's real key but another team's key_id and
     previous_key_id: three rotations later both victims still work."""
     secret = sendgrid_secret()
-    hand_write(sm, secret.arn, {**secret.initial_value, "key_id": victims[0].key_id,
-                                "previous_key_id": victims[1].key_id})
+    hand_write(
+        sm,
+        secret.arn,
+        {**secret.initial_value, "key_id": victims[0].key_id, "previous_key_id": victims[1].key_id},
+    )
     for _ in range(3):
         report = rotor_apikey.rotate(secret.arn)
         assert report.succeeded, report.steps
     assert all(secret.api.works(v.secret) for v in victims)
-    assert [r.path for r in secret.api.calls("revoke")
-            if victims[0].key_id in r.path or victims[1].key_id in r.path] == []
+    assert [
+        r.path
+        for r in secret.api.calls("revoke")
+        if victims[0].key_id in r.path or victims[1].key_id in r.path
+    ] == []
     assert not secret.api.works(secret.initial.secret)  # the app's own, proven key
     assert "not made by rotor" in caplog.text and "revoke it by hand" in caplog.text
 
 
 @pytest.mark.parametrize("named", ["other-team", "rotor-made-current"])
 def test_hand_written_previous_leads_to_no_revocation(
-    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret],
-    victims: list[Any], named: str, caplog: pytest.LogCaptureFixture,
+    sm: Any,
+    rotor_apikey: Harness,
+    sendgrid_secret: Callable[..., KeySecret],
+    victims: list[Any],
+    named: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """AWSPREVIOUS written by hand, then a retried finishSecret. Its key_id names another
     team's key, or the key rotor made for AWSCURRENT (whose value the app holds): either way
@@ -223,10 +293,17 @@ def test_hand_written_previous_leads_to_no_revocation(
     done = rotor_apikey.rotate(secret.arn)
     assert done.succeeded, done.steps
     current = secret.value(sm)
-    held = (victims[0].secret, victims[0].key_id) if named == "other-team" else (
-        current["api_key"], current["key_id"])
-    hand_write(sm, secret.arn, {**current, "api_key": held[0], "key_id": held[1],
-                                "previous_key_id": victims[1].key_id}, stage="AWSPREVIOUS")
+    held = (
+        (victims[0].secret, victims[0].key_id)
+        if named == "other-team"
+        else (current["api_key"], current["key_id"])
+    )
+    hand_write(
+        sm,
+        secret.arn,
+        {**current, "api_key": held[0], "key_id": held[1], "previous_key_id": victims[1].key_id},
+        stage="AWSPREVIOUS",
+    )
     before = versions(sm, secret.arn)
     keys = keys_of(secret.api)
     assert rotor_apikey.invoke(secret.arn, done.token, "finishSecret").error is None
@@ -236,8 +313,11 @@ def test_hand_written_previous_leads_to_no_revocation(
 
 
 def test_value_written_into_the_rotations_own_version_cannot_borrow_rotors_key(
-    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret],
-    victims: list[Any], put_fails_once: None,
+    sm: Any,
+    rotor_apikey: Harness,
+    sendgrid_secret: Callable[..., KeySecret],
+    victims: list[Any],
+    put_fails_once: None,
 ) -> None:
     """createSecret made key <prefix><token> but its PutSecretValue failed; the attacker writes
     that version first, naming the id of rotor's key (it is logged) with the app's own key and
@@ -248,9 +328,14 @@ def test_value_written_into_the_rotations_own_version_cannot_borrow_rotors_key(
     assert rotor_apikey.invoke(secret.arn, token, "createSecret").error is not None
     made = secret.api.live_keys(secret.prefix() + token)
     assert len(made) == 1
-    sm.put_secret_value(SecretId=secret.arn, ClientRequestToken=token, VersionStages=["AWSPENDING"],
-                        SecretString=json.dumps({**secret.initial_value, "key_id": made[0].key_id,
-                                                 "previous_key_id": victims[0].key_id}))
+    sm.put_secret_value(
+        SecretId=secret.arn,
+        ClientRequestToken=token,
+        VersionStages=["AWSPENDING"],
+        SecretString=json.dumps(
+            {**secret.initial_value, "key_id": made[0].key_id, "previous_key_id": victims[0].key_id}
+        ),
+    )
     assert rotor_apikey.resume(secret.arn, token).succeeded
     for _ in range(2):
         report = rotor_apikey.rotate(secret.arn)
@@ -259,19 +344,27 @@ def test_value_written_into_the_rotations_own_version_cannot_borrow_rotors_key(
 
 
 def test_version_written_by_an_earlier_release_does_not_revoke_the_id_it_copied(
-    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret],
-    victims: list[Any], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    sm: Any,
+    rotor_apikey: Harness,
+    sendgrid_secret: Callable[..., KeySecret],
+    victims: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Before the ownership proof rotor copied previous_key_id from the secret's key_id, so a
     version it made can name another team's key, with a check field planted beside it. After
     the upgrade such a version, though rotor made it, revokes nothing."""
     secret = sendgrid_secret()
     planted = previous_key_check(victims[0].key_id, victims[0].key_id)
-    hand_write(sm, secret.arn, {**secret.initial_value, "key_id": victims[0].key_id,
-                                "previous_key_check": planted})
+    hand_write(
+        sm,
+        secret.arn,
+        {**secret.initial_value, "key_id": victims[0].key_id, "previous_key_check": planted},
+    )
 
-    def earlier_release(self: ApiKeySecret, issued: IssuedKey,
-                        previous_key_id: str | None = None) -> dict[str, Any]:
+    def earlier_release(
+        self: ApiKeySecret, issued: IssuedKey, previous_key_id: str | None = None
+    ) -> dict[str, Any]:
         value = {**self.raw, "api_key": issued.key, "key_id": issued.key_id}
         return {**value, "previous_key_id": self.key_id}
 
@@ -288,7 +381,10 @@ def test_version_written_by_an_earlier_release_does_not_revoke_the_id_it_copied(
 
 @pytest.mark.parametrize("bad", UNSAFE_IDS)
 def test_unsafe_ids_in_the_secret_never_reach_a_url(
-    sm: Any, rotor_apikey: Harness, datadog_secret: Callable[..., KeySecret], bad: str,
+    sm: Any,
+    rotor_apikey: Harness,
+    datadog_secret: Callable[..., KeySecret],
+    bad: str,
 ) -> None:
     """Datadog reads the claimed key_id's value: an id with a dot segment, a slash, a
     percent-encoded dot or a control character would address another path with the admin
@@ -297,7 +393,7 @@ def test_unsafe_ids_in_the_secret_never_reach_a_url(
     as a malformed secret."""
     secret = datadog_secret(key_id=bad, previous_key_id=bad)
     if not bad or any(ord(c) < 32 or ord(c) == 127 for c in bad):
-        message = ("must be a non-empty string" if not bad else "contains control characters")
+        message = "must be a non-empty string" if not bad else "contains control characters"
         attempt(sm, rotor_apikey, secret.arn, secret.api, message=f"key 'key_id' {message}")
         return
     for _ in range(3):
@@ -310,8 +406,11 @@ def test_unsafe_ids_in_the_secret_never_reach_a_url(
 
 @pytest.mark.parametrize("bad", UNSAFE_IDS)
 def test_path_refuses_unsafe_ids_without_showing_them(bad: str) -> None:
-    with pytest.raises(UnsafePathValue, match=r"^The id to put in the URL path /v3/api_keys/\{id\} "
-                                              r"(is empty|is a dot segment|contains)") as caught:
+    with pytest.raises(
+        UnsafePathValue,
+        match=r"^The id to put in the URL path /v3/api_keys/\{id\} "
+        r"(is empty|is a dot segment|contains)",
+    ) as caught:
         path("/v3/api_keys/{id}", id=bad)
     if len(bad) > 2:
         assert bad not in str(caught.value)
@@ -324,7 +423,9 @@ def test_path_encodes_plain_ids() -> None:
 
 
 def test_unsafe_ids_in_a_providers_listing_are_left_alone(
-    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret],
+    sm: Any,
+    rotor_apikey: Harness,
+    sendgrid_secret: Callable[..., KeySecret],
 ) -> None:
     """A listing naming '..' (a broken or hostile endpoint) is never turned into a DELETE."""
     secret = sendgrid_secret()
@@ -341,18 +442,27 @@ def test_unsafe_ids_in_a_providers_listing_are_left_alone(
 # --- 3. borrowing another organisation's admin ----------------------------------------------
 @pytest.mark.parametrize("held", ["garbage", "garbage-sg-shape", "own-org-key", "victim-id"])
 def test_secret_naming_another_orgs_sendgrid_admin_is_refused(
-    sm: Any, rotor_apikey: Harness, sendgrid: FakeSendGrid, admin_of: Any,
-    new_secret: Callable[..., str], held: str,
+    sm: Any,
+    rotor_apikey: Harness,
+    sendgrid: FakeSendGrid,
+    admin_of: Any,
+    new_secret: Callable[..., str],
+    held: str,
 ) -> None:
     victim_admin = admin_of(sendgrid, VICTIM)
     victim_key = sendgrid.add_key("victim-app", ["mail.send"], VICTIM)
     own = sendgrid.add_key("attacker-app", ["mail.send"], ATTACKER)
-    value: dict[str, Any] = {"provider": "sendgrid", "adminarn": victim_admin,
-                             "scopes": ["mail.send"], "api_key": {
-                                 "garbage": "not-a-key-at-all",
-                                 "garbage-sg-shape": f"SG.{victim_key.key_id}.garbage",
-                                 "own-org-key": own.secret,
-                                 "victim-id": own.secret}[held]}
+    value: dict[str, Any] = {
+        "provider": "sendgrid",
+        "adminarn": victim_admin,
+        "scopes": ["mail.send"],
+        "api_key": {
+            "garbage": "not-a-key-at-all",
+            "garbage-sg-shape": f"SG.{victim_key.key_id}.garbage",
+            "own-org-key": own.secret,
+            "victim-id": own.secret,
+        }[held],
+    }
     if held == "victim-id":
         value["key_id"] = victim_key.key_id
     arn = new_secret(value)
@@ -362,15 +472,21 @@ def test_secret_naming_another_orgs_sendgrid_admin_is_refused(
 
 @pytest.mark.parametrize("held", ["garbage", "own-org-key", "victim-id"])
 def test_secret_naming_another_orgs_datadog_admin_is_refused(
-    sm: Any, rotor_apikey: Harness, datadog: FakeDatadog, admin_of: Any,
-    new_secret: Callable[..., str], held: str,
+    sm: Any,
+    rotor_apikey: Harness,
+    datadog: FakeDatadog,
+    admin_of: Any,
+    new_secret: Callable[..., str],
+    held: str,
 ) -> None:
     victim_admin = admin_of(datadog, VICTIM)
     victim_key = datadog.add_key("victim-app", account=VICTIM)
     own = datadog.add_key("attacker-app", account=ATTACKER)
-    value: dict[str, Any] = {"provider": "datadog", "adminarn": victim_admin,
-                             "api_key": "0" * 28 + victim_key.secret[-4:]
-                             if held == "garbage" else own.secret}
+    value: dict[str, Any] = {
+        "provider": "datadog",
+        "adminarn": victim_admin,
+        "api_key": "0" * 28 + victim_key.secret[-4:] if held == "garbage" else own.secret,
+    }
     if held == "victim-id":
         value["key_id"] = victim_key.key_id
     arn = new_secret(value)
@@ -379,27 +495,45 @@ def test_secret_naming_another_orgs_datadog_admin_is_refused(
 
 @pytest.mark.parametrize("description", ["owner", "fetch"])
 def test_generic_provider_refuses_a_key_of_another_account(
-    sm: Any, rotor_apikey: Harness, sendgrid: FakeSendGrid, datadog: FakeDatadog,
-    admin_of: Any, new_secret: Callable[..., str], description: str,
+    sm: Any,
+    rotor_apikey: Harness,
+    sendgrid: FakeSendGrid,
+    datadog: FakeDatadog,
+    admin_of: Any,
+    new_secret: Callable[..., str],
+    description: str,
 ) -> None:
     api: FakeKeyApi = sendgrid if description == "owner" else datadog
     spec = SENDGRID_AS_DATA if description == "owner" else DATADOG_AS_DATA
     victim_admin = admin_of(api, VICTIM, provider="http", http=spec)
     own = api.add_key("attacker-app", account=ATTACKER)
     victim_key = api.add_key("victim-app", account=VICTIM)
-    arn = new_secret({"provider": "http", "api_key": own.secret, "key_id": victim_key.key_id,
-                      "adminarn": victim_admin})
+    arn = new_secret(
+        {
+            "provider": "http",
+            "api_key": own.secret,
+            "key_id": victim_key.key_id,
+            "adminarn": victim_admin,
+        }
+    )
     attempt(sm, rotor_apikey, arn, api, message=NOT_PROVEN)
 
 
 def test_generic_provider_without_fetch_or_owner_is_refused_before_any_call(
-    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret],
+    sm: Any,
+    rotor_apikey: Harness,
+    sendgrid_secret: Callable[..., KeySecret],
 ) -> None:
     blind = {k: v for k, v in SENDGRID_AS_DATA.items() if k != "owner"}
     secret = sendgrid_secret(provider="http", scopes=None, admin_settings={"http": blind})
     calls = len(secret.api.requests)
-    error = attempt(sm, rotor_apikey, secret.arn, secret.api,
-                    message="key 'http' describes neither 'fetch' nor 'owner'")
+    error = attempt(
+        sm,
+        rotor_apikey,
+        secret.arn,
+        secret.api,
+        message="key 'http' describes neither 'fetch' nor 'owner'",
+    )
     assert "describe 'fetch'" in error
     assert secret.api.requests[calls:] == []
 
@@ -417,8 +551,11 @@ def revoked_current(secret: KeySecret) -> None:
 
 @pytest.fixture
 def leaked(sm: Any, sendgrid_secret: Callable[..., KeySecret]) -> Iterator[KeySecret]:
-    secret = sendgrid_secret(initial_scopes=("mail.send", "stats.read"), scopes=None,
-                             admin_settings={"allowed_scopes": ["mail.send"]})
+    secret = sendgrid_secret(
+        initial_scopes=("mail.send", "stats.read"),
+        scopes=None,
+        admin_settings={"allowed_scopes": ["mail.send"]},
+    )
     revoked_current(secret)
     yield secret
 
@@ -428,7 +565,10 @@ def admin_value(sm: Any, secret: KeySecret) -> dict[str, Any]:
 
 
 def test_break_glass_replaces_a_revoked_key_with_the_allowed_scopes(
-    sm: Any, rotor_apikey: Harness, leaked: KeySecret, caplog: pytest.LogCaptureFixture,
+    sm: Any,
+    rotor_apikey: Harness,
+    leaked: KeySecret,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     secret = leaked
     secret.set_admin(sm, {**admin_value(sm, secret), "break_glass": glass(secret.arn)})
@@ -443,17 +583,19 @@ def test_break_glass_replaces_a_revoked_key_with_the_allowed_scopes(
     assert any("BREAK GLASS" in w for w in warnings), warnings
 
     # Once the entry is gone, rotations prove the (rotor-made) current key again.
-    secret.set_admin(sm, {k: v for k, v in admin_value(sm, secret).items()
-                          if k != "break_glass"})
+    secret.set_admin(sm, {k: v for k, v in admin_value(sm, secret).items() if k != "break_glass"})
     report = rotor_apikey.rotate(secret.arn)
     assert report.succeeded, report.steps
 
 
 def test_break_glass_narrowed_by_the_secrets_scopes_and_required_allowed_scopes(
-    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret],
+    sm: Any,
+    rotor_apikey: Harness,
+    sendgrid_secret: Callable[..., KeySecret],
 ) -> None:
-    secret = sendgrid_secret(scopes=["mail.send"],
-                             admin_settings={"allowed_scopes": ["mail.send", "stats.read"]})
+    secret = sendgrid_secret(
+        scopes=["mail.send"], admin_settings={"allowed_scopes": ["mail.send", "stats.read"]}
+    )
     revoked_current(secret)
     secret.set_admin(sm, {**admin_value(sm, secret), "break_glass": glass(secret.arn)})
     assert rotor_apikey.rotate(secret.arn).succeeded
@@ -462,36 +604,50 @@ def test_break_glass_narrowed_by_the_secrets_scopes_and_required_allowed_scopes(
     bare = sendgrid_secret(scopes=None)
     revoked_current(bare)
     bare.set_admin(sm, {**admin_value(sm, bare), "break_glass": glass(bare.arn)})
-    attempt(sm, rotor_apikey, bare.arn, bare.api,
-            message="key 'allowed_scopes' is missing; a break-glass reset")
+    attempt(
+        sm,
+        rotor_apikey,
+        bare.arn,
+        bare.api,
+        message="key 'allowed_scopes' is missing; a break-glass reset",
+    )
 
 
 @pytest.mark.parametrize("where", ["expired", "other-arn", "rotated-secret"])
 def test_break_glass_that_does_not_apply_is_refused(
-    sm: Any, rotor_apikey: Harness, leaked: KeySecret, where: str,
+    sm: Any,
+    rotor_apikey: Harness,
+    leaked: KeySecret,
+    where: str,
 ) -> None:
     secret = leaked
     admin = admin_value(sm, secret)
     if where == "expired":
         secret.set_admin(sm, {**admin, "break_glass": glass(secret.arn, hours=-1)})
     elif where == "other-arn":
-        secret.set_admin(sm, {**admin, "break_glass": glass(secret.arn.replace("rotor-test",
-                                                                               "rotor-else"))})
+        secret.set_admin(
+            sm, {**admin, "break_glass": glass(secret.arn.replace("rotor-test", "rotor-else"))}
+        )
     else:  # the rotated secret cannot authorise itself
         hand_write(sm, secret.arn, {**secret.initial_value, "break_glass": glass(secret.arn)})
     attempt(sm, rotor_apikey, secret.arn, secret.api, message=NOT_PROVEN)
 
 
 def test_break_glass_for_datadog(
-    sm: Any, rotor_apikey: Harness, datadog_secret: Callable[..., KeySecret],
+    sm: Any,
+    rotor_apikey: Harness,
+    datadog_secret: Callable[..., KeySecret],
 ) -> None:
     secret = datadog_secret()
     revoked_current(secret)
     attempt(sm, rotor_apikey, secret.arn, secret.api, message=NOT_PROVEN)
-    sm.update_secret_version_stage(SecretId=secret.arn, VersionStage="AWSPENDING",
-                                   RemoveFromVersionId=next(
-                                       v for v, s in stages(sm, secret.arn).items()
-                                       if s == ["AWSPENDING"]))
+    sm.update_secret_version_stage(
+        SecretId=secret.arn,
+        VersionStage="AWSPENDING",
+        RemoveFromVersionId=next(
+            v for v, s in stages(sm, secret.arn).items() if s == ["AWSPENDING"]
+        ),
+    )
     secret.set_admin(sm, {**admin_value(sm, secret), "break_glass": glass(secret.arn)})
     report = rotor_apikey.rotate(secret.arn)
     assert report.succeeded, report.steps
@@ -501,7 +657,10 @@ def test_break_glass_for_datadog(
 # --- what keeps working ---------------------------------------------------------------------
 @pytest.mark.parametrize("key_id", [True, False])
 def test_initial_datadog_key_is_proven_and_revoked_two_rotations_later(
-    sm: Any, rotor_apikey: Harness, datadog_secret: Callable[..., KeySecret], key_id: bool,
+    sm: Any,
+    rotor_apikey: Harness,
+    datadog_secret: Callable[..., KeySecret],
+    key_id: bool,
 ) -> None:
     """Without key_id the key is found by value among the admin's keys ending alike."""
     secret = datadog_secret(**({} if key_id else {"key_id": None}))
@@ -516,7 +675,9 @@ def test_initial_datadog_key_is_proven_and_revoked_two_rotations_later(
 
 
 def test_generic_owner_without_id_rotates_and_leaves_the_unknown_key_to_the_operator(
-    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret],
+    sm: Any,
+    rotor_apikey: Harness,
+    sendgrid_secret: Callable[..., KeySecret],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     owner = {k: v for k, v in SENDGRID_AS_DATA["owner"].items() if k != "id_path"}
@@ -531,11 +692,12 @@ def test_generic_owner_without_id_rotates_and_leaves_the_unknown_key_to_the_oper
 
 
 def test_generic_fetch_proves_and_revokes_the_initial_key(
-    sm: Any, rotor_apikey: Harness, datadog_secret: Callable[..., KeySecret],
+    sm: Any,
+    rotor_apikey: Harness,
+    datadog_secret: Callable[..., KeySecret],
 ) -> None:
     secret = datadog_secret(provider="http", key_id=None)
-    secret.set_admin(sm, {**admin_value(sm, secret), "provider": "http",
-                          "http": DATADOG_AS_DATA})
+    secret.set_admin(sm, {**admin_value(sm, secret), "provider": "http", "http": DATADOG_AS_DATA})
     for _ in range(2):
         report = rotor_apikey.rotate(secret.arn)
         assert report.succeeded, report.steps
@@ -543,7 +705,9 @@ def test_generic_fetch_proves_and_revokes_the_initial_key(
 
 
 def test_retried_finish_converges(
-    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret],
+    sm: Any,
+    rotor_apikey: Harness,
+    sendgrid_secret: Callable[..., KeySecret],
 ) -> None:
     secret = sendgrid_secret()
     for _ in range(2):
@@ -557,20 +721,30 @@ def test_retried_finish_converges(
 
 
 def test_no_value_reaches_logs_or_errors_during_attacks(
-    sm: Any, rotor_apikey: Harness, sendgrid: FakeSendGrid, admin_of: Any,
-    new_secret: Callable[..., str], capsys: pytest.CaptureFixture[str],
+    sm: Any,
+    rotor_apikey: Harness,
+    sendgrid: FakeSendGrid,
+    admin_of: Any,
+    new_secret: Callable[..., str],
+    capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     victim_admin = admin_of(sendgrid, VICTIM)
     own = sendgrid.add_key("attacker-full", SENDGRID_FULL_ACCESS, ATTACKER)
     victim = sendgrid.add_key("victim-app", ["mail.send"], VICTIM)
     garbage = "SG.abcdefghij.klmnopqrstuvwxyz0123456789"
-    reports = [rotor_apikey.rotate(new_secret({"provider": "sendgrid", "api_key": key,
-                                               "adminarn": victim_admin, "key_id": "../x"}))
-               for key in (own.secret, garbage)]
+    reports = [
+        rotor_apikey.rotate(
+            new_secret(
+                {"provider": "sendgrid", "api_key": key, "adminarn": victim_admin, "key_id": "../x"}
+            )
+        )
+        for key in (own.secret, garbage)
+    ]
     out = capsys.readouterr()
-    text = "\n".join([out.out, out.err, caplog.text,
-                      *(s.error or "" for r in reports for s in r.steps)])
+    text = "\n".join(
+        [out.out, out.err, caplog.text, *(s.error or "" for r in reports for s in r.steps)]
+    )
     assert "is not proven" in text
     admin = json.loads(sm.get_secret_value(SecretId=victim_admin)["SecretString"])["api_key"]
     for value in (own.secret, garbage, victim.secret, admin):
@@ -598,8 +772,11 @@ def activating() -> Iterator[type[ActivatingSendGrid]]:
 
 
 def test_activate_runs_only_for_the_key_rotor_made(
-    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret],
-    victims: list[Any], activating: type[ActivatingSendGrid],
+    sm: Any,
+    rotor_apikey: Harness,
+    sendgrid_secret: Callable[..., KeySecret],
+    victims: list[Any],
+    activating: type[ActivatingSendGrid],
 ) -> None:
     secret = sendgrid_secret(provider="sendgrid-activating")
     assert rotor_apikey.rotate(secret.arn).succeeded
@@ -607,8 +784,12 @@ def test_activate_runs_only_for_the_key_rotor_made(
     assert activating.activated == [made]
 
     token = rotor_apikey.start(secret.arn)  # the pending value is written by hand first
-    sm.put_secret_value(SecretId=secret.arn, ClientRequestToken=token, VersionStages=["AWSPENDING"],
-                        SecretString=json.dumps({**secret.value(sm), "key_id": victims[0].key_id}))
+    sm.put_secret_value(
+        SecretId=secret.arn,
+        ClientRequestToken=token,
+        VersionStages=["AWSPENDING"],
+        SecretString=json.dumps({**secret.value(sm), "key_id": victims[0].key_id}),
+    )
     report = rotor_apikey.resume(secret.arn, token)
     assert not report.succeeded
     errors = [s.error or "" for s in report.steps if s.step == "setSecret"]

@@ -11,8 +11,9 @@ from tests.apikey.conftest import KeySecret
 
 
 def validate_status(api: Any, key: str) -> int:
-    response = requests.get(f"{api.base_url}/api/v1/validate", headers={"DD-API-KEY": key},
-                            timeout=5)
+    response = requests.get(
+        f"{api.base_url}/api/v1/validate", headers={"DD-API-KEY": key}, timeout=5
+    )
     return response.status_code
 
 

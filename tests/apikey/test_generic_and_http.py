@@ -19,25 +19,40 @@ from tests.apikey.conftest import KeySecret
 # SendGrid's key API described as data: what a user writes for a service rotor does not know.
 SENDGRID_AS_DATA: dict[str, Any] = {
     "admin_headers": {"Authorization": "Bearer {admin.api_key}"},
-    "create": {"method": "POST", "path": "/v3/api_keys", "ok": [201],
-               "body": {"name": "{name}", "scopes": ["mail.send"]},
-               "value_path": "api_key", "id_path": "api_key_id"},
-    "verify": {"method": "GET", "path": "/v3/scopes",
-               "headers": {"Authorization": "Bearer {key}"}},
+    "create": {
+        "method": "POST",
+        "path": "/v3/api_keys",
+        "ok": [201],
+        "body": {"name": "{name}", "scopes": ["mail.send"]},
+        "value_path": "api_key",
+        "id_path": "api_key_id",
+    },
+    "verify": {"method": "GET", "path": "/v3/scopes", "headers": {"Authorization": "Bearer {key}"}},
     "revoke": {"method": "DELETE", "path": "/v3/api_keys/{key_id}"},
-    "list": {"method": "GET", "path": "/v3/api_keys", "params": {"limit": "100"},
-             "items_path": "result", "id_path": "api_key_id", "name_path": "name"},
+    "list": {
+        "method": "GET",
+        "path": "/v3/api_keys",
+        "params": {"limit": "100"},
+        "items_path": "result",
+        "id_path": "api_key_id",
+        "name_path": "name",
+    },
     # the fake's "who am I" call: proves a key is of the admin's account, and its id
-    "owner": {"path": "/whoami", "headers": {"Authorization": "Bearer {key}"},
-              "account_path": "account.id", "id_path": "key.id"},
+    "owner": {
+        "path": "/whoami",
+        "headers": {"Authorization": "Bearer {key}"},
+        "account_path": "account.id",
+        "id_path": "key.id",
+    },
 }
 
 
 def test_generic_provider_described_in_the_admin_secret(
     sm: Any, rotor_apikey: Harness, sendgrid_secret: Any
 ) -> None:
-    secret: KeySecret = sendgrid_secret(provider="http", scopes=None,
-                                        admin_settings={"http": SENDGRID_AS_DATA})
+    secret: KeySecret = sendgrid_secret(
+        provider="http", scopes=None, admin_settings={"http": SENDGRID_AS_DATA}
+    )
     keys = [secret.initial.secret]
     for _ in range(2):
         report = rotor_apikey.rotate(secret.arn)
@@ -53,15 +68,19 @@ def test_description_in_the_rotated_secret_is_refused(
 ) -> None:
     """Whoever may write the rotated secret must not decide what is sent with the admin key:
     here the admin key would become the new key's name, listed to every reader of keys."""
-    leaky = {**SENDGRID_AS_DATA, "create": {**SENDGRID_AS_DATA["create"],
-                                            "body": {"name": "{admin.api_key}"}}}
-    secret: KeySecret = sendgrid_secret(provider="http", scopes=None, http=leaky,
-                                        admin_settings={"http": SENDGRID_AS_DATA})
+    leaky = {
+        **SENDGRID_AS_DATA,
+        "create": {**SENDGRID_AS_DATA["create"], "body": {"name": "{admin.api_key}"}},
+    }
+    secret: KeySecret = sendgrid_secret(
+        provider="http", scopes=None, http=leaky, admin_settings={"http": SENDGRID_AS_DATA}
+    )
     before = secret.value(sm)
     report = rotor_apikey.rotate(secret.arn)
     assert not report.succeeded
     assert "key 'http' differs from the API description in Admin secret" in (
-        report.steps[-1].error or "")
+        report.steps[-1].error or ""
+    )
     assert secret.api.requests == []
     assert secret.value(sm) == before
     assert all(k.name != secret.admin_values[0] for k in secret.api.live_keys())
@@ -70,16 +89,16 @@ def test_description_in_the_rotated_secret_is_refused(
 @pytest.mark.parametrize("part", ["body", "path", "params", "headers"])
 def test_admin_fields_only_in_admin_headers(part: str) -> None:
     create = dict(SENDGRID_AS_DATA["create"])
-    create[part] = ("/v3/api_keys/{admin.api_key}" if part == "path"
-                    else {"name": "x {admin.api_key}"})
-    with pytest.raises(SecretFormatError,
-                       match=r"'\{admin.api_key\}' is allowed only in 'http.admin_headers'"):
+    create[part] = (
+        "/v3/api_keys/{admin.api_key}" if part == "path" else {"name": "x {admin.api_key}"}
+    )
+    with pytest.raises(
+        SecretFormatError, match=r"'\{admin.api_key\}' is allowed only in 'http.admin_headers'"
+    ):
         HttpProvider.preset({**SENDGRID_AS_DATA, "create": create})
 
 
-def test_registered_preset_provider(
-    sm: Any, rotor_apikey: Harness, sendgrid_secret: Any
-) -> None:
+def test_registered_preset_provider(sm: Any, rotor_apikey: Harness, sendgrid_secret: Any) -> None:
     registry.register_provider("acme-mail", HttpProvider.preset(SENDGRID_AS_DATA))
     try:
         secret: KeySecret = sendgrid_secret(provider="acme-mail", scopes=None)
@@ -111,8 +130,7 @@ def api() -> Iterator[FakeSendGrid]:
 
 def client(api: FakeSendGrid, sleeps: list[float], max_wait: float = 20) -> HttpClient:
     settings = HttpSettings(timeout=5, attempts=3, backoff=0.01, max_wait=max_wait)
-    return HttpClient(api.base_url, provider="sendgrid", settings=settings,
-                      sleep=sleeps.append)
+    return HttpClient(api.base_url, provider="sendgrid", settings=settings, sleep=sleeps.append)
 
 
 def test_get_is_retried_on_5xx_with_backoff(api: FakeSendGrid) -> None:
@@ -120,7 +138,8 @@ def test_get_is_retried_on_5xx_with_backoff(api: FakeSendGrid) -> None:
     api.fail("verify", times=2, status=503)
     sleeps: list[float] = []
     response = client(api, sleeps).request(
-        "GET", "/v3/scopes", "verify", headers={"Authorization": f"Bearer {key.secret}"})
+        "GET", "/v3/scopes", "verify", headers={"Authorization": f"Bearer {key.secret}"}
+    )
     assert response is not None and response.status == 200
     assert [r.status for r in api.calls("verify")] == [503, 503, 200]
     assert len(sleeps) == 2 and all(0 < s <= 0.02 for s in sleeps)
@@ -132,12 +151,14 @@ def test_post_is_not_repeated_on_5xx_but_is_on_429(api: FakeSendGrid) -> None:
     sleeps: list[float] = []
     api.fail("create", times=1, status=500)
     with pytest.raises(ServiceError, match="answered 500"):
-        client(api, sleeps).request("POST", "/v3/api_keys", "create", headers=headers,
-                                    json_body={"name": "x"})
+        client(api, sleeps).request(
+            "POST", "/v3/api_keys", "create", headers=headers, json_body={"name": "x"}
+        )
     assert len(api.calls("create")) == 1 and sleeps == []
     api.fail("create", times=1, status=429, retry_after=2)
-    response = client(api, sleeps).request("POST", "/v3/api_keys", "create", headers=headers,
-                                           json_body={"name": "x"})
+    response = client(api, sleeps).request(
+        "POST", "/v3/api_keys", "create", headers=headers, json_body={"name": "x"}
+    )
     assert response is not None and response.status == 201
     assert sleeps == [2.0]  # Retry-After, not the back-off
 
@@ -145,8 +166,12 @@ def test_post_is_not_repeated_on_5xx_but_is_on_429(api: FakeSendGrid) -> None:
 def test_missing_key_on_delete_is_not_an_error(api: FakeSendGrid) -> None:
     admin = api.add_key("admin", scopes=SENDGRID_ADMIN_SCOPES)
     response = client(api, []).request(
-        "DELETE", "/v3/api_keys/nosuchkey", "revoke",
-        headers={"Authorization": f"Bearer {admin.secret}"}, missing_ok=True)
+        "DELETE",
+        "/v3/api_keys/nosuchkey",
+        "revoke",
+        headers={"Authorization": f"Bearer {admin.secret}"},
+        missing_ok=True,
+    )
     assert response is None
     assert [r.status for r in api.calls("revoke")] == [404]
 
@@ -155,8 +180,13 @@ def test_revoked_key_is_an_authentication_failure(api: FakeSendGrid) -> None:
     key = api.add_key("k")
     api.keys.pop(key.key_id)
     with pytest.raises(AuthenticationFailed, match=r"rejected the new key \(401\)"):
-        client(api, []).request("GET", "/v3/scopes", "verify", credential="new key",
-                                headers={"Authorization": f"Bearer {key.secret}"})
+        client(api, []).request(
+            "GET",
+            "/v3/scopes",
+            "verify",
+            credential="new key",
+            headers={"Authorization": f"Bearer {key.secret}"},
+        )
 
 
 def test_retry_after_forms() -> None:

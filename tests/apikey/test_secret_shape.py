@@ -22,12 +22,17 @@ from tests.apikey.conftest import KeySecret
         ({"base_url": "https://api.sendgrid.com"}, "key 'base_url' differs from the endpoint"),
         ({"scopes": "mail.send"}, "key 'scopes' must be a list"),
         ({"name_prefix": "bad prefix!"}, "key 'name_prefix' must be"),
-        ({"adminarn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf"},
-         "named by key 'adminarn') cannot be read (ResourceNotFoundException)"),
+        (
+            {"adminarn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf"},
+            "named by key 'adminarn') cannot be read (ResourceNotFoundException)",
+        ),
     ],
 )
 def test_bad_rotated_secret_fails_clearly_and_changes_nothing(
-    sm: Any, rotor_apikey: Harness, sendgrid_secret: Any, overrides: dict[str, Any],
+    sm: Any,
+    rotor_apikey: Harness,
+    sendgrid_secret: Any,
+    overrides: dict[str, Any],
     message: str,
 ) -> None:
     secret: KeySecret = sendgrid_secret(**overrides)
@@ -51,7 +56,8 @@ def test_admin_secret_without_api_key_names_the_key(
     report = rotor_apikey.rotate(secret.arn)
     assert not report.succeeded
     assert f"Admin secret {secret.admin_arn}: key 'api_key' must be a non-empty string" in (
-        report.steps[-1].error or "")
+        report.steps[-1].error or ""
+    )
     assert secret.api.requests == []
 
 

@@ -16,8 +16,9 @@ from tests.helpers import stages
 
 def scopes_status(api: Any, key: str) -> int:
     """What SendGrid answers a client using ``key`` (200 live, 401 revoked)."""
-    response = requests.get(f"{api.base_url}/v3/scopes",
-                            headers={"Authorization": f"Bearer {key}"}, timeout=5)
+    response = requests.get(
+        f"{api.base_url}/v3/scopes", headers={"Authorization": f"Bearer {key}"}, timeout=5
+    )
     return response.status_code
 
 
@@ -190,8 +191,9 @@ def test_abandoned_rotation_key_is_swept_by_the_next_finish(
     token = rotor_apikey.start(secret.arn)
     assert rotor_apikey.invoke(secret.arn, token, "createSecret").error is None
     orphan = secret.value(sm, "AWSPENDING")["api_key"]
-    sm.update_secret_version_stage(SecretId=secret.arn, VersionStage="AWSPENDING",
-                                   RemoveFromVersionId=token)  # an operator gives up on it
+    sm.update_secret_version_stage(
+        SecretId=secret.arn, VersionStage="AWSPENDING", RemoveFromVersionId=token
+    )  # an operator gives up on it
     report = rotor_apikey.rotate(secret.arn)
     assert report.succeeded, report.steps
     assert not secret.api.works(orphan)
@@ -218,8 +220,11 @@ def test_sweep_spares_the_key_of_a_rotation_that_just_started(
 
 
 def test_no_key_value_reaches_logs_or_errors(
-    sm: Any, rotor_apikey: Harness, sendgrid_secret: Any,
-    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    sm: Any,
+    rotor_apikey: Harness,
+    sendgrid_secret: Any,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     secret: KeySecret = sendgrid_secret()
     secret.api.fail("verify", times=1, status=401)
@@ -227,11 +232,16 @@ def test_no_key_value_reaches_logs_or_errors(
     reports = [rotor_apikey.rotate(secret.arn) for _ in range(2)]
     assert all(r.succeeded for r in reports)
     out = capsys.readouterr()
-    text = "\n".join([out.out, out.err, caplog.text,
-                      *(s.error or "" for r in reports for s in r.steps)])
+    text = "\n".join(
+        [out.out, out.err, caplog.text, *(s.error or "" for r in reports for s in r.steps)]
+    )
     assert "Rotation step failed" in text  # the refused key (GET /v3/scopes) was logged...
-    values = [secret.initial.secret, *secret.admin_values,
-              secret.value(sm)["api_key"], secret.value(sm, "AWSPREVIOUS")["api_key"]]
+    values = [
+        secret.initial.secret,
+        *secret.admin_values,
+        secret.value(sm)["api_key"],
+        secret.value(sm, "AWSPREVIOUS")["api_key"],
+    ]
     for value in values:
         assert value not in text  # ...without any key in it
 
@@ -248,8 +258,9 @@ def test_more_than_a_hundred_keys_are_all_listed(
     for n in range(150):
         api.add_key(f"other-team-{n}", scopes=["mail.send"])
     admin = {"Authorization": f"Bearer {secret.admin_values[0]}"}
-    listed = requests.get(f"{api.base_url}/v3/api_keys", params={"limit": "100"},
-                          headers=admin, timeout=5).json()["result"]
+    listed = requests.get(
+        f"{api.base_url}/v3/api_keys", params={"limit": "100"}, headers=admin, timeout=5
+    ).json()["result"]
     assert len(listed) == 100  # the fake honours limit: the first 100 only
 
     report = rotor_apikey.rotate(secret.arn)

@@ -28,17 +28,22 @@ def live_keys_of(sm: Any, secret: KeySecret) -> list[str]:
     for version, labels in stages(sm, secret.arn).items():
         if not labels:
             continue
-        value = json.loads(sm.get_secret_value(SecretId=secret.arn,
-                                               VersionId=version)["SecretString"])
+        value = json.loads(
+            sm.get_secret_value(SecretId=secret.arn, VersionId=version)["SecretString"]
+        )
         held.append(value["api_key"])
     return held
 
 
-@pytest.mark.parametrize(("prefix_a", "prefix_b"),
-                         [("svc-", "svc-payments-"), ("svc-", "svc-"), ("svc", "svc-")])
+@pytest.mark.parametrize(
+    ("prefix_a", "prefix_b"), [("svc-", "svc-payments-"), ("svc-", "svc-"), ("svc", "svc-")]
+)
 def test_secrets_sharing_an_admin_key_never_revoke_each_others_keys(
-    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret],
-    prefix_a: str, prefix_b: str,
+    sm: Any,
+    rotor_apikey: Harness,
+    sendgrid_secret: Callable[..., KeySecret],
+    prefix_a: str,
+    prefix_b: str,
 ) -> None:
     a = sendgrid_secret(name_prefix=prefix_a)
     b = sendgrid_secret(name_prefix=prefix_b, adminarn=a.admin_arn)  # one admin key for both
@@ -52,8 +57,9 @@ def test_secrets_sharing_an_admin_key_never_revoke_each_others_keys(
     abandoned = rotor_apikey.start(a.arn)  # an orphan of A's, which A's sweep must revoke
     assert rotor_apikey.invoke(a.arn, abandoned, "createSecret").error is None
     orphan = a.value(sm, "AWSPENDING")["api_key"]
-    sm.update_secret_version_stage(SecretId=a.arn, VersionStage="AWSPENDING",
-                                   RemoveFromVersionId=abandoned)
+    sm.update_secret_version_stage(
+        SecretId=a.arn, VersionStage="AWSPENDING", RemoveFromVersionId=abandoned
+    )
     for _ in range(3):
         report = rotor_apikey.rotate(a.arn)
         assert report.succeeded, report.steps
@@ -73,10 +79,14 @@ def test_sweep_never_revokes_a_key_a_labelled_version_holds(
     done = rotor_apikey.rotate(secret.arn)
     assert done.succeeded, done.steps
     staged = secret.api.add_key(secret.prefix() + str(uuid.uuid4()), scopes=["mail.send"])
-    sm.put_secret_value(SecretId=secret.arn, ClientRequestToken=str(uuid.uuid4()),
-                        VersionStages=["AWSPENDING"],
-                        SecretString=json.dumps({**secret.value(sm), "api_key": staged.secret,
-                                                 "key_id": staged.key_id}))
+    sm.put_secret_value(
+        SecretId=secret.arn,
+        ClientRequestToken=str(uuid.uuid4()),
+        VersionStages=["AWSPENDING"],
+        SecretString=json.dumps(
+            {**secret.value(sm), "api_key": staged.secret, "key_id": staged.key_id}
+        ),
+    )
     assert rotor_apikey.invoke(secret.arn, done.token, "finishSecret").error is None
     assert secret.api.works(staged.secret)
     assert secret.api.works(secret.value(sm)["api_key"])
@@ -91,9 +101,12 @@ def test_sweep_spares_a_key_whose_value_a_labelled_version_holds(
     assert done.succeeded, done.steps
     staged = secret.api.add_key(secret.prefix() + str(uuid.uuid4()))
     value = {k: v for k, v in secret.value(sm).items() if k != "key_id"}
-    sm.put_secret_value(SecretId=secret.arn, ClientRequestToken=str(uuid.uuid4()),
-                        VersionStages=["AWSPENDING"],
-                        SecretString=json.dumps({**value, "api_key": staged.secret}))
+    sm.put_secret_value(
+        SecretId=secret.arn,
+        ClientRequestToken=str(uuid.uuid4()),
+        VersionStages=["AWSPENDING"],
+        SecretString=json.dumps({**value, "api_key": staged.secret}),
+    )
     assert rotor_apikey.invoke(secret.arn, done.token, "finishSecret").error is None
     assert secret.api.works(staged.secret)
 
@@ -132,7 +145,9 @@ def test_rotated_secret_cannot_send_the_admin_key_elsewhere(
 
 
 def test_rotated_secret_may_repeat_the_allowed_base_url(
-    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret],
+    sm: Any,
+    rotor_apikey: Harness,
+    sendgrid_secret: Callable[..., KeySecret],
     sendgrid: FakeSendGrid,
 ) -> None:
     secret = sendgrid_secret(base_url=sendgrid.base_url + "/")
@@ -147,13 +162,15 @@ def test_endpoint_defaults_to_the_provider_not_the_rotated_secret(
     """An admin secret without base_url allows only the provider's default endpoint."""
     with FakeSendGrid() as elsewhere:
         secret = sendgrid_secret(base_url=elsewhere.base_url)
-        sm.put_secret_value(SecretId=secret.admin_arn,  # no base_url: the provider's default
-                            SecretString=json.dumps({"api_key": secret.admin_values[0],
-                                                     "provider": "sendgrid"}))
+        sm.put_secret_value(
+            SecretId=secret.admin_arn,  # no base_url: the provider's default
+            SecretString=json.dumps({"api_key": secret.admin_values[0], "provider": "sendgrid"}),
+        )
         report = rotor_apikey.rotate(secret.arn)
         assert not report.succeeded
         assert "the default of provider 'sendgrid', https://api.sendgrid.com" in (
-            report.steps[-1].error or "")
+            report.steps[-1].error or ""
+        )
         assert elsewhere.requests == []
 
 
@@ -190,8 +207,12 @@ def test_rotated_secret_cannot_ask_for_scopes_the_current_key_lacks(
 ) -> None:
     """The app team writes admin scopes into its secret: no key is made with them."""
     secret = sendgrid_secret(scopes=["mail.send", *SENDGRID_ADMIN_SCOPES])
-    error = refused_before_any_key(sm, rotor_apikey.rotate(secret.arn), secret,
-                                   "beyond the scopes SendGrid reports for the current key")
+    error = refused_before_any_key(
+        sm,
+        rotor_apikey.rotate(secret.arn),
+        secret,
+        "beyond the scopes SendGrid reports for the current key",
+    )
     assert ", ".join(sorted(SENDGRID_ADMIN_SCOPES)) in error
     assert "no key was made" in error
 
@@ -210,15 +231,19 @@ def test_without_scopes_the_new_key_gets_the_current_keys_not_full_access(
 def test_rotated_secret_may_narrow_the_scopes(
     sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret]
 ) -> None:
-    secret = sendgrid_secret(initial_scopes=("mail.send", "stats.read", "templates.read"),
-                             scopes=["stats.read", "mail.send"])
+    secret = sendgrid_secret(
+        initial_scopes=("mail.send", "stats.read", "templates.read"),
+        scopes=["stats.read", "mail.send"],
+    )
     report = rotor_apikey.rotate(secret.arn)
     assert report.succeeded, report.steps
     assert [k.scopes for k in secret.rotor_keys()] == [["stats.read", "mail.send"]]
 
 
 def test_key_id_of_a_wider_key_does_not_widen_the_new_key(
-    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret],
+    sm: Any,
+    rotor_apikey: Harness,
+    sendgrid_secret: Callable[..., KeySecret],
     sendgrid: FakeSendGrid,
 ) -> None:
     """key_id is only a claim of the rotated secret: naming a full-access key's id (ids are in
@@ -233,7 +258,9 @@ def test_key_id_of_a_wider_key_does_not_widen_the_new_key(
 
 
 def test_key_id_that_is_not_the_keys_own_is_ignored_for_the_proven_id(
-    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret],
+    sm: Any,
+    rotor_apikey: Harness,
+    sendgrid_secret: Callable[..., KeySecret],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A SendGrid key carries its id (SG.<id>.<secret>): a claimed key_id that differs is a
@@ -246,14 +273,19 @@ def test_key_id_that_is_not_the_keys_own_is_ignored_for_the_proven_id(
 
 
 def test_current_key_already_revoked_is_refused_not_replaced_by_a_wider_one(
-    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret],
+    sm: Any,
+    rotor_apikey: Harness,
+    sendgrid_secret: Callable[..., KeySecret],
     sendgrid: FakeSendGrid,
 ) -> None:
     secret = sendgrid_secret(scopes=None)
     sendgrid.keys.pop(secret.initial.key_id)
-    refused_before_any_key(sm, rotor_apikey.rotate(secret.arn), secret,
-                           "key 'api_key' is not proven to be a live key of the sendgrid "
-                           "account of Admin secret")
+    refused_before_any_key(
+        sm,
+        rotor_apikey.rotate(secret.arn),
+        secret,
+        "key 'api_key' is not proven to be a live key of the sendgrid account of Admin secret",
+    )
 
 
 def test_admin_allowed_scopes_bound_the_new_key(
@@ -262,16 +294,21 @@ def test_admin_allowed_scopes_bound_the_new_key(
     wide = ("mail.send", "stats.read")
     admin = {"allowed_scopes": ["mail.send"]}
     inherited = sendgrid_secret(admin_settings=admin, initial_scopes=wide, scopes=None)
-    error = refused_before_any_key(sm, rotor_apikey.rotate(inherited.arn), inherited,
-                                   "the current key's scopes (narrow them with key 'scopes') "
-                                   "asks for scopes beyond 'allowed_scopes' of Admin secret")
+    error = refused_before_any_key(
+        sm,
+        rotor_apikey.rotate(inherited.arn),
+        inherited,
+        "the current key's scopes (narrow them with key 'scopes') "
+        "asks for scopes beyond 'allowed_scopes' of Admin secret",
+    )
     assert error.endswith("stats.read. A rotation never widens a key; no key was made.")
 
     asked = sendgrid_secret(admin_settings=admin, initial_scopes=wide, scopes=list(wide))
     calls = len(asked.api.requests)
     report = rotor_apikey.rotate(asked.arn)
-    refused_before_any_key(sm, report, asked, "key 'scopes' asks for scopes beyond "
-                                              "'allowed_scopes' of Admin secret")
+    refused_before_any_key(
+        sm, report, asked, "key 'scopes' asks for scopes beyond 'allowed_scopes' of Admin secret"
+    )
     assert asked.api.requests[calls:] == []  # checked before any call
 
     narrowed = sendgrid_secret(admin_settings=admin, initial_scopes=wide, scopes=["mail.send"])
@@ -285,8 +322,9 @@ def test_an_empty_scope_list_is_refused_not_sent(
 ) -> None:
     """SendGrid makes a full-access key when given no scopes."""
     secret = sendgrid_secret(scopes=[])
-    refused_before_any_key(sm, rotor_apikey.rotate(secret.arn), secret,
-                           "the new key would have no scopes")
+    refused_before_any_key(
+        sm, rotor_apikey.rotate(secret.arn), secret, "the new key would have no scopes"
+    )
 
 
 # --- the admin secret pins the provider ------------------------------------------------------
@@ -294,27 +332,35 @@ def test_an_empty_scope_list_is_refused_not_sent(
 def elsewhere_preset() -> Any:
     """A provider registered in code whose default endpoint is another server."""
     with FakeSendGrid() as elsewhere:
-        registry.register_provider("acme-mail", HttpProvider.preset(
-            SENDGRID_AS_DATA, base_url=elsewhere.base_url))
+        registry.register_provider(
+            "acme-mail", HttpProvider.preset(SENDGRID_AS_DATA, base_url=elsewhere.base_url)
+        )
         try:
             yield elsewhere
         finally:
             registry._providers.pop("acme-mail", None)
 
 
-@pytest.mark.parametrize(("admin", "message"), [
-    ({"provider": "sendgrid"},
-     "key 'provider' differs from key 'provider' of Admin secret"),
-    ({}, "key 'provider' is missing. Without 'base_url' the provider decides where"),
-])
+@pytest.mark.parametrize(
+    ("admin", "message"),
+    [
+        ({"provider": "sendgrid"}, "key 'provider' differs from key 'provider' of Admin secret"),
+        ({}, "key 'provider' is missing. Without 'base_url' the provider decides where"),
+    ],
+)
 def test_rotated_secret_cannot_switch_the_provider_of_an_admin_secret_without_base_url(
-    sm: Any, rotor_apikey: Harness, sendgrid_secret: Callable[..., KeySecret],
-    elsewhere_preset: FakeSendGrid, admin: dict[str, Any], message: str,
+    sm: Any,
+    rotor_apikey: Harness,
+    sendgrid_secret: Callable[..., KeySecret],
+    elsewhere_preset: FakeSendGrid,
+    admin: dict[str, Any],
+    message: str,
 ) -> None:
     """A SendGrid admin secret relying on SendGrid's default endpoint: a rotated secret that
     names another provider would send the admin key to that provider's endpoint."""
-    secret = sendgrid_secret(provider="acme-mail",
-                             admin_settings={"base_url": None, "provider": None, **admin})
+    secret = sendgrid_secret(
+        provider="acme-mail", admin_settings={"base_url": None, "provider": None, **admin}
+    )
     report = rotor_apikey.rotate(secret.arn)
     assert not report.succeeded
     assert all(message in (s.error or "") for s in report.steps), report.steps
@@ -330,8 +376,10 @@ def test_rotated_secret_must_name_the_provider_the_admin_secret_pins(
     report = rotor_apikey.rotate(secret.arn)
     assert not report.succeeded
     errors = [s.error or "" for s in report.steps]
-    assert all(f"key 'provider' differs from key 'provider' of Admin secret {secret.admin_arn}"
-               in e for e in errors), errors
+    assert all(
+        f"key 'provider' differs from key 'provider' of Admin secret {secret.admin_arn}" in e
+        for e in errors
+    ), errors
     assert secret.api.requests == []
 
 

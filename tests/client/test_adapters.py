@@ -52,8 +52,7 @@ def test_psycopg_through_the_single_user_window(pg, sm, harness, new_secret, mak
     assert pg_query(pg_client.connect(credentials, sslmode="disable")) == user
 
 
-def test_psycopg_follows_the_alternating_user(pg, sm, harness, new_secret, make_role,
-                                              admin_arn):
+def test_psycopg_follows_the_alternating_user(pg, sm, harness, new_secret, make_role, admin_arn):
     user, password = make_role(pg)
     arn = new_secret(pg_secret(pg, user, password, masterarn=admin_arn))
     credentials = SecretCredentials(arn, client=sm, ttl=3600)
@@ -88,8 +87,9 @@ def test_a_real_failure_is_raised_as_it_is(pg, sm, new_secret, make_role):
 
 
 @pytest.mark.parametrize("driver", ["postgresql+psycopg", "mysql+pymysql"])
-def test_sqlalchemy_pool_connections_through_the_window(pg, mdb, sm, harness, new_secret,
-                                                        make_role, make_user, driver):
+def test_sqlalchemy_pool_connections_through_the_window(
+    pg, mdb, sm, harness, new_secret, make_role, make_user, driver
+):
     import sqlalchemy
 
     if driver.startswith("postgresql"):

@@ -37,10 +37,15 @@ def twice_at_once(step, harness, arn, token, moto_endpoint, handler_path):
         env = {"SECRETS_MANAGER_ENDPOINT": moto_endpoint, "PYTHONPATH": str(ROOT / "common")}
         import os
 
-        procs = [subprocess.Popen([sys.executable, "-c", CHILD, handler_path, arn, token,
-                                   moto_endpoint], env={**os.environ, **env},
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                 for _ in range(2)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", CHILD, handler_path, arn, token, moto_endpoint],
+                env={**os.environ, **env},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for _ in range(2)
+        ]
         for proc in procs:
             proc.wait(timeout=120)
         return
@@ -58,12 +63,29 @@ def twice_at_once(step, harness, arn, token, moto_endpoint, handler_path):
 
 
 @pytest.mark.parametrize("step", STEPS)
-@pytest.mark.parametrize(("engine", "strategy"), [
-    ("postgresql", "single"), ("postgresql", "alternating"),
-    ("mysql", "single"), ("mysql", "alternating")])
-def test_a_step_invoked_twice_at_once_converges(pg, mdb, sm, harness, new_secret, make_role,
-                                                make_user, admin_arn, moto_endpoint, engine,
-                                                strategy, step):
+@pytest.mark.parametrize(
+    ("engine", "strategy"),
+    [
+        ("postgresql", "single"),
+        ("postgresql", "alternating"),
+        ("mysql", "single"),
+        ("mysql", "alternating"),
+    ],
+)
+def test_a_step_invoked_twice_at_once_converges(
+    pg,
+    mdb,
+    sm,
+    harness,
+    new_secret,
+    make_role,
+    make_user,
+    admin_arn,
+    moto_endpoint,
+    engine,
+    strategy,
+    step,
+):
     server = pg if engine == "postgresql" else mdb
     if engine == "postgresql":
         user, password = make_role(pg)
@@ -71,15 +93,14 @@ def test_a_step_invoked_twice_at_once_converges(pg, mdb, sm, harness, new_secret
         arn = new_secret(pg_secret(pg, user, password, **extra))
     else:
         user, password = make_user(mdb)
-        extra = {"masterarn": new_secret(mdb.admin_secret())} if strategy == "alternating" \
-            else {}
+        extra = {"masterarn": new_secret(mdb.admin_secret())} if strategy == "alternating" else {}
         arn = new_secret(my_secret(mdb, user, password, **extra))
     name = f"{engine}_{strategy}"
     h = harness(name)
     for _ in range(2 if strategy == "alternating" else 0):  # the clone exists: both directions
         assert h.rotate(arn).succeeded
     token = h.start(arn)
-    for done in STEPS[:STEPS.index(step)]:
+    for done in STEPS[: STEPS.index(step)]:
         assert h.invoke(arn, token, done).error is None
     twice_at_once(step, h, arn, token, moto_endpoint, str(ROOT / "rotators" / name / "app.py"))
     current = secret_value(sm, arn)

@@ -29,8 +29,9 @@ def reads(sm):
 
 def put(sm, arn, value, stages=("AWSCURRENT",), token=None):
     kwargs = {"ClientRequestToken": token} if token else {}
-    sm.put_secret_value(SecretId=arn, SecretString=json.dumps(value),
-                        VersionStages=list(stages), **kwargs)
+    sm.put_secret_value(
+        SecretId=arn, SecretString=json.dumps(value), VersionStages=list(stages), **kwargs
+    )
 
 
 def test_many_threads_one_read(sm, new_secret, reads):
@@ -76,8 +77,9 @@ def test_after_rejection_current_first_then_pending(sm, new_secret, reads):
 
 
 def test_a_missing_secret_is_a_clear_error_without_values(sm):
-    credentials = SecretCredentials("arn:aws:secretsmanager:us-east-1:123456789012:secret:no-x",
-                                    client=sm)
+    credentials = SecretCredentials(
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:no-x", client=sm
+    )
     with pytest.raises(CredentialsError, match=r"cannot be read \(ResourceNotFoundException"):
         credentials.current()
 
@@ -103,9 +105,12 @@ def test_values_never_reach_the_log(sm, new_secret, caplog):
 
 def test_imports_with_boto3_alone():
     """An application installs `rotor` (boto3) only: the client imports no rotation code."""
-    code = ("import sys; sys.modules.update(dict.fromkeys(['aws_lambda_powertools', 'psycopg',"
-            " 'pymysql', 'requests', 'rotor.protocol'], None)); import rotor.client; "
-            "import rotor.client.apikeys; print('ok')")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=ROOT, check=False)
+    code = (
+        "import sys; sys.modules.update(dict.fromkeys(['aws_lambda_powertools', 'psycopg',"
+        " 'pymysql', 'requests', 'rotor.protocol'], None)); import rotor.client; "
+        "import rotor.client.apikeys; print('ok')"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
+    )
     assert out.stdout.strip() == "ok", out.stderr

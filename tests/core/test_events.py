@@ -42,7 +42,8 @@ def metrics_on(monkeypatch):
 
 
 def test_failed_and_succeeded_rotations_are_metrics_without_the_secret(
-        pg, sm, harness, new_secret, make_role, capsys, metrics_on):
+    pg, sm, harness, new_secret, make_role, capsys, metrics_on
+):
     user, password = make_role(pg)
     good = new_secret(pg_secret(pg, user, password))
     bad = new_secret(pg_secret(pg, user, "wrong-password"))
@@ -50,7 +51,7 @@ def test_failed_and_succeeded_rotations_are_metrics_without_the_secret(
     assert harness("postgresql_single").rotate(good).succeeded
     assert not harness("postgresql_single", attempts=1).rotate(bad).succeeded
     docs = emf(capsys.readouterr().out)
-    (dimensions, doc), = metric(docs, "RotationSucceeded")
+    ((dimensions, doc),) = metric(docs, "RotationSucceeded")
     assert dimensions == ["rotator", "service"] and doc["rotator"] == "postgresql-single"
     failed = metric(docs, "RotationFailed")
     assert [d for d, _ in failed] == [["error", "rotator", "service"]]
@@ -59,7 +60,8 @@ def test_failed_and_succeeded_rotations_are_metrics_without_the_secret(
 
 
 def test_a_failure_log_line_says_the_class_and_whether_retrying_helps(
-        pg, sm, harness, new_secret, caplog):
+    pg, sm, harness, new_secret, caplog
+):
     caplog.set_level(logging.ERROR)
     arn = new_secret({"engine": "postgres", "host": pg.host, "username": "u"})  # no password
     assert not harness("postgresql_single").rotate(arn).succeeded
@@ -106,18 +108,22 @@ def test_outcomes_go_to_eventbridge(pg, sm, harness, new_secret, make_role, even
     arn = new_secret(pg_secret(pg, user, password))
     report = harness("postgresql_single").rotate(arn)
     assert report.succeeded
-    (target, body), = event_bridge
+    ((target, body),) = event_bridge
     assert target == "AWSEvents.PutEvents"
     (entry,) = body["Entries"]
     detail = json.loads(entry["Detail"])
     assert (entry["Source"], entry["DetailType"], entry["EventBusName"]) == (
-        "rotor", "Rotation Succeeded", "rotations")
+        "rotor",
+        "Rotation Succeeded",
+        "rotations",
+    )
     assert detail["secret_arn"] == arn and detail["version_id"] == report.token
     assert password not in entry["Detail"]
 
 
-def test_an_unreachable_eventbridge_never_fails_a_rotation(pg, sm, harness, new_secret,
-                                                           make_role, monkeypatch, caplog):
+def test_an_unreachable_eventbridge_never_fails_a_rotation(
+    pg, sm, harness, new_secret, make_role, monkeypatch, caplog
+):
     from rotor import events
 
     monkeypatch.setenv("AWS_ENDPOINT_URL_EVENTBRIDGE", "http://127.0.0.1:9")  # nothing listens

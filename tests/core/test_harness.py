@@ -27,8 +27,7 @@ def test_a_finish_step_that_moves_nothing_is_reported(pg, sm, harness, new_secre
     assert current in before and "AWSPENDING" in report.after[report.token]
 
 
-def test_the_whole_rotation_is_retried_with_the_same_token(pg, sm, harness, new_secret,
-                                                           make_role):
+def test_the_whole_rotation_is_retried_with_the_same_token(pg, sm, harness, new_secret, make_role):
     real = handler("postgresql_single")
     calls = []
 
@@ -42,8 +41,15 @@ def test_the_whole_rotation_is_retried_with_the_same_token(pg, sm, harness, new_
     arn = new_secret(pg_secret(pg, user, old))
     report = harness(flaky).rotate(arn)
     assert report.succeeded and report.attempts == 2
-    assert [c[0] for c in calls] == ["createSecret", "setSecret", "testSecret",
-                                     "createSecret", "setSecret", "testSecret", "finishSecret"]
+    assert [c[0] for c in calls] == [
+        "createSecret",
+        "setSecret",
+        "testSecret",
+        "createSecret",
+        "setSecret",
+        "testSecret",
+        "finishSecret",
+    ]
     assert {c[1] for c in calls} == {report.token}
     assert logs_in(pg, user, secret_value(sm, arn)["password"])
 
@@ -72,7 +78,8 @@ def test_the_harness_refuses_a_remote_endpoint(new_secret):
     import boto3
 
     real_aws = boto3.client(  # no request is sent (the plugin would refuse it anyway)
-        "secretsmanager", endpoint_url="https://secretsmanager.us-east-1.amazonaws.com")
+        "secretsmanager", endpoint_url="https://secretsmanager.us-east-1.amazonaws.com"
+    )
     with pytest.raises(HarnessError, match="only runs against moto on this machine"):
         Harness(real_aws, handler("postgresql_single")).start("any-secret")
 
@@ -85,16 +92,20 @@ def test_a_permanent_error_is_not_retried(sm, harness, new_secret):
     assert report.steps[-1].permanent and "key 'password'" in (report.steps[-1].error or "")
 
 
-def test_pending_left_on_the_new_version_is_a_failed_rotation(pg, sm, harness, new_secret,
-                                                             make_role):
+def test_pending_left_on_the_new_version_is_a_failed_rotation(
+    pg, sm, harness, new_secret, make_role
+):
     """finishSecret must remove AWSPENDING from the new version, not only move AWSCURRENT."""
     real = handler("postgresql_single")
 
     def sloppy(event, context):
         real(event, context)
         if event["Step"] == "finishSecret":  # put the label back, as a sloppy finish leaves it
-            sm.update_secret_version_stage(SecretId=event["SecretId"], VersionStage="AWSPENDING",
-                                           MoveToVersionId=event["ClientRequestToken"])
+            sm.update_secret_version_stage(
+                SecretId=event["SecretId"],
+                VersionStage="AWSPENDING",
+                MoveToVersionId=event["ClientRequestToken"],
+            )
 
     user, old = make_role(pg)
     report = harness(sloppy, attempts=1).rotate(new_secret(pg_secret(pg, user, old)))

@@ -53,8 +53,7 @@ def test_redis_lets_in_only_the_admin_with_its_password():
             assert raw.recv(100).startswith(b"-NOAUTH")
         written = [p for p in directory.rglob("*") if p.is_file()]
         assert {p.name for p in written} >= {"redis.conf", "users.acl", "server.log"}
-        assert not any(server.superuser_password in p.read_text(errors="replace")
-                       for p in written)
+        assert not any(server.superuser_password in p.read_text(errors="replace") for p in written)
     assert not directory.exists()
 
 

@@ -26,11 +26,13 @@ def emitted(out: str) -> list[dict[str, Any]]:
             continue
         (directive,) = doc["_aws"]["CloudWatchMetrics"]
         (dimensions,) = directive["Dimensions"]
-        found.append({
-            "namespace": directive["Namespace"],
-            "dimensions": {name: doc[name] for name in dimensions},
-            "metrics": {m["Name"]: (m["Unit"], doc[m["Name"]]) for m in directive["Metrics"]},
-        })
+        found.append(
+            {
+                "namespace": directive["Namespace"],
+                "dimensions": {name: doc[name] for name in dimensions},
+                "metrics": {m["Name"]: (m["Unit"], doc[m["Name"]]) for m in directive["Metrics"]},
+            }
+        )
     return found
 
 
@@ -67,15 +69,16 @@ def test_a_failed_step_emits_step_failed(harness, new_secret, pg, make_role, cap
     assert failed["metrics"]["StepFailed"] == ("Count", [1.0])
 
 
-def test_the_step_failed_alarm_queries_what_is_emitted(harness, new_secret, pg, make_role,
-                                                       capsys):
+def test_the_step_failed_alarm_queries_what_is_emitted(harness, new_secret, pg, make_role, capsys):
     """The alarm's Metrics Insights query matches only metrics with exactly its dimension
     set, in its namespace: compare with a real failed step's document."""
     _, docs = rotate(harness, new_secret, pg, make_role, capsys, password="not-it")
     template = cfn.load()
     query = template["Resources"]["StepFailedAlarm"]["Properties"]["Metrics"][0]
-    match = re.search(r'SUM\((\w+)\) FROM SCHEMA\("\$\{MetricsNamespace\}", ([\w, ]+)\)',
-                      query["Expression"]["Fn::Sub"])
+    match = re.search(
+        r'SUM\((\w+)\) FROM SCHEMA\("\$\{MetricsNamespace\}", ([\w, ]+)\)',
+        query["Expression"]["Fn::Sub"],
+    )
     assert match, query
     metric, dimensions = match.group(1), {d.strip() for d in match.group(2).split(",")}
     failed = docs[-1]

@@ -21,8 +21,9 @@ def everything_logged(capture, caplog) -> str:
     return out.out + out.err + caplog.text + records
 
 
-def test_rotations_log_no_password(pg, sm, harness, new_secret, make_role, admin_arn,
-                                   capsys, caplog):
+def test_rotations_log_no_password(
+    pg, sm, harness, new_secret, make_role, admin_arn, capsys, caplog
+):
     caplog.set_level(logging.DEBUG)
     user, old = make_role(pg)
     single = new_secret(pg_secret(pg, user, old))
@@ -39,13 +40,20 @@ def test_rotations_log_no_password(pg, sm, harness, new_secret, make_role, admin
 
     text = everything_logged(capsys, caplog)
     assert "Step completed" in text and "Rotation step failed" in text  # logs were captured
-    passwords = {old, other_old, "wrong-password-for-user", pg.superuser_password,
-                 secret_value(sm, single)["password"], secret_value(sm, alternating)["password"]}
+    passwords = {
+        old,
+        other_old,
+        "wrong-password-for-user",
+        pg.superuser_password,
+        secret_value(sm, single)["password"],
+        secret_value(sm, alternating)["password"],
+    }
     assert not [p for p in passwords if p in text]
 
 
-def test_driver_errors_quoting_a_secret_are_scrubbed(pg, sm, harness, new_secret, make_role,
-                                                     capfd, caplog):
+def test_driver_errors_quoting_a_secret_are_scrubbed(
+    pg, sm, harness, new_secret, make_role, capfd, caplog
+):
     """A real server error that quotes a secret value is masked in the raised error and logs.
 
     The secret names its password as the database too, so PostgreSQL's own message
@@ -72,8 +80,9 @@ def test_driver_errors_quoting_a_secret_are_scrubbed(pg, sm, harness, new_secret
 
 def test_redactor_masks_registered_values_only():
     redactor = Redactor()
-    redactor.register_secret({"username": "alice", "password": "s3cr3t-value",
-                              "nested": {"api_key": "key-123456"}})
+    redactor.register_secret(
+        {"username": "alice", "password": "s3cr3t-value", "nested": {"api_key": "key-123456"}}
+    )
     text = redactor.scrub("login alice with s3cr3t-value and key-123456")
     assert text == f"login alice with {MASK} and {MASK}"
 

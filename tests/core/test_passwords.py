@@ -21,17 +21,21 @@ def test_every_included_class_is_present():
     policy = PasswordPolicy.from_env({"PASSWORD_LENGTH": "4", "EXCLUDE_CHARACTERS": ""})
     for _ in range(200):
         password = generate(policy)
-        assert {any(c in cls for c in password) for cls in
-                (string.ascii_lowercase, string.ascii_uppercase, string.digits, PUNCTUATION)} \
-            == {True}
+        assert {
+            any(c in cls for c in password)
+            for cls in (string.ascii_lowercase, string.ascii_uppercase, string.digits, PUNCTUATION)
+        } == {True}
 
 
-@pytest.mark.parametrize("flag, forbidden", [
-    ("EXCLUDE_NUMBERS", string.digits),
-    ("EXCLUDE_PUNCTUATION", PUNCTUATION),
-    ("EXCLUDE_UPPERCASE", string.ascii_uppercase),
-    ("EXCLUDE_LOWERCASE", string.ascii_lowercase),
-])
+@pytest.mark.parametrize(
+    "flag, forbidden",
+    [
+        ("EXCLUDE_NUMBERS", string.digits),
+        ("EXCLUDE_PUNCTUATION", PUNCTUATION),
+        ("EXCLUDE_UPPERCASE", string.ascii_uppercase),
+        ("EXCLUDE_LOWERCASE", string.ascii_lowercase),
+    ],
+)
 def test_excluded_classes_never_appear(flag, forbidden):
     policy = PasswordPolicy.from_env({flag: "true", "PASSWORD_LENGTH": "128"})
     assert not set(generate(policy)) & set(forbidden)
@@ -61,24 +65,37 @@ def test_passwords_do_not_repeat():
     assert len({generate(policy) for _ in range(1000)}) == 1000
 
 
-@pytest.mark.parametrize("env, fragment", [
-    ({"PASSWORD_LENGTH": "abc"}, "PASSWORD_LENGTH must be a whole number"),
-    ({"PASSWORD_LENGTH": "3"}, "between 4 and 4096"),
-    ({"PASSWORD_LENGTH": "5000"}, "between 4 and 4096"),
-    ({"EXCLUDE_NUMBERS": "sometimes"}, "EXCLUDE_NUMBERS must be 'true' or 'false'"),
-    ({"REQUIRE_EACH_INCLUDED_TYPE": "maybe"},
-     "REQUIRE_EACH_INCLUDED_TYPE must be 'true' or 'false'"),
-    ({"EXCLUDE_NUMBERS": "true", "EXCLUDE_PUNCTUATION": "true", "EXCLUDE_UPPERCASE": "true",
-      "EXCLUDE_LOWERCASE": "true"}, "excludes every character"),
-])
+@pytest.mark.parametrize(
+    "env, fragment",
+    [
+        ({"PASSWORD_LENGTH": "abc"}, "PASSWORD_LENGTH must be a whole number"),
+        ({"PASSWORD_LENGTH": "3"}, "between 4 and 4096"),
+        ({"PASSWORD_LENGTH": "5000"}, "between 4 and 4096"),
+        ({"EXCLUDE_NUMBERS": "sometimes"}, "EXCLUDE_NUMBERS must be 'true' or 'false'"),
+        (
+            {"REQUIRE_EACH_INCLUDED_TYPE": "maybe"},
+            "REQUIRE_EACH_INCLUDED_TYPE must be 'true' or 'false'",
+        ),
+        (
+            {
+                "EXCLUDE_NUMBERS": "true",
+                "EXCLUDE_PUNCTUATION": "true",
+                "EXCLUDE_UPPERCASE": "true",
+                "EXCLUDE_LOWERCASE": "true",
+            },
+            "excludes every character",
+        ),
+    ],
+)
 def test_invalid_policy_is_a_configuration_error(env, fragment):
     with pytest.raises(ConfigurationError, match=fragment):
         PasswordPolicy.from_env(env)
 
 
 @pytest.mark.parametrize("require_each", ["true", "false"])
-def test_get_random_password_is_opt_in(pg, sm, harness, new_secret, make_role, monkeypatch,
-                                       require_each):
+def test_get_random_password_is_opt_in(
+    pg, sm, harness, new_secret, make_role, monkeypatch, require_each
+):
     from tests.helpers import secret_value
     from tests.pg import logs_in, pg_secret
 

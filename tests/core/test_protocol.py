@@ -21,17 +21,29 @@ def _event(arn, token, step="createSecret", **extra):
     return {"Step": step, "SecretId": arn, "ClientRequestToken": token, **extra}
 
 
-@pytest.mark.parametrize("event, fragment", [
-    ({}, "'Step' must be one of"),
-    ({"Step": "dropSecret", "SecretId": "x", "ClientRequestToken": "t" * 36}, "'Step'"),
-    ({"Step": "createSecret", "ClientRequestToken": "t" * 36}, "'SecretId'"),
-    ({"Step": "createSecret", "SecretId": "x"}, "'ClientRequestToken'"),
-    ({"Step": "createSecret", "SecretId": "x", "ClientRequestToken": "short"},
-     "'ClientRequestToken'"),
-    ({"Step": "setSecret", "SecretId": "x", "ClientRequestToken": "t" * 36,
-      "RotationToken": 7}, "'RotationToken'"),
-    ("not a dict", "JSON object"),
-])
+@pytest.mark.parametrize(
+    "event, fragment",
+    [
+        ({}, "'Step' must be one of"),
+        ({"Step": "dropSecret", "SecretId": "x", "ClientRequestToken": "t" * 36}, "'Step'"),
+        ({"Step": "createSecret", "ClientRequestToken": "t" * 36}, "'SecretId'"),
+        ({"Step": "createSecret", "SecretId": "x"}, "'ClientRequestToken'"),
+        (
+            {"Step": "createSecret", "SecretId": "x", "ClientRequestToken": "short"},
+            "'ClientRequestToken'",
+        ),
+        (
+            {
+                "Step": "setSecret",
+                "SecretId": "x",
+                "ClientRequestToken": "t" * 36,
+                "RotationToken": 7,
+            },
+            "'RotationToken'",
+        ),
+        ("not a dict", "JSON object"),
+    ],
+)
 def test_malformed_events_are_refused(event, fragment):
     with pytest.raises(EventError, match=fragment):
         handler(ROTATOR)(event, LambdaContext())
@@ -50,9 +62,12 @@ def test_rotation_disabled_is_refused(pg, sm, new_secret, make_role):
     user, password = make_role(pg)
     arn = new_secret(pg_secret(pg, user, password))
     token = str(uuid.uuid4())
-    sm.put_secret_value(SecretId=arn, ClientRequestToken=token,
-                        SecretString=json.dumps(pg_secret(pg, user, "x" * 20)),
-                        VersionStages=["AWSPENDING"])
+    sm.put_secret_value(
+        SecretId=arn,
+        ClientRequestToken=token,
+        SecretString=json.dumps(pg_secret(pg, user, "x" * 20)),
+        VersionStages=["AWSPENDING"],
+    )
     before = stages(sm, arn)
     for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
         with pytest.raises(StateError, match="Rotation is not enabled"):
@@ -109,20 +124,43 @@ def test_rotation_token_is_passed_to_put_secret_value(sm, rotation_ready):
     assert secret_value(sm, arn, "AWSPENDING")["password"]
 
 
-@pytest.mark.parametrize("value, fragment", [
-    ("not json", "is not valid JSON"),
-    ('["a", "list"]', "not an object"),
-    ({"engine": "postgres", "host": "h", "port": 5432, "password": "p" * 12}, "'username'"),
-    ({"engine": "postgres", "host": "h", "port": "five", "username": "u",
-      "password": "p" * 12}, "'port'"),
-    ({"engine": "oracle", "host": "h", "username": "u", "password": "p" * 12},
-     "engine 'oracle'"),
-    ({"engine": "postgres", "host": "h", "username": "u"}, "'password'"),
-    ({"engine": "postgres", "host": "h", "username": "u\x00x", "password": "p" * 12},
-     "'username' contains control"),
-    ({"engine": "postgres", "host": "h", "username": "u", "password": "p" * 12,
-      "ssl": "maybe"}, "'ssl'"),
-])
+@pytest.mark.parametrize(
+    "value, fragment",
+    [
+        ("not json", "is not valid JSON"),
+        ('["a", "list"]', "not an object"),
+        ({"engine": "postgres", "host": "h", "port": 5432, "password": "p" * 12}, "'username'"),
+        (
+            {
+                "engine": "postgres",
+                "host": "h",
+                "port": "five",
+                "username": "u",
+                "password": "p" * 12,
+            },
+            "'port'",
+        ),
+        (
+            {"engine": "oracle", "host": "h", "username": "u", "password": "p" * 12},
+            "engine 'oracle'",
+        ),
+        ({"engine": "postgres", "host": "h", "username": "u"}, "'password'"),
+        (
+            {"engine": "postgres", "host": "h", "username": "u\x00x", "password": "p" * 12},
+            "'username' contains control",
+        ),
+        (
+            {
+                "engine": "postgres",
+                "host": "h",
+                "username": "u",
+                "password": "p" * 12,
+                "ssl": "maybe",
+            },
+            "'ssl'",
+        ),
+    ],
+)
 def test_malformed_secret_is_named_not_shown(sm, harness, new_secret, value, fragment):
     arn = new_secret(value)
     before = stages(sm, arn)

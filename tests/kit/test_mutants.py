@@ -26,5 +26,4 @@ def test_the_kit_passes_the_rotator_and_fails_its_mutants(rotator, shipped_check
         print(f"  {mutant}: {'caught: ' + complaint if complaint else 'SURVIVED'}")
     survivors = {mutant for mutant, complaint in report.items() if complaint is None}
     assert survivors == EQUIVALENT.get(rotator, set())
-    assert {"apply does nothing", "verify does nothing", "apply fails when repeated"} <= set(
-        report)
+    assert {"apply does nothing", "verify does nothing", "apply fails when repeated"} <= set(report)

@@ -11,7 +11,7 @@ import pytest
 
 APP = Path(__file__).parent / "redis_users" / "app.py"
 
-USER_TESTS = f'''
+USER_TESTS = f"""
 import os
 
 import boto3
@@ -56,7 +56,7 @@ def test_harness_and_check_of_a_handler_file(rotor_harness, rotor_check, rotor_s
     assert report.succeeded, report.steps
     assert not rotor_redis.logs_in("app", "wrong-password")
     rotor_check(APP + ":lambda_handler").structure()
-'''
+"""
 
 
 def test_a_user_test_file_needs_nothing_but_the_plugin(pytester, monkeypatch):
@@ -70,10 +70,13 @@ def test_a_user_test_file_needs_nothing_but_the_plugin(pytester, monkeypatch):
     result.assert_outcomes(passed=4)
 
 
-@pytest.mark.parametrize(("fixture", "hint"), [
-    ("rotor_redis", "rotor_redis: No redis-server found: install Redis"),
-    ("rotor_mariadb", "rotor_mariadb: No MariaDB server found"),
-])
+@pytest.mark.parametrize(
+    ("fixture", "hint"),
+    [
+        ("rotor_redis", "rotor_redis: No redis-server found: install Redis"),
+        ("rotor_mariadb", "rotor_mariadb: No MariaDB server found"),
+    ],
+)
 def test_a_server_not_installed_fails_with_what_to_install(pytester, monkeypatch, fixture, hint):
     monkeypatch.setenv("PATH", str(pytester.mkdir("empty-bin")))
     pytester.makepyfile(test_user=f"def test_needs_a_server({fixture}):\n    pass\n")
@@ -88,7 +91,14 @@ def test_loading_the_plugin_loads_no_rotation_code():
     and leave rotor's logger and metrics unmade until a fixture runs (a conftest may still set
     POWERTOOLS_SERVICE_NAME)."""
     loaded = subprocess.run(
-        [sys.executable, "-c", "import sys, rotor.pytest_plugin; print(sorted(m for m in "
-         "sys.modules if m.startswith(('rotor.', 'aws_lambda_powertools', 'boto'))))"],
-        capture_output=True, text=True, check=True).stdout.strip()
+        [
+            sys.executable,
+            "-c",
+            "import sys, rotor.pytest_plugin; print(sorted(m for m in "
+            "sys.modules if m.startswith(('rotor.', 'aws_lambda_powertools', 'boto'))))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert loaded == "['rotor.pytest_plugin']"

@@ -19,10 +19,25 @@ def redis_user(rotor_redis, rotor_secret):
     def make():
         user, password = f"app-{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(24)
         with rotor_redis.connect() as admin:
-            admin.execute_command("ACL", "SETUSER", user, "on", f">{password}",
-                                  "~app:*", "+@connection", "+@read", "+@write")
-        return {"host": rotor_redis.host, "port": rotor_redis.port, "username": user,
-                "password": password, "ssl": False, "adminarn": admin_arn}
+            admin.execute_command(
+                "ACL",
+                "SETUSER",
+                user,
+                "on",
+                f">{password}",
+                "~app:*",
+                "+@connection",
+                "+@read",
+                "+@write",
+            )
+        return {
+            "host": rotor_redis.host,
+            "port": rotor_redis.port,
+            "username": user,
+            "password": password,
+            "ssl": False,
+            "adminarn": admin_arn,
+        }
 
     return make
 

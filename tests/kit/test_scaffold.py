@@ -20,8 +20,12 @@ def package(pytester):
 def test_writes_the_package_it_describes(package):
     root, written = package
     assert sorted(p.relative_to(root).as_posix() for p in written) == [
-        "README.md", "rotator/app.py", "rotator/requirements.txt", "template.yaml",
-        "tests/test_widget_tokens.py"]
+        "README.md",
+        "rotator/app.py",
+        "rotator/requirements.txt",
+        "template.yaml",
+        "tests/test_widget_tokens.py",
+    ]
     app = (root / "rotator" / "app.py").read_text()
     assert "class WidgetTokens(Rotator):" in app and 'name = "widget-tokens"' in app
     assert "{{" not in "".join(p.read_text() for p in written)
@@ -31,22 +35,45 @@ def test_generated_tests_pass_the_structure_and_ask_for_the_service(pytester, pa
     root, _ = package
     result = pytester.runpytest_subprocess(str(root / "tests"), "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines([
-        "E * NotImplementedError: TODO: write new_secret() in tests/test_widget_tokens.py",
-        "FAILED *::test_rotation - NotImplemen*"])
+    result.stdout.fnmatch_lines(
+        [
+            "E * NotImplementedError: TODO: write new_secret() in tests/test_widget_tokens.py",
+            "FAILED *::test_rotation - NotImplemen*",
+        ]
+    )
 
 
 def test_generated_code_is_clean_and_its_template_valid(package):
     root, _ = package
-    lint = cfn.run([cfn.venv_tool("ruff"), "check", "--no-cache", "--isolated",
-                    "--select", "E,F,W,I,B,UP", str(root)])
+    lint = cfn.run(
+        [
+            cfn.venv_tool("ruff"),
+            "check",
+            "--no-cache",
+            "--isolated",
+            "--select",
+            "E,F,W,I,B,UP",
+            str(root),
+        ]
+    )
     assert lint.returncode == 0, lint.stdout
     template = cfn.run([cfn.venv_tool("cfn-lint"), str(root / "template.yaml")], timeout=300)
     assert template.returncode == 0, template.stdout + template.stderr
 
 
-@pytest.mark.parametrize("name", ["Widget", "1widget", "widget--tokens", "widget tokens",
-                                  "widget-", "a" * 41, "class", "widget/../x"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Widget",
+        "1widget",
+        "widget--tokens",
+        "widget tokens",
+        "widget-",
+        "a" * 41,
+        "class",
+        "widget/../x",
+    ],
+)
 def test_unusable_names_are_refused_in_one_line(tmp_path, name):
     with pytest.raises(ScaffoldError) as refused:
         create(name, tmp_path)

@@ -31,8 +31,9 @@ def test_the_doc_shows_the_tested_file_whole(path):
     at = 0
     for code in blocks()[path]:
         found = text.find(code.strip("\n"), at)
-        assert found >= 0, f"this block of the doc is not in {path} (after what came before):" \
-                           f"\n{code}"
+        assert found >= 0, (
+            f"this block of the doc is not in {path} (after what came before):\n{code}"
+        )
         assert text[at:found].strip() == "", f"the doc leaves out of {path}:\n{text[at:found]}"
         at = found + len(code.strip("\n"))
     assert text[at:].strip() == "", f"the doc leaves out the end of {path}:\n{text[at:]}"

@@ -25,8 +25,11 @@ def logs_in(server: MariaDBServer, user: str, password: str) -> bool:
 
 def my_secret(server: MariaDBServer, user: str, password: str, **extra: Any) -> dict[str, Any]:
     secret: dict[str, Any] = {
-        "engine": "mariadb", "host": server.host, "port": server.port,
-        "username": user, "password": password,
+        "engine": "mariadb",
+        "host": server.host,
+        "port": server.port,
+        "username": user,
+        "password": password,
     }
     if server.certs is None:
         secret["ssl"] = False
@@ -41,8 +44,7 @@ def sql(server: MariaDBServer, statement: str, args: Any = None) -> list[tuple[A
 
 
 def hosts(server: MariaDBServer, user: str) -> list[str]:
-    return sorted(r[0] for r in sql(server, "SELECT Host FROM mysql.user WHERE User = %s",
-                                    (user,)))
+    return sorted(r[0] for r in sql(server, "SELECT Host FROM mysql.user WHERE User = %s", (user,)))
 
 
 def grants(server: MariaDBServer, user: str, host: str = "%") -> set[Grant]:
@@ -53,16 +55,25 @@ def grants(server: MariaDBServer, user: str, host: str = "%") -> set[Grant]:
 
 def options(server: MariaDBServer, user: str, host: str = "%") -> tuple[Any, ...]:
     """TLS requirements and resource limits of an account."""
-    return sql(server, "SELECT ssl_type, ssl_cipher, x509_issuer, x509_subject, max_questions, "
-               "max_updates, max_connections, max_user_connections FROM mysql.user "
-               "WHERE User = %s AND Host = %s", (user, host))[0]
+    return sql(
+        server,
+        "SELECT ssl_type, ssl_cipher, x509_issuer, x509_subject, max_questions, "
+        "max_updates, max_connections, max_user_connections FROM mysql.user "
+        "WHERE User = %s AND Host = %s",
+        (user, host),
+    )[0]
 
 
 def snapshot(server: MariaDBServer, *users: str) -> list[tuple[Any, ...]]:
     """Every account of ``users`` with its password hash, options and grants."""
-    rows = sql(server, "SELECT User, Host, authentication_string, ssl_type, max_user_connections "
-               "FROM mysql.user WHERE User IN ({}) ORDER BY User, Host".format(
-                   ", ".join(["%s"] * len(users))), users)
+    rows = sql(
+        server,
+        "SELECT User, Host, authentication_string, ssl_type, max_user_connections "
+        "FROM mysql.user WHERE User IN ({}) ORDER BY User, Host".format(
+            ", ".join(["%s"] * len(users))
+        ),
+        users,
+    )
     return [(*row, sorted(map(repr, grants(server, row[0], row[1])))) for row in rows]
 
 

@@ -39,8 +39,9 @@ def _can_select(server, user, password, db):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_alternates_between_user_and_clone(mdb, sm, harness, new_secret, make_user,
-                                           mdb_admin_arn, engine):
+def test_alternates_between_user_and_clone(
+    mdb, sm, harness, new_secret, make_user, mdb_admin_arn, engine
+):
     user, old = make_user(mdb)
     arn = new_secret(my_secret(mdb, user, old, engine=engine, masterarn=mdb_admin_arn))
     h = harness(ROTATOR)
@@ -65,8 +66,9 @@ def test_alternates_between_user_and_clone(mdb, sm, harness, new_secret, make_us
     assert not logs_in(mdb, first["username"], first["password"])
 
 
-def test_grants_follow_the_original_on_every_rotation(mdb, sm, harness, new_secret, make_user,
-                                                       mdb_admin_arn, database):
+def test_grants_follow_the_original_on_every_rotation(
+    mdb, sm, harness, new_secret, make_user, mdb_admin_arn, database
+):
     user, old = make_user(mdb)
     clone = f"{user}_clone"
     first_db, later_db = database(), database()
@@ -107,9 +109,9 @@ def test_grants_follow_the_original_on_every_rotation(mdb, sm, harness, new_secr
     assert not _can_select(mdb, clone, secret_value(sm, arn)["password"], later_db)
 
 
-def test_require_ssl_grant_option_and_limits_carried_over(mdb_tls, sm, harness, new_secret,
-                                                          make_user, mdb_tls_admin_arn,
-                                                          database, ca_bundle):
+def test_require_ssl_grant_option_and_limits_carried_over(
+    mdb_tls, sm, harness, new_secret, make_user, mdb_tls_admin_arn, database, ca_bundle
+):
     user, old = make_user(mdb_tls, clauses="REQUIRE SSL WITH MAX_USER_CONNECTIONS 7")
     db = database(mdb_tls)
     grant_to(mdb_tls, user, f"GRANT SELECT ON `{db}`.*")
@@ -130,8 +132,11 @@ def test_x509_issuer_subject_and_cipher_carried_over(mdb, make_user):
     """REQUIRE ISSUER/SUBJECT/CIPHER values are bound, quotes and all (engine call: such a
     user cannot log in without a client certificate, which rotor does not present)."""
     user, _ = make_user(mdb)
-    sql(mdb, "ALTER USER %s@'%%' REQUIRE ISSUER %s AND SUBJECT %s AND CIPHER %s",
-        (user, "/CN=rotor test CA", "/CN=o'brien \\ 100%", "TLS_AES_256_GCM_SHA384"))
+    sql(
+        mdb,
+        "ALTER USER %s@'%%' REQUIRE ISSUER %s AND SUBJECT %s AND CIPHER %s",
+        (user, "/CN=rotor test CA", "/CN=o'brien \\ 100%", "TLS_AES_256_GCM_SHA384"),
+    )
     engine = MySQL()
     admin = DatabaseSecret.parse(mdb.admin_secret(), "admin", MYSQL_ENGINES, 3306)
     with engine.session(admin, TlsSettings.for_secret(admin)) as conn:
@@ -141,8 +146,7 @@ def test_x509_issuer_subject_and_cipher_carried_over(mdb, make_user):
     assert options(mdb, user)[0] == "SPECIFIED"
 
 
-def test_each_step_replayed_twice(mdb, sm, harness, new_secret, make_user, mdb_admin_arn,
-                                  database):
+def test_each_step_replayed_twice(mdb, sm, harness, new_secret, make_user, mdb_admin_arn, database):
     user, old = make_user(mdb)
     grant_to(mdb, user, f"GRANT SELECT ON `{database()}`.*")
     arn = new_secret(my_secret(mdb, user, old, masterarn=mdb_admin_arn))
@@ -160,10 +164,12 @@ def test_each_step_replayed_twice(mdb, sm, harness, new_secret, make_user, mdb_a
     assert not logs_in(mdb, user, old)
 
 
-def test_passwords_with_quotes_backslashes_and_percent(mdb, sm, harness, new_secret, make_user,
-                                                       mdb_admin_arn, monkeypatch):
-    monkeypatch.setenv("EXCLUDE_CHARACTERS", "".join(
-        c for c in "!#$&()*+,-./:;<=>?@[]^_`{|}~" if c not in NASTY))
+def test_passwords_with_quotes_backslashes_and_percent(
+    mdb, sm, harness, new_secret, make_user, mdb_admin_arn, monkeypatch
+):
+    monkeypatch.setenv(
+        "EXCLUDE_CHARACTERS", "".join(c for c in "!#$&()*+,-./:;<=>?@[]^_`{|}~" if c not in NASTY)
+    )
     for flag in ("EXCLUDE_NUMBERS", "EXCLUDE_UPPERCASE", "EXCLUDE_LOWERCASE"):
         monkeypatch.setenv(flag, "true")
     monkeypatch.setenv("PASSWORD_LENGTH", "64")
@@ -186,8 +192,9 @@ def _assert_nothing_changed(mdb, sm, arn, report, user, old, before):
     assert logs_in(mdb, user, old)
 
 
-def test_too_long_username_refused_before_any_change(mdb, sm, harness, new_secret, make_user,
-                                                      mdb_admin_arn):
+def test_too_long_username_refused_before_any_change(
+    mdb, sm, harness, new_secret, make_user, mdb_admin_arn
+):
     user, old = make_user(mdb, name="u" + unique_user("long")[-8:] + "x" * 18)  # 27 + 6 > 32
     arn = new_secret(my_secret(mdb, user, old, masterarn=mdb_admin_arn))
     before = snapshot(mdb, user, f"{user}_clone")
@@ -203,8 +210,9 @@ def test_too_long_username_refused_before_any_change(mdb, sm, harness, new_secre
         sm.get_secret_value(SecretId=arn, VersionId=report.token, VersionStage="AWSPENDING")
 
 
-def test_server_limit_rechecked_by_set_secret(mdb, sm, harness, new_secret, make_user,
-                                              mdb_admin_arn, monkeypatch):
+def test_server_limit_rechecked_by_set_secret(
+    mdb, sm, harness, new_secret, make_user, mdb_admin_arn, monkeypatch
+):
     """createSecret knows only the configured limit; setSecret asks again, before any change
     (here the override stands in for a MySQL 5.7 server's limit, which setSecret detects)."""
     user, old = make_user(mdb, name=unique_user("lim"))  # 12 + 6 = 18 bytes
@@ -232,8 +240,7 @@ def test_username_limit_read_from_the_server(mdb, monkeypatch):
     assert engine.configured_username_limit() == 20
 
 
-def test_user_with_several_hosts_refused(mdb, sm, harness, new_secret, make_user,
-                                         mdb_admin_arn):
+def test_user_with_several_hosts_refused(mdb, sm, harness, new_secret, make_user, mdb_admin_arn):
     user, old = make_user(mdb)
     sql(mdb, "CREATE USER %s@'10.0.0.%%' IDENTIFIED BY 'other-password'", (user,))
     arn = new_secret(my_secret(mdb, user, old, masterarn=mdb_admin_arn))
@@ -259,8 +266,10 @@ def test_clone_on_another_host_refused(mdb, sm, harness, new_secret, make_user, 
     # Even adopted, a clone on another host than the original's is refused, naming it.
     adopting = new_secret(mdb.admin_secret())
     arn = new_secret(my_secret(mdb, user, old, masterarn=adopting))
-    sm.put_secret_value(SecretId=adopting, SecretString=json.dumps(
-        mdb.admin_secret(adopt_users={arn: f"{user}_clone"})))
+    sm.put_secret_value(
+        SecretId=adopting,
+        SecretString=json.dumps(mdb.admin_secret(adopt_users={arn: f"{user}_clone"})),
+    )
     report = harness(ROTATOR, attempts=1).rotate(arn)
     assert not report.succeeded
     assert f"'{user}_clone'@'localhost'" in report.steps[-1].error

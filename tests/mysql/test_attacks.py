@@ -23,9 +23,9 @@ def marker_roles(server, user, host="%"):
 
 
 # --- 5. Accounts named '<user>_clone' that rotor did not make ----------------------------------
-def test_owner_of_an_unrelated_clone_cannot_get_the_original_reset(mdb, sm, harness,
-                                                                   new_secret, make_user,
-                                                                   mdb_admin_arn):
+def test_owner_of_an_unrelated_clone_cannot_get_the_original_reset(
+    mdb, sm, harness, new_secret, make_user, mdb_admin_arn
+):
     """'payments_clone'@'%' belongs to another team; it rotates its own secret, and rotor
     would reset 'payments'@'%' (same host: the only proof there used to be) and hand it over."""
     payments, payments_password = make_user(mdb)
@@ -39,8 +39,9 @@ def test_owner_of_an_unrelated_clone_cannot_get_the_original_reset(mdb, sm, harn
     assert logs_in(mdb, payments, payments_password) and logs_in(mdb, other, other_password)
 
 
-def test_an_unrelated_clone_named_account_is_not_taken_over(mdb, sm, harness, new_secret,
-                                                            make_user, mdb_admin_arn, database):
+def test_an_unrelated_clone_named_account_is_not_taken_over(
+    mdb, sm, harness, new_secret, make_user, mdb_admin_arn, database
+):
     payments, payments_password = make_user(mdb)
     other, _ = make_user(mdb, name=f"{payments}_clone")
     sql(mdb, f"GRANT ALL ON `{database()}`.* TO `{other}`@`%`")
@@ -61,8 +62,9 @@ def test_adopted_clone_is_marked_and_rotated(mdb, sm, harness, new_secret, make_
     clone, clone_password = make_user(mdb, name=f"{user}_clone")  # as AWS's sample left it
     admin = new_secret(mdb.admin_secret())
     arn = new_secret(my_secret(mdb, clone, clone_password, masterarn=admin))
-    sm.put_secret_value(SecretId=admin, SecretString=json.dumps(
-        mdb.admin_secret(adopt_users={arn: clone})))
+    sm.put_secret_value(
+        SecretId=admin, SecretString=json.dumps(mdb.admin_secret(adopt_users={arn: clone}))
+    )
     assert harness(ALTERNATING).rotate(arn).succeeded  # clone -> original
     assert marker_roles(mdb, clone) == marker_roles(mdb, user) != set()
     new = secret_value(sm, arn)
@@ -74,8 +76,9 @@ def test_adopted_clone_is_marked_and_rotated(mdb, sm, harness, new_secret, make_
 
 
 @pytest.mark.parametrize("reuse", ["the clone's name", "the original's name"])
-def test_a_name_reused_after_drop_or_rename_proves_nothing(mdb, sm, harness, new_secret,
-                                                           make_user, mdb_admin_arn, reuse):
+def test_a_name_reused_after_drop_or_rename_proves_nothing(
+    mdb, sm, harness, new_secret, make_user, mdb_admin_arn, reuse
+):
     """The proof goes with the account: once a DBA drops or renames one of a pair, a new
     account given that name (for another team) is not rotor's."""
     user, password = make_user(mdb)
@@ -105,11 +108,18 @@ def test_a_name_reused_after_drop_or_rename_proves_nothing(mdb, sm, harness, new
 @pytest.fixture(scope="module")
 def logging_mdb() -> Iterator[MariaDBServer]:
     """MariaDB writing every statement to the general log, the slow log and the binary log."""
-    options = ("--general-log=1", "--general-log-file={dir}/general.log",
-               "--slow-query-log=1", "--slow-query-log-file={dir}/slow.log",
-               "--long-query-time=0", "--log-output=FILE", "--log-bin={dir}/binlog",
-               "--binlog-format=STATEMENT", "--server-id=1",
-               "--plugin-load-add=auth_ed25519")
+    options = (
+        "--general-log=1",
+        "--general-log-file={dir}/general.log",
+        "--slow-query-log=1",
+        "--slow-query-log-file={dir}/slow.log",
+        "--long-query-time=0",
+        "--log-output=FILE",
+        "--log-bin={dir}/binlog",
+        "--binlog-format=STATEMENT",
+        "--server-id=1",
+        "--plugin-load-add=auth_ed25519",
+    )
     with MariaDBServer(options=options) as server:
         yield server
 
@@ -121,8 +131,12 @@ def server_logs(server: MariaDBServer) -> str:
     for name in ("general.log", "slow.log"):
         text += (server.directory / name).read_text(errors="replace")
     for binlog in sorted(Path(server.directory).glob("binlog.0*")):
-        text += subprocess.run(["mariadb-binlog", "--no-defaults", str(binlog)],
-                               capture_output=True, text=True, check=True).stdout
+        text += subprocess.run(
+            ["mariadb-binlog", "--no-defaults", str(binlog)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     return text
 
 
@@ -141,8 +155,11 @@ def test_no_password_reaches_the_server_logs(logging_mdb, sm, harness, new_secre
     made = {}
     for strategy in (SINGLE, ALTERNATING):
         user, password = unique_user("lg"), f"{unique_user('pw')}'\\%"
-        sql(server, f"CREATE USER %s@'%%' IDENTIFIED VIA {plugin} USING PASSWORD(%s)",
-            (user, password))
+        sql(
+            server,
+            f"CREATE USER %s@'%%' IDENTIFIED VIA {plugin} USING PASSWORD(%s)",
+            (user, password),
+        )
         arn = new_secret(my_secret(server, user, password, masterarn=admin))
         for _ in range(3):
             report = harness(strategy).rotate(arn)
@@ -157,16 +174,20 @@ def test_no_password_reaches_the_server_logs(logging_mdb, sm, harness, new_secre
         current = secret_value(sm, arn)
         assert logs_in(server, current["username"], current["password"])
         shown = sql(server, "SHOW CREATE USER %s@'%%'", (current["username"],))[0][0]
-        assert f"VIA {plugin}" in shown or (plugin == "mysql_native_password"
-                                            and "BY PASSWORD" in shown)  # plugin kept
+        assert f"VIA {plugin}" in shown or (
+            plugin == "mysql_native_password" and "BY PASSWORD" in shown
+        )  # plugin kept
 
 
-def test_an_account_with_several_methods_is_refused_unchanged(logging_mdb, sm, harness,
-                                                              new_secret):
+def test_an_account_with_several_methods_is_refused_unchanged(logging_mdb, sm, harness, new_secret):
     server = logging_mdb
     user, password = unique_user("mm"), unique_user("pw")
-    sql(server, "CREATE USER %s@'%%' IDENTIFIED VIA unix_socket OR mysql_native_password "
-        "USING PASSWORD(%s)", (user, password))
+    sql(
+        server,
+        "CREATE USER %s@'%%' IDENTIFIED VIA unix_socket OR mysql_native_password "
+        "USING PASSWORD(%s)",
+        (user, password),
+    )
     before = snapshot(server, user)
     arn = new_secret(my_secret(server, user, password))
     report = harness(SINGLE, attempts=1).rotate(arn)
@@ -180,8 +201,10 @@ def test_strict_password_validation_is_explained(sm, harness, new_secret, make_u
     says so and never falls back to sending the password in clear."""
     import secrets
 
-    with MariaDBServer(options=("--plugin-load-add=simple_password_check",),
-                       superuser_password=f"Aa1!{secrets.token_hex(12)}") as server:
+    with MariaDBServer(
+        options=("--plugin-load-add=simple_password_check",),
+        superuser_password=f"Aa1!{secrets.token_hex(12)}",
+    ) as server:
         user, password = make_user(server)
         before = snapshot(server, user)
         arn = new_secret(my_secret(server, user, password))
@@ -192,18 +215,26 @@ def test_strict_password_validation_is_explained(sm, harness, new_secret, make_u
         assert hosts(server, user) == ["%"]
 
 
-def test_a_refused_clone_leaves_no_proof_behind(mdb, sm, harness, new_secret, make_user,
-                                                mdb_admin_arn):
+def test_a_refused_clone_leaves_no_proof_behind(
+    mdb, sm, harness, new_secret, make_user, mdb_admin_arn
+):
     """An original rotor refuses (two login methods) must not leave anything that would later
     vouch for an account of the clone's name made for another team."""
     victim, victim_password = unique_user("my"), f"{unique_user('pw')}x"
-    sql(mdb, "CREATE USER %s@'%%' IDENTIFIED VIA unix_socket OR mysql_native_password "
-        "USING PASSWORD(%s)", (victim, victim_password))
+    sql(
+        mdb,
+        "CREATE USER %s@'%%' IDENTIFIED VIA unix_socket OR mysql_native_password "
+        "USING PASSWORD(%s)",
+        (victim, victim_password),
+    )
     victim_arn = new_secret(my_secret(mdb, victim, victim_password, masterarn=mdb_admin_arn))
     report = harness(ALTERNATING, attempts=1).rotate(victim_arn)
     assert not report.succeeded and "one password method only" in (report.steps[-1].error or "")
-    sql(mdb, "ALTER USER %s@'%%' IDENTIFIED VIA mysql_native_password USING PASSWORD(%s)",
-        (victim, victim_password))  # the DBA follows the error
+    sql(
+        mdb,
+        "ALTER USER %s@'%%' IDENTIFIED VIA mysql_native_password USING PASSWORD(%s)",
+        (victim, victim_password),
+    )  # the DBA follows the error
     attacker, attacker_password = make_user(mdb, name=f"{victim}_clone")
     arn = new_secret(my_secret(mdb, attacker, attacker_password, masterarn=mdb_admin_arn))
     report = harness(ALTERNATING, attempts=1).rotate(arn)
@@ -223,23 +254,29 @@ def test_an_anonymous_account_accepting_the_password_proves_nothing(sm, harness,
         admin_password = unique_user("adm")
         sql(server, "CREATE USER 'adm'@'127.0.0.1' IDENTIFIED BY %s", (admin_password,))
         sql(server, "GRANT ALL PRIVILEGES ON *.* TO 'adm'@'127.0.0.1' WITH GRANT OPTION")
-        admin = new_secret({**server.admin_secret(), "username": "adm",
-                            "password": admin_password})
+        admin = new_secret({**server.admin_secret(), "username": "adm", "password": admin_password})
         victim_arn = new_secret(my_secret(server, victim, victim_password, masterarn=admin))
         h = harness(ALTERNATING)
         assert h.rotate(victim_arn).succeeded and h.rotate(victim_arn).succeeded
         victim_now = secret_value(sm, victim_arn)
 
         def as_adm(statement, args=None):  # rotor_admin@'%' is shadowed by the anonymous one
-            with pymysql.connect(host=server.host, port=server.port, user="adm",
-                                 password=admin_password, autocommit=True,
-                                 ssl_disabled=True) as conn, conn.cursor() as cursor:
+            with (
+                pymysql.connect(
+                    host=server.host,
+                    port=server.port,
+                    user="adm",
+                    password=admin_password,
+                    autocommit=True,
+                    ssl_disabled=True,
+                ) as conn,
+                conn.cursor() as cursor,
+            ):
                 cursor.execute(statement, args)
 
         anonymous_password = unique_user("anon")
         as_adm("CREATE USER ''@'127.0.0.1' IDENTIFIED BY %s", (anonymous_password,))
-        arn = new_secret(my_secret(server, f"{victim}_clone", anonymous_password,
-                                   masterarn=admin))
+        arn = new_secret(my_secret(server, f"{victim}_clone", anonymous_password, masterarn=admin))
         report = harness(ALTERNATING, attempts=1).rotate(arn)
         assert not report.succeeded
         assert "refusing to use the admin login" in (report.steps[-1].error or "")

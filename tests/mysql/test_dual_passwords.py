@@ -61,8 +61,16 @@ def test_every_step_replayed_converges(mdb, sm, harness, dual_secret):
 def test_a_naive_client_loses_no_query(mdb, sm, harness, dual_secret):
     """What dual passwords buy: a client that only ever reads AWSCURRENT is not cut off."""
     _, _, arn = dual_secret()
-    result = loadtest.run(sm=sm, harness=harness(ROTATOR), secret_arn=arn, engine="mysql",
-                          strategy="dual", client="naive", rotations=6, threads=3)
+    result = loadtest.run(
+        sm=sm,
+        harness=harness(ROTATOR),
+        secret_arn=arn,
+        engine="mysql",
+        strategy="dual",
+        client="naive",
+        rotations=6,
+        threads=3,
+    )
     assert result.rotations_failed == 0 and result.queries_ok > 50
     assert result.queries_failed == 0, result.errors
 
@@ -70,7 +78,8 @@ def test_a_naive_client_loses_no_query(mdb, sm, harness, dual_secret):
 def test_fault_at_every_call_converges_and_current_always_works(mdb, sm, harness, dual_secret):
     faulted = 0
     for faults, rotator in rotations_with_a_fault(
-            lambda f: DualPasswords(faulty_engine(MySQL, f), store=faulty_store(sm, f))):
+        lambda f: DualPasswords(faulty_engine(MySQL, f), store=faulty_store(sm, f))
+    ):
         user, old, arn = dual_secret()
         report = harness(rotator.handler, attempts=1).rotate(arn)
         if not faults.fired:
@@ -92,19 +101,27 @@ def test_break_glass_keeps_no_leaked_password(mdb, sm, harness, new_secret, make
     admin = new_secret(mdb.admin_secret())
     arn = new_secret(my_secret(mdb, user, leaked, masterarn=admin))
     until = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
-    sm.put_secret_value(SecretId=admin, SecretString=json.dumps(mdb.admin_secret(
-        break_glass={arn: {"until": until, "username": user}})))
+    sm.put_secret_value(
+        SecretId=admin,
+        SecretString=json.dumps(
+            mdb.admin_secret(break_glass={arn: {"until": until, "username": user}})
+        ),
+    )
     assert harness(ROTATOR).rotate(arn).succeeded
     assert logs_in(mdb, user, secret_value(sm, arn)["password"])
     assert not logs_in(mdb, user, leaked)
     assert not logs_in(mdb, user, "changed-by-incident-response")
 
 
-def test_an_account_of_another_plugin_chain_is_refused_unchanged(mdb, sm, harness, new_secret,
-                                                                 make_user):
+def test_an_account_of_another_plugin_chain_is_refused_unchanged(
+    mdb, sm, harness, new_secret, make_user
+):
     user, password = make_user(mdb)
-    sql(mdb, "ALTER USER %s@'%%' IDENTIFIED VIA unix_socket OR mysql_native_password USING "
-        "PASSWORD(%s)", (user, password))
+    sql(
+        mdb,
+        "ALTER USER %s@'%%' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD(%s)",
+        (user, password),
+    )
     before = snapshot(mdb, user)
     admin = new_secret(mdb.admin_secret())
     arn = new_secret(my_secret(mdb, user, password, masterarn=admin))

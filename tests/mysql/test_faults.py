@@ -20,7 +20,8 @@ from tests.mysql.support import grant_to, grants, logs_in, my_secret
 
 def _rotations_with_a_fault(strategy, sm):
     return rotations_with_a_fault(
-        lambda f: strategy(faulty_engine(MySQL, f), store=faulty_store(sm, f)))
+        lambda f: strategy(faulty_engine(MySQL, f), store=faulty_store(sm, f))
+    )
 
 
 def _login(server, value):
@@ -28,9 +29,9 @@ def _login(server, value):
 
 
 @pytest.mark.parametrize("strategy", [SingleUser, AlternatingUsers], ids=["single", "alternating"])
-def test_fault_at_every_call_then_retry_converges(mdb, sm, harness, new_secret, make_user,
-                                                  mdb_admin_arn, database, strategy, capsys,
-                                                  caplog):
+def test_fault_at_every_call_then_retry_converges(
+    mdb, sm, harness, new_secret, make_user, mdb_admin_arn, database, strategy, capsys, caplog
+):
     db = database()
     faulted, passwords, errors = 0, [mdb.superuser_password], []
     for faults, rotator in _rotations_with_a_fault(strategy, sm):
@@ -48,8 +49,9 @@ def test_fault_at_every_call_then_retry_converges(mdb, sm, harness, new_secret, 
         if strategy is AlternatingUsers:
             assert _login(mdb, current), faults.log  # AWSCURRENT works at every moment
         else:  # only the setSecret -> finishSecret window leaves AWSCURRENT behind AWSPENDING
-            assert _login(mdb, current) or _login(mdb, secret_value(sm, arn, "AWSPENDING")), \
+            assert _login(mdb, current) or _login(mdb, secret_value(sm, arn, "AWSPENDING")), (
                 faults.log
+            )
 
         name = "mysql_single" if strategy is SingleUser else "mysql_alternating"
         retried = harness(name).resume(arn, report.token)
@@ -66,8 +68,15 @@ def test_fault_at_every_call_then_retry_converges(mdb, sm, harness, new_secret, 
             assert logs_in(mdb, user, old)  # AWSPREVIOUS keeps working
     assert faulted >= 16  # every call of a rotation was hit, before and after
     captured = capsys.readouterr()
-    output = "\n".join([captured.out, captured.err, caplog.text,
-                        *(str(record.__dict__) for record in caplog.records), *errors])
+    output = "\n".join(
+        [
+            captured.out,
+            captured.err,
+            caplog.text,
+            *(str(record.__dict__) for record in caplog.records),
+            *errors,
+        ]
+    )
     assert "injected" in output  # the failures were logged...
     leaked = [p for p in passwords if p in output or json.dumps(p)[1:-1] in output]
     assert leaked == []  # ...without any password
@@ -87,8 +96,9 @@ class _StatementFaults(MySQL):
         return session
 
 
-def test_fault_between_statements_of_the_clone_update(mdb, sm, harness, new_secret, make_user,
-                                                      mdb_admin_arn, database):
+def test_fault_between_statements_of_the_clone_update(
+    mdb, sm, harness, new_secret, make_user, mdb_admin_arn, database
+):
     db, other = database(), database()
     faulted = 0
     for faults, rotator in rotations_with_a_fault(lambda f: AlternatingUsers(_StatementFaults(f))):

@@ -41,11 +41,13 @@ def test_each_step_replayed_twice(mdb, sm, harness, new_secret, make_user):
     assert logs_in(mdb, user, pending["password"]) and not logs_in(mdb, user, old)
 
 
-def test_passwords_with_quotes_backslashes_and_percent(mdb, sm, harness, new_secret, make_user,
-                                                       monkeypatch):
+def test_passwords_with_quotes_backslashes_and_percent(
+    mdb, sm, harness, new_secret, make_user, monkeypatch
+):
     # Only ' " \ % may be drawn: every new password is made of the awkward characters.
-    monkeypatch.setenv("EXCLUDE_CHARACTERS", "".join(
-        c for c in "!#$&()*+,-./:;<=>?@[]^_`{|}~" if c not in NASTY))
+    monkeypatch.setenv(
+        "EXCLUDE_CHARACTERS", "".join(c for c in "!#$&()*+,-./:;<=>?@[]^_`{|}~" if c not in NASTY)
+    )
     for flag in ("EXCLUDE_NUMBERS", "EXCLUDE_UPPERCASE", "EXCLUDE_LOWERCASE"):
         monkeypatch.setenv(flag, "true")
     monkeypatch.setenv("PASSWORD_LENGTH", "64")

@@ -19,8 +19,9 @@ def _unchanged(server, sm, arn, user, old, before):
 
 
 @pytest.mark.parametrize("rotator", ["mysql_single", "mysql_alternating"])
-def test_rotation_over_verified_tls(mdb_tls, sm, harness, new_secret, make_user, ca_bundle,
-                                    mdb_tls_admin_arn, rotator):
+def test_rotation_over_verified_tls(
+    mdb_tls, sm, harness, new_secret, make_user, ca_bundle, mdb_tls_admin_arn, rotator
+):
     user, old = make_user(mdb_tls)
     value = my_secret(mdb_tls, user, old, masterarn=mdb_tls_admin_arn)
     assert "ssl" not in value  # the default: verified TLS
@@ -48,8 +49,9 @@ def test_unknown_ca_is_an_error(mdb_tls, sm, harness, new_secret, make_user, mon
     _unchanged(mdb_tls, sm, arn, user, old, before)
 
 
-def test_plaintext_to_a_tls_only_server_is_an_error(mdb_tls, sm, harness, new_secret,
-                                                     make_user, capsys, caplog):
+def test_plaintext_to_a_tls_only_server_is_an_error(
+    mdb_tls, sm, harness, new_secret, make_user, capsys, caplog
+):
     """MariaDB answers a plaintext login under require_secure_transport with "access denied"
     (MySQL 8 with error 3159): the warning says what to fix."""
     user, old = make_user(mdb_tls)
@@ -94,8 +96,9 @@ def test_host_name_is_verified(wrong_name_server, sm, harness, new_secret, monke
 
 
 @pytest.mark.parametrize("rotator", ["mysql_single", "mysql_alternating"])
-def test_plaintext_server_is_refused_without_ssl_false(mdb, sm, harness, new_secret, make_user,
-                                                       ca_bundle, rotator):
+def test_plaintext_server_is_refused_without_ssl_false(
+    mdb, sm, harness, new_secret, make_user, ca_bundle, rotator
+):
     """A server without TLS and a secret that does not say "ssl": false: no silent fallback."""
     admin = new_secret(mdb.admin_secret())
     user, old = make_user(mdb)

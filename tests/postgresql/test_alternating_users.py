@@ -16,7 +16,9 @@ def _memberships(pg, role):
     with pg.connect() as conn:
         rows = conn.execute(
             "SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid "
-            "JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = %s", (role,)).fetchall()
+            "JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = %s",
+            (role,),
+        ).fetchall()
     return {r[0] for r in rows}
 
 
@@ -25,7 +27,9 @@ def _settings(pg, role):
         rows = conn.execute(
             "SELECT d.datname, s.setconfig FROM pg_db_role_setting s JOIN pg_roles r "
             "ON r.oid = s.setrole LEFT JOIN pg_database d ON d.oid = s.setdatabase "
-            "WHERE r.rolname = %s", (role,)).fetchall()
+            "WHERE r.rolname = %s",
+            (role,),
+        ).fetchall()
     return {(db, tuple(config)) for db, config in rows}
 
 
@@ -70,14 +74,21 @@ def test_grants_added_later_reach_the_clone(pg, sm, harness, new_secret, make_ro
         conn.execute(sql.SQL("CREATE TABLE {} (x int)").format(sql.Identifier(table)))
         conn.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(f"{user}_readers")))
         conn.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(f"{user}_gone")))
-        conn.execute(sql.SQL("GRANT {} TO {}").format(
-            sql.Identifier(f"{user}_gone"), sql.Identifier(user)))
-        conn.execute(sql.SQL("ALTER ROLE {} CREATEDB CONNECTION LIMIT 7").format(
-            sql.Identifier(user)))
-        conn.execute(sql.SQL("ALTER ROLE {} SET statement_timeout = '5s'").format(
-            sql.Identifier(user)))
-        conn.execute(sql.SQL("ALTER ROLE {} IN DATABASE postgres SET search_path = "
-                             "\"$user\", public, \"odd, schema\"").format(sql.Identifier(user)))
+        conn.execute(
+            sql.SQL("GRANT {} TO {}").format(sql.Identifier(f"{user}_gone"), sql.Identifier(user))
+        )
+        conn.execute(
+            sql.SQL("ALTER ROLE {} CREATEDB CONNECTION LIMIT 7").format(sql.Identifier(user))
+        )
+        conn.execute(
+            sql.SQL("ALTER ROLE {} SET statement_timeout = '5s'").format(sql.Identifier(user))
+        )
+        conn.execute(
+            sql.SQL(
+                "ALTER ROLE {} IN DATABASE postgres SET search_path = "
+                '"$user", public, "odd, schema"'
+            ).format(sql.Identifier(user))
+        )
     arn = new_secret(pg_secret(pg, user, old, masterarn=admin_arn))
     h = harness(ROTATOR)
     assert h.rotate(arn).succeeded
@@ -85,21 +96,33 @@ def test_grants_added_later_reach_the_clone(pg, sm, harness, new_secret, make_ro
     assert _memberships(pg, clone["username"]) == {user}  # the rest comes through the original
     assert not _can_select(pg, clone["username"], clone["password"], table)
     search_path = ("postgres", ('search_path="$user", public, "odd, schema"',))
-    assert _settings(pg, clone["username"]) == _settings(pg, user) == {
-        (None, ("statement_timeout=5s",)), search_path}
+    assert (
+        _settings(pg, clone["username"])
+        == _settings(pg, user)
+        == {(None, ("statement_timeout=5s",)), search_path}
+    )
 
     # After the clone exists: a direct grant, a new membership, a revoked one, an attribute.
     with pg.connect() as conn:
-        conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(
-            sql.Identifier(table), sql.Identifier(user)))
-        conn.execute(sql.SQL("GRANT {} TO {}").format(
-            sql.Identifier(f"{user}_readers"), sql.Identifier(user)))
-        conn.execute(sql.SQL("REVOKE {} FROM {}").format(
-            sql.Identifier(f"{user}_gone"), sql.Identifier(user)))
-        conn.execute(sql.SQL("ALTER ROLE {} NOCREATEDB VALID UNTIL '2999-01-01'").format(
-            sql.Identifier(user)))
-        conn.execute(sql.SQL("ALTER ROLE {} RESET statement_timeout").format(
-            sql.Identifier(user)))
+        conn.execute(
+            sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier(table), sql.Identifier(user))
+        )
+        conn.execute(
+            sql.SQL("GRANT {} TO {}").format(
+                sql.Identifier(f"{user}_readers"), sql.Identifier(user)
+            )
+        )
+        conn.execute(
+            sql.SQL("REVOKE {} FROM {}").format(
+                sql.Identifier(f"{user}_gone"), sql.Identifier(user)
+            )
+        )
+        conn.execute(
+            sql.SQL("ALTER ROLE {} NOCREATEDB VALID UNTIL '2999-01-01'").format(
+                sql.Identifier(user)
+            )
+        )
+        conn.execute(sql.SQL("ALTER ROLE {} RESET statement_timeout").format(sql.Identifier(user)))
     # Privileges and memberships reach the clone through the original at once, no rotation.
     assert _can_select(pg, clone["username"], clone["password"], table)
     assert h.rotate(arn).succeeded  # back to the original user
@@ -111,7 +134,9 @@ def test_grants_added_later_reach_the_clone(pg, sm, harness, new_secret, make_ro
     with pg.connect() as conn:
         createdb, inherit, limit, until = conn.execute(
             "SELECT rolcreatedb, rolinherit, rolconnlimit, rolvaliduntil FROM pg_roles "
-            "WHERE rolname = %s", (clone["username"],)).fetchone()
+            "WHERE rolname = %s",
+            (clone["username"],),
+        ).fetchone()
     assert (createdb, inherit, limit, until.year) == (False, True, 7, 2999)
     assert _settings(pg, clone["username"]) == {search_path}
 
@@ -130,8 +155,9 @@ def test_every_step_replayed_twice(pg, sm, harness, new_secret, make_role, admin
     assert logs_in(pg, new["username"], new["password"]) and logs_in(pg, user, old)
 
 
-def test_too_long_username_fails_before_any_change(pg, sm, harness, new_secret, make_role,
-                                                   admin_arn):
+def test_too_long_username_fails_before_any_change(
+    pg, sm, harness, new_secret, make_role, admin_arn
+):
     user, old = make_role(pg, name=unique_user("u" * 49))  # 58 + len("_clone") = 64 > 63
     arn = new_secret(pg_secret(pg, user, old, masterarn=admin_arn))
     before = stages(sm, arn)
@@ -162,8 +188,9 @@ def test_admin_secret_for_another_host_is_refused(pg, sm, harness, new_secret, m
     assert not role_exists(pg, f"{user}_clone")
 
 
-def test_current_login_must_work_before_admin_acts(pg, sm, harness, new_secret, make_role,
-                                                   admin_arn):
+def test_current_login_must_work_before_admin_acts(
+    pg, sm, harness, new_secret, make_role, admin_arn
+):
     """Confused-deputy guard: a secret naming a user it cannot log in as gets nothing done."""
     victim, _ = make_role(pg)
     arn = new_secret(pg_secret(pg, victim, "guessed-password", masterarn=admin_arn))
@@ -182,8 +209,7 @@ def test_unusual_role_names(pg, sm, harness, new_secret, make_role, admin_arn, p
     assert new["username"] == f"{user}_clone" and logs_in(pg, new["username"], new["password"])
 
 
-def test_admin_tls_is_not_downgraded_by_the_rotated_secret(pg, sm, harness, new_secret,
-                                                           make_role):
+def test_admin_tls_is_not_downgraded_by_the_rotated_secret(pg, sm, harness, new_secret, make_role):
     """The rotated secret says "ssl": false; the admin secret says nothing, so it is TLS."""
     admin = new_secret({k: v for k, v in pg.admin_secret().items() if k != "ssl"})
     user, old = make_role(pg)
@@ -203,8 +229,9 @@ def test_rotating_the_admin_itself_is_refused(pg, sm, harness, new_secret, admin
     assert pg.logs_in(pg.superuser, pg.superuser_password)
 
 
-def test_a_clone_rotor_did_not_make_cannot_reset_the_original(pg, sm, harness, new_secret,
-                                                               make_role, admin_arn):
+def test_a_clone_rotor_did_not_make_cannot_reset_the_original(
+    pg, sm, harness, new_secret, make_role, admin_arn
+):
     """Confused deputy, clone -> original: knowing a '<victim>_clone' password is not enough."""
     victim, victim_password = make_role(pg)
     fake_clone, known = make_role(pg, name=f"{victim}_clone")  # not a member of the victim

@@ -28,8 +28,9 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_fault_at_every_call_then_retry_converges(pg, sm, harness, new_secret, make_role,
-                                                  admin_arn, case):
+def test_fault_at_every_call_then_retry_converges(
+    pg, sm, harness, new_secret, make_role, admin_arn, case
+):
     strategy, clean_rotations = CASES[case]
     name = "postgresql_single" if strategy is SingleUser else "postgresql_alternating"
 
@@ -53,8 +54,9 @@ def test_fault_at_every_call_then_retry_converges(pg, sm, harness, new_secret, m
         if strategy is AlternatingUsers:
             assert _login(pg, current), faults.log  # AWSCURRENT works at every moment
         else:  # only the set -> finish window may leave AWSCURRENT behind AWSPENDING
-            assert _login(pg, current) or _login(
-                pg, secret_value(sm, arn, "AWSPENDING")), faults.log
+            assert _login(pg, current) or _login(pg, secret_value(sm, arn, "AWSPENDING")), (
+                faults.log
+            )
 
         if faults.at % 2:  # half the retries land on a cold container (no cached values)
             rotor_secrets.reset_client()

@@ -28,9 +28,14 @@ def rds_db(tmp_path_factory, moto_endpoint):
     with PostgresServer(certs=certs) as server:
         rds = boto3.client("rds", endpoint_url=moto_endpoint)
         instance = rds.create_db_instance(
-            DBInstanceIdentifier="rotordb", Engine="postgres", DBInstanceClass="db.t3.micro",
-            AllocatedStorage=20, MasterUsername=server.superuser,
-            MasterUserPassword=server.superuser_password, Port=server.port)["DBInstance"]
+            DBInstanceIdentifier="rotordb",
+            Engine="postgres",
+            DBInstanceClass="db.t3.micro",
+            AllocatedStorage=20,
+            MasterUsername=server.superuser,
+            MasterUserPassword=server.superuser_password,
+            Port=server.port,
+        )["DBInstance"]
         yield server, instance["DBInstanceArn"]
 
 
@@ -42,17 +47,25 @@ def rds_admin(rds_db, sm, monkeypatch):
     monkeypatch.setenv("ROTOR_CA_BUNDLE", str(server.certs.ca))
     value = {"username": server.superuser, "password": server.superuser_password}
     return sm.create_secret(
-        Name=f"rds!db-{uuid.uuid4()}", SecretString=json.dumps(value),
-        Tags=[{"Key": "aws:rds:primarydbinstancearn", "Value": instance_arn}])["ARN"]
+        Name=f"rds!db-{uuid.uuid4()}",
+        SecretString=json.dumps(value),
+        Tags=[{"Key": "aws:rds:primarydbinstancearn", "Value": instance_arn}],
+    )["ARN"]
 
 
 def _secret(server, user, password, admin, host=HOST):
-    return {"engine": "postgres", "host": host, "port": server.port, "username": user,
-            "password": password, "dbname": "postgres", "masterarn": admin}
+    return {
+        "engine": "postgres",
+        "host": host,
+        "port": server.port,
+        "username": user,
+        "password": password,
+        "dbname": "postgres",
+        "masterarn": admin,
+    }
 
 
-def test_rds_managed_master_secret_as_admin(rds_db, rds_admin, sm, harness, new_secret,
-                                            make_role):
+def test_rds_managed_master_secret_as_admin(rds_db, rds_admin, sm, harness, new_secret, make_role):
     server, _ = rds_db
     user, old = make_role(server)
     arn = new_secret(_secret(server, user, old, rds_admin))
@@ -62,8 +75,9 @@ def test_rds_managed_master_secret_as_admin(rds_db, rds_admin, sm, harness, new_
     assert server.logs_in(new["username"], new["password"]) and server.logs_in(user, old)
 
 
-def test_rds_managed_secret_of_another_server_is_refused(rds_db, rds_admin, sm, harness,
-                                                         new_secret, make_role):
+def test_rds_managed_secret_of_another_server_is_refused(
+    rds_db, rds_admin, sm, harness, new_secret, make_role
+):
     server, _ = rds_db
     user, old = make_role(server)
     arn = new_secret(_secret(server, user, old, rds_admin, host="127.0.0.1"))
@@ -73,8 +87,9 @@ def test_rds_managed_secret_of_another_server_is_refused(rds_db, rds_admin, sm, 
     assert not role_exists(server, f"{user}_clone")
 
 
-def test_admin_secret_without_host_or_tag_is_a_clear_error(rds_db, sm, harness, new_secret,
-                                                           make_role):
+def test_admin_secret_without_host_or_tag_is_a_clear_error(
+    rds_db, sm, harness, new_secret, make_role
+):
     server, _ = rds_db
     user, old = make_role(server)
     admin = new_secret({"username": server.superuser, "password": server.superuser_password})

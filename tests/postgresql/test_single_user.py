@@ -80,8 +80,9 @@ def test_falls_back_to_previous_password(pg, sm, harness, new_secret, make_role)
     with pg.connect() as conn:
         from psycopg import sql
 
-        conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-            sql.Identifier(user), sql.Literal(old)))
+        conn.execute(
+            sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(user), sql.Literal(old))
+        )
     report = harness(ROTATOR).rotate(arn)
     assert report.succeeded, report.steps
     new = secret_value(sm, arn)["password"]
@@ -98,12 +99,14 @@ def test_no_working_password_is_a_clear_error(pg, sm, harness, new_secret, make_
     assert report.steps[-1].step == "setSecret" and report.attempts == 2
     assert secret_value(sm, arn)["password"] == "not-the-password"
     assert {v: s for v, s in stages(sm, arn).items() if "AWSCURRENT" in s} == {
-        v: s for v, s in before.items() if "AWSCURRENT" in s}
+        v: s for v, s in before.items() if "AWSCURRENT" in s
+    }
 
 
 @pytest.mark.parametrize("exclude", ["", "abc"])
-def test_passwords_with_quotes_and_backslashes(pg, sm, harness, new_secret, make_role,
-                                               monkeypatch, exclude):
+def test_passwords_with_quotes_and_backslashes(
+    pg, sm, harness, new_secret, make_role, monkeypatch, exclude
+):
     monkeypatch.setenv("EXCLUDE_CHARACTERS", exclude)
     monkeypatch.setenv("PASSWORD_LENGTH", "64")
     user, old = make_role(pg)

@@ -29,8 +29,9 @@ def test_alternating_over_verified_tls(pg_tls, sm, harness, new_secret, make_rol
     assert logs_in(pg_tls, new["username"], new["password"])
 
 
-def test_plaintext_server_is_refused_without_ssl_false(pg, sm, harness, new_secret, make_role,
-                                                       ca_bundle):
+def test_plaintext_server_is_refused_without_ssl_false(
+    pg, sm, harness, new_secret, make_role, ca_bundle
+):
     user, old = make_role(pg)
     secret = pg_secret(pg, user, old)
     del secret["ssl"]
@@ -56,8 +57,9 @@ def test_unknown_ca_is_refused(pg_tls, sm, harness, new_secret, make_role, monke
     assert logs_in(pg_tls, user, old)
 
 
-def test_ssl_false_is_not_accepted_by_a_tls_only_server(pg_tls, sm, harness, new_secret,
-                                                        make_role, ca_bundle):
+def test_ssl_false_is_not_accepted_by_a_tls_only_server(
+    pg_tls, sm, harness, new_secret, make_role, ca_bundle
+):
     admin = new_secret(pg_tls.admin_secret())
     user, old = make_role(pg_tls)
     arn = new_secret(pg_secret(pg_tls, user, old, ssl=False, masterarn=admin))
@@ -67,8 +69,9 @@ def test_ssl_false_is_not_accepted_by_a_tls_only_server(pg_tls, sm, harness, new
     assert not role_exists(pg_tls, f"{user}_clone")
 
 
-def test_missing_ca_bundle_file_is_a_configuration_error(pg_tls, sm, harness, new_secret,
-                                                         make_role, monkeypatch, tmp_path):
+def test_missing_ca_bundle_file_is_a_configuration_error(
+    pg_tls, sm, harness, new_secret, make_role, monkeypatch, tmp_path
+):
     monkeypatch.setenv("ROTOR_CA_BUNDLE", str(tmp_path / "missing.pem"))
     user, old = make_role(pg_tls)
     arn = new_secret(pg_secret(pg_tls, user, old))
@@ -77,8 +80,9 @@ def test_missing_ca_bundle_file_is_a_configuration_error(pg_tls, sm, harness, ne
     assert logs_in(pg_tls, user, old)
 
 
-def test_system_trust_store_is_used_without_ca_bundle(pg_tls, sm, harness, new_secret,
-                                                      make_role, certs, monkeypatch):
+def test_system_trust_store_is_used_without_ca_bundle(
+    pg_tls, sm, harness, new_secret, make_role, certs, monkeypatch
+):
     """No ROTOR_CA_BUNDLE: the system store is used (here SSL_CERT_FILE, as OpenSSL and
     Python read it)."""
     monkeypatch.delenv("ROTOR_CA_BUNDLE", raising=False)
@@ -87,7 +91,6 @@ def test_system_trust_store_is_used_without_ca_bundle(pg_tls, sm, harness, new_s
     arn = new_secret(pg_secret(pg_tls, user, old))
     assert harness("postgresql_single").rotate(arn).succeeded
     assert logs_in(pg_tls, user, secret_value(sm, arn)["password"])
-
 
 
 def test_system_store_is_found_as_a_file(monkeypatch):
@@ -115,8 +118,14 @@ def wrong_name_pg(tmp_path_factory):
 
 def _socket_login(server, user, password):
     """Over the server's private Unix socket: no TLS, so no host name to check."""
-    return psycopg.connect(host=str(server.directory), port=server.port, dbname="postgres",
-                           user=user, password=password, autocommit=True)
+    return psycopg.connect(
+        host=str(server.directory),
+        port=server.port,
+        dbname="postgres",
+        user=user,
+        password=password,
+        autocommit=True,
+    )
 
 
 @pytest.mark.parametrize("rotator", ["postgresql_single", "postgresql_alternating"])
@@ -125,8 +134,11 @@ def test_host_name_is_verified(wrong_name_pg, sm, harness, new_secret, monkeypat
     monkeypatch.setenv("ROTOR_CA_BUNDLE", str(server.certs.ca))  # the right CA, wrong name
     user, old = unique_user(), "old'\\password"
     with _socket_login(server, server.superuser, server.superuser_password) as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
-            sql.Identifier(user), sql.Literal(old)))
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(user), sql.Literal(old)
+            )
+        )
     admin = new_secret(server.admin_secret())
     arn = new_secret(pg_secret(server, user, old, masterarn=admin))
 
@@ -137,5 +149,7 @@ def test_host_name_is_verified(wrong_name_pg, sm, harness, new_secret, monkeypat
     assert 'does not match host name "127.0.0.1"' in error or "mismatch" in error, error
     _socket_login(server, user, old).close()  # the password did not change
     with _socket_login(server, server.superuser, server.superuser_password) as conn:
-        assert conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s",
-                            (f"{user}_clone",)).fetchone() is None
+        assert (
+            conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (f"{user}_clone",)).fetchone()
+            is None
+        )

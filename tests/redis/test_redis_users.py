@@ -20,14 +20,22 @@ def make_user(server, name=None, password=None):
     password = password or secrets.token_urlsafe(16)
     digest = hashlib.sha256(password.encode()).hexdigest()
     with server.connect() as admin:
-        admin.execute_command("ACL", "SETUSER", name, "on", f"#{digest}", "~app:*", "+@read",
-                              "+@write")
+        admin.execute_command(
+            "ACL", "SETUSER", name, "on", f"#{digest}", "~app:*", "+@read", "+@write"
+        )
     return name, password
 
 
 def user_secret(server, user, password, admin_arn, **extra):
-    value = {"engine": "redis", "host": server.host, "port": server.port, "username": user,
-             "password": password, "masterarn": admin_arn, **extra}
+    value = {
+        "engine": "redis",
+        "host": server.host,
+        "port": server.port,
+        "username": user,
+        "password": password,
+        "masterarn": admin_arn,
+        **extra,
+    }
     if server.certs is None:
         value["ssl"] = False
     return value
@@ -50,8 +58,9 @@ def redis_admin(redis_server, new_secret):
     return new_secret(redis_server.admin_secret())
 
 
-def test_the_new_password_replaces_the_old_without_a_window(redis_server, sm, harness,
-                                                            new_secret, redis_admin):
+def test_the_new_password_replaces_the_old_without_a_window(
+    redis_server, sm, harness, new_secret, redis_admin
+):
     server = redis_server
     user, old = make_user(server)
     arn = new_secret(user_secret(server, user, old, redis_admin))
@@ -69,8 +78,7 @@ def test_the_new_password_replaces_the_old_without_a_window(redis_server, sm, ha
     assert new not in server.log_text()
 
 
-def test_keep_previous_keeps_one_generation(redis_server, sm, harness, new_secret,
-                                            redis_admin):
+def test_keep_previous_keeps_one_generation(redis_server, sm, harness, new_secret, redis_admin):
     server = redis_server
     user, first = make_user(server)
     arn = new_secret(user_secret(server, user, first, redis_admin, keep_previous=True))
@@ -85,8 +93,9 @@ def test_keep_previous_keeps_one_generation(redis_server, sm, harness, new_secre
     assert len(stored_hashes(server, user)) == 2
 
 
-def test_the_admin_acts_only_for_a_login_that_works(redis_server, sm, harness, new_secret,
-                                                    redis_admin):
+def test_the_admin_acts_only_for_a_login_that_works(
+    redis_server, sm, harness, new_secret, redis_admin
+):
     server = redis_server
     victim, victim_password = make_user(server)
     before = stored_hashes(server, victim)
@@ -130,8 +139,9 @@ def test_tls_is_verified(sm, harness, new_secret, certs, monkeypatch):
 
 
 @pytest.mark.parametrize("keep_previous", [False, True])
-def test_the_kit_passes_both_modes(redis_server, rotor_check, new_secret, redis_admin,
-                                   keep_previous):
+def test_the_kit_passes_both_modes(
+    redis_server, rotor_check, new_secret, redis_admin, keep_previous
+):
     from tests.conftest import handler
 
     server = redis_server
@@ -141,7 +151,10 @@ def test_the_kit_passes_both_modes(redis_server, rotor_check, new_secret, redis_
         extra = {"keep_previous": True} if keep_previous else {}
         return new_secret(user_secret(server, user, password, redis_admin, **extra))
 
-    check = rotor_check(handler(ROTATOR), new_secret=fresh,
-                        works=lambda v: server.logs_in(v["username"], v["password"]),
-                        keeps="new_and_previous" if keep_previous else "new")
+    check = rotor_check(
+        handler(ROTATOR),
+        new_secret=fresh,
+        works=lambda v: server.logs_in(v["username"], v["password"]),
+        keeps="new_and_previous" if keep_previous else "new",
+    )
     check.all()

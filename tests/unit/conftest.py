@@ -40,14 +40,22 @@ class World:
         cls = {"single": SingleUser, "alternating": AlternatingUsers}[strategy]
         return cls(self.engine(), store=store or SecretStore(self.sm))  # type: ignore[arg-type]
 
-    def harness(self, strategy: str = "single", store: SecretStore | None = None,
-                **kwargs: Any) -> Harness:
+    def harness(
+        self, strategy: str = "single", store: SecretStore | None = None, **kwargs: Any
+    ) -> Harness:
         """The harness on the raw store; the rotator on ``store`` (a faulty one, say)."""
         return Harness(self.sm, self.rotator(strategy, store).handler, **kwargs)
 
     def login(self, user: str, password: str, **extra: Any) -> dict[str, Any]:
-        return {"engine": "postgres", "host": self.db.host, "port": self.db.port,
-                "username": user, "password": password, "ssl": False, **extra}
+        return {
+            "engine": "postgres",
+            "host": self.db.host,
+            "port": self.db.port,
+            "username": user,
+            "password": password,
+            "ssl": False,
+            **extra,
+        }
 
     def secret(self, value: dict[str, Any], name: str | None = None) -> str:
         name = name or f"app-{len(self.sm.calls)}-{id(value)}"

@@ -18,20 +18,46 @@ def test_a_rotation_moves_the_labels_and_the_credential(world, strategy):
     stages = report.after
     assert stages[report.token] == ["AWSCURRENT"]
     assert [v for v, s in stages.items() if "AWSPREVIOUS" in s] == [
-        v for v, s in report.before.items() if "AWSCURRENT" in s]
+        v for v, s in report.before.items() if "AWSCURRENT" in s
+    ]
     assert world.works(arn) and world.sm.value(arn) != old
     assert world.db.logs_in(old["username"], old["password"]) == (strategy == "alternating")
 
 
-@pytest.mark.parametrize(("strategy", "expected"), [
-    ("single", ["describe_secret", "get_secret_value", "get_secret_value", "put_secret_value",
-                "describe_secret", "describe_secret", "describe_secret",
-                "update_secret_version_stage", "update_secret_version_stage"]),
-    ("alternating", ["describe_secret", "get_secret_value", "get_secret_value",
-                     "put_secret_value", "describe_secret", "get_secret_value",
-                     "describe_secret", "describe_secret", "update_secret_version_stage",
-                     "update_secret_version_stage"]),
-])
+@pytest.mark.parametrize(
+    ("strategy", "expected"),
+    [
+        (
+            "single",
+            [
+                "describe_secret",
+                "get_secret_value",
+                "get_secret_value",
+                "put_secret_value",
+                "describe_secret",
+                "describe_secret",
+                "describe_secret",
+                "update_secret_version_stage",
+                "update_secret_version_stage",
+            ],
+        ),
+        (
+            "alternating",
+            [
+                "describe_secret",
+                "get_secret_value",
+                "get_secret_value",
+                "put_secret_value",
+                "describe_secret",
+                "get_secret_value",
+                "describe_secret",
+                "describe_secret",
+                "update_secret_version_stage",
+                "update_secret_version_stage",
+            ],
+        ),
+    ],
+)
 def test_secrets_manager_calls_per_rotation(world, strategy, expected):
     """The cost model in Secrets Manager calls (counted, not timed), warm container: one
     DescribeSecret per step; createSecret reads AWSCURRENT, looks for an AWSPENDING value
@@ -51,7 +77,7 @@ def test_every_step_replayed_changes_nothing(world, step):
     arn = world.app()
     harness = world.harness()
     token = harness.start(arn)
-    for done in STEPS[:STEPS.index(step)]:
+    for done in STEPS[: STEPS.index(step)]:
         assert harness.invoke(arn, token, done).error is None
     first = harness.invoke(arn, token, step)
     assert first.error is None, first.error
@@ -69,8 +95,9 @@ def test_unknown_and_not_pending_tokens_are_refused(world):
         before = world.sm.describe_secret(SecretId=arn)["VersionIdsToStages"]
         for step in STEPS:
             with pytest.raises(StateError):
-                handler({"Step": step, "SecretId": arn, "ClientRequestToken": token},
-                        LambdaContext())
+                handler(
+                    {"Step": step, "SecretId": arn, "ClientRequestToken": token}, LambdaContext()
+                )
         assert world.sm.describe_secret(SecretId=arn)["VersionIdsToStages"] == before
 
 
@@ -78,8 +105,10 @@ def test_rotation_never_configured_is_refused(world):
     """DescribeSecret has no RotationEnabled at all for a never-configured secret."""
     arn = world.app()
     with pytest.raises(StateError, match="Rotation is not enabled"):
-        world.rotator().handler({"Step": "createSecret", "SecretId": arn,
-                                 "ClientRequestToken": str(uuid.uuid4())}, LambdaContext())
+        world.rotator().handler(
+            {"Step": "createSecret", "SecretId": arn, "ClientRequestToken": str(uuid.uuid4())},
+            LambdaContext(),
+        )
 
 
 def test_malformed_events_are_permanent_errors(world):
@@ -95,8 +124,9 @@ def test_a_finish_already_done_only_cleans_up(world):
     token = harness.start(arn)
     for step in STEPS:
         assert harness.invoke(arn, token, step).error is None
-    world.sm.update_secret_version_stage(SecretId=arn, VersionStage="AWSPENDING",
-                                         MoveToVersionId=token)
+    world.sm.update_secret_version_stage(
+        SecretId=arn, VersionStage="AWSPENDING", MoveToVersionId=token
+    )
     assert harness.invoke(arn, token, "finishSecret").error is None
     assert harness.stages(arn)[token] == ["AWSCURRENT"]
 

@@ -34,8 +34,9 @@ def test_a_secrets_manager_failure_at_every_call_converges(world_factory, strate
 
 
 @pytest.mark.parametrize("strategy", ["single", "alternating"])
-@pytest.mark.parametrize("call", ["connect", "set_own_password", "set_password", "ensure_clone",
-                                  "check"])
+@pytest.mark.parametrize(
+    "call", ["connect", "set_own_password", "set_password", "ensure_clone", "check"]
+)
 def test_a_database_failure_converges(world, strategy, call):
     arn = world.app(alternating=strategy == "alternating")
     world.failing.add(call)

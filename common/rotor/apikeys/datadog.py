@@ -50,10 +50,14 @@ class Datadog(Provider):
     def create_key(self, name: str) -> IssuedKey:
         what = "Create a Datadog API key"
         body = {"data": {"type": "api_keys", "attributes": {"name": name}}}
-        data = self.http.request_json("POST", "/api/v2/api_keys", what, headers=self._admin(),
-                                      json_body=body, ok=(201, 200))
-        return IssuedKey(key=json_text(data, "data.attributes.key", what),
-                         key_id=json_text(data, "data.id", what), name=name)
+        data = self.http.request_json(
+            "POST", "/api/v2/api_keys", what, headers=self._admin(), json_body=body, ok=(201, 200)
+        )
+        return IssuedKey(
+            key=json_text(data, "data.attributes.key", what),
+            key_id=json_text(data, "data.id", what),
+            name=name,
+        )
 
     def _listing(self, prefix: str) -> Iterator[tuple[KeyInfo, dict[str, Any]]]:
         """Each listed key of the admin's account, with its attributes (never a value)."""
@@ -62,8 +66,9 @@ class Datadog(Provider):
             params = {"page[size]": str(PAGE_SIZE), "page[number]": str(page)}
             if prefix:
                 params["filter"] = prefix
-            listing = self.http.request_json("GET", "/api/v2/api_keys", what,
-                                             headers=self._admin(), params=params, ok=(200,))
+            listing = self.http.request_json(
+                "GET", "/api/v2/api_keys", what, headers=self._admin(), params=params, ok=(200,)
+            )
             items = json_path(listing, "data", what)
             if not isinstance(items, list):
                 return
@@ -81,22 +86,34 @@ class Datadog(Provider):
 
     def proof_candidates(self, key: str) -> list[KeyInfo]:
         """The admin's keys that end like ``key`` (``last4``): the only ones worth reading."""
-        return [info for info, attributes in self._listing("")
-                if attributes.get("last4") == key[-4:]]
+        return [
+            info for info, attributes in self._listing("") if attributes.get("last4") == key[-4:]
+        ]
 
     def fetch_key(self, key_id: str) -> str | None:
         what = "Read a Datadog API key"
-        response = self.http.request("GET", path("/api/v2/api_keys/{id}", id=key_id), what,
-                                     headers=self._admin(), ok=(200,), missing_ok=True)
+        response = self.http.request(
+            "GET",
+            path("/api/v2/api_keys/{id}", id=key_id),
+            what,
+            headers=self._admin(),
+            ok=(200,),
+            missing_ok=True,
+        )
         if response is None:
             return None
         return json_text(response.json(what), "data.attributes.key", what)
 
     def verify_key(self, key: str) -> None:
         what = "Verify the new Datadog API key"
-        answer = self.http.request_json("GET", "/api/v1/validate", what,
-                                        headers={"DD-API-KEY": key}, ok=(200,),
-                                        credential="new API key")
+        answer = self.http.request_json(
+            "GET",
+            "/api/v1/validate",
+            what,
+            headers={"DD-API-KEY": key},
+            ok=(200,),
+            credential="new API key",
+        )
         if json_path(answer, "valid", what) is not True:
             raise AuthenticationFailed(f"{what}: Datadog did not report the key as valid.")
 

@@ -88,8 +88,14 @@ _REQUIRED = {
     "owner": ("path", "account_path"),
 }
 _OPTIONAL = ("list", "fetch", "owner")
-_DEFAULT_METHOD = {"create": "POST", "verify": "GET", "revoke": "DELETE", "list": "GET",
-                   "fetch": "GET", "owner": "GET"}
+_DEFAULT_METHOD = {
+    "create": "POST",
+    "verify": "GET",
+    "revoke": "DELETE",
+    "list": "GET",
+    "fetch": "GET",
+    "owner": "GET",
+}
 
 
 @dataclass(frozen=True)
@@ -141,8 +147,9 @@ class HttpApiSpec:
                 "a header value), as the service expects it."
             )
         return cls(
-            admin_headers=_strings(raw.get("admin_headers", {}), f"{where}: key "
-                                   "'http.admin_headers'"),
+            admin_headers=_strings(
+                raw.get("admin_headers", {}), f"{where}: key 'http.admin_headers'"
+            ),
             create=_required(endpoints["create"]),
             verify=_required(endpoints["verify"]),
             revoke=_required(endpoints["revoke"]),
@@ -188,8 +195,10 @@ def _endpoint(raw: Any, name: str, required: tuple[str, ...], where: str) -> End
         params=_strings(raw.get("params", {}), f"{where}.params"),
         body=raw.get("body"),
         ok=tuple(ok),
-        **{k: str(raw.get(k, "")) for k in ("value_path", "id_path", "items_path", "name_path",
-                                            "account_path")},
+        **{
+            k: str(raw.get(k, ""))
+            for k in ("value_path", "id_path", "items_path", "name_path", "account_path")
+        },
     )
 
 
@@ -220,8 +229,9 @@ class HttpProvider(Provider):
     def preset(cls, spec: Mapping[str, Any], base_url: str | None = None) -> type[HttpProvider]:
         """A subclass with the API description fixed in code (checked now, not at rotation)."""
         HttpApiSpec.parse(spec, "HttpProvider.preset")
-        return type("PresetHttpProvider", (cls,), {"spec_data": dict(spec),
-                                                   "default_base_url": base_url})
+        return type(
+            "PresetHttpProvider", (cls,), {"spec_data": dict(spec), "default_base_url": base_url}
+        )
 
     @property
     def _described_in(self) -> str:
@@ -274,19 +284,31 @@ class HttpProvider(Provider):
             )
         return values[name]
 
-    def _call(self, endpoint: Endpoint, what: str, values: Mapping[str, str], *,
-              admin: bool = True, missing_ok: bool = False, credential: str = "admin credential"
-              ) -> Any:
+    def _call(
+        self,
+        endpoint: Endpoint,
+        what: str,
+        values: Mapping[str, str],
+        *,
+        admin: bool = True,
+        missing_ok: bool = False,
+        credential: str = "admin credential",
+    ) -> Any:
         headers = dict(self._fill(self.spec.admin_headers, values, admin=True)) if admin else {}
         headers.update(self._fill(dict(endpoint.headers), values))
         target = endpoint.path
         for name in _PLACEHOLDER.findall(target):
             target = url_path(target, **{name: self._value(name, values)})
         response = self.http.request(
-            endpoint.method, target, what, headers=headers,
+            endpoint.method,
+            target,
+            what,
+            headers=headers,
             json_body=self._fill(endpoint.body, values),
             params=self._fill(dict(endpoint.params), values) or None,
-            ok=endpoint.ok, missing_ok=missing_ok, credential=credential,
+            ok=endpoint.ok,
+            missing_ok=missing_ok,
+            credential=credential,
         )
         if response is None:
             return None
@@ -295,16 +317,28 @@ class HttpProvider(Provider):
     def create_key(self, name: str) -> IssuedKey:
         spec, what = self.spec.create, f"Create a key at {self.http.provider}"
         data = self._call(spec, what, {"name": name})
-        return IssuedKey(key=json_text(data, spec.value_path, what),
-                         key_id=json_text(data, spec.id_path, what), name=name)
+        return IssuedKey(
+            key=json_text(data, spec.value_path, what),
+            key_id=json_text(data, spec.id_path, what),
+            name=name,
+        )
 
     def verify_key(self, key: str) -> None:
-        self._call(self.spec.verify, f"Verify the new key at {self.http.provider}",
-                   {"key": key}, admin=False, credential="new API key")
+        self._call(
+            self.spec.verify,
+            f"Verify the new key at {self.http.provider}",
+            {"key": key},
+            admin=False,
+            credential="new API key",
+        )
 
     def revoke_key(self, key_id: str) -> bool:
-        result = self._call(self.spec.revoke, f"Revoke a key at {self.http.provider}",
-                            {"key_id": key_id}, missing_ok=True)
+        result = self._call(
+            self.spec.revoke,
+            f"Revoke a key at {self.http.provider}",
+            {"key_id": key_id},
+            missing_ok=True,
+        )
         return result is not None
 
     def list_keys(self, prefix: str) -> list[KeyInfo] | None:
@@ -315,9 +349,13 @@ class HttpProvider(Provider):
         items = json_path(self._call(spec, what, {"prefix": prefix}), spec.items_path, what)
         if not isinstance(items, list):
             return []
-        return [KeyInfo(key_id=json_text(item, spec.id_path, what),
-                        name=str(json_path(item, spec.name_path, what)))
-                for item in items]
+        return [
+            KeyInfo(
+                key_id=json_text(item, spec.id_path, what),
+                name=str(json_path(item, spec.name_path, what)),
+            )
+            for item in items
+        ]
 
     def fetch_key(self, key_id: str) -> str | None:
         spec = self.spec.fetch
@@ -353,8 +391,7 @@ class HttpProvider(Provider):
         """The key and the admin must name the same account; the key's id if the answer says."""
         what = f"Ask {self.http.provider} whose key the key being proven is"
         try:
-            mine = self._call(owner, what, {"key": key}, admin=False,
-                              credential="key being proven")
+            mine = self._call(owner, what, {"key": key}, admin=False, credential="key being proven")
         except AuthenticationFailed:
             logger.info("Not proven: the service does not accept the key (revoked, or not a key)")
             return None
@@ -363,15 +400,18 @@ class HttpProvider(Provider):
         plain = {k: v for k, v in owner.headers.items() if not _PLACEHOLDER.search(v)}
         admin_what = f"Ask {self.http.provider} whose account the admin credential is"
         theirs = self._call(dataclasses.replace(owner, headers=plain), admin_what, {})
-        if not hmac.compare_digest(account.encode(),
-                                   json_text(theirs, owner.account_path, admin_what).encode()):
+        if not hmac.compare_digest(
+            account.encode(), json_text(theirs, owner.account_path, admin_what).encode()
+        ):
             logger.info("Not proven: the key belongs to another account than the admin")
             return None
         if not owner.id_path:
             return OwnedKey(None)
         key_id = json_text(mine, owner.id_path, what)
         if not safe_id(key_id):
-            logger.warning("The service named the key's id in a form rotor cannot use in a URL; "
-                           "treating the id as unknown")
+            logger.warning(
+                "The service named the key's id in a form rotor cannot use in a URL; "
+                "treating the id as unknown"
+            )
             return OwnedKey(None)
         return OwnedKey(key_id)

@@ -55,8 +55,12 @@ class HttpSettings:
     @classmethod
     def from_env(cls) -> HttpSettings:
         given = current_settings()
-        return cls(timeout=given.http_timeout, attempts=given.http_attempts,
-                   backoff=given.http_backoff, max_wait=given.http_max_wait)
+        return cls(
+            timeout=given.http_timeout,
+            attempts=given.http_attempts,
+            backoff=given.http_backoff,
+            max_wait=given.http_max_wait,
+        )
 
 
 def check_base_url(url: str, where: str) -> str:
@@ -239,8 +243,14 @@ class HttpClient:
         for attempt in range(1, self.settings.attempts + 1):
             try:
                 raw = self.session.request(
-                    method, url, headers=dict(headers or {}), json=json_body, params=params,
-                    timeout=self.settings.timeout, allow_redirects=False, verify=True,
+                    method,
+                    url,
+                    headers=dict(headers or {}),
+                    json=json_body,
+                    params=params,
+                    timeout=self.settings.timeout,
+                    allow_redirects=False,
+                    verify=True,
                 )
             except requests.exceptions.SSLError as exc:
                 raise ServiceError(
@@ -276,8 +286,9 @@ class HttpClient:
 
     def delete(self, url_path: str, what: str, headers: Mapping[str, str]) -> bool:
         """DELETE that treats 404 as done: ``False`` when the thing was already gone."""
-        response = self.request("DELETE", url_path, what, headers=headers, ok=(200, 202, 204),
-                                missing_ok=True)
+        response = self.request(
+            "DELETE", url_path, what, headers=headers, ok=(200, 202, 204), missing_ok=True
+        )
         return response is not None
 
     def _wait_from_headers(self, response: HttpResponse) -> float | None:
@@ -292,8 +303,10 @@ class HttpClient:
         return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
 
     def _pause(self, seconds: float, what: str, reason: str) -> None:
-        logger.info("Retrying provider call", extra={"call": what, "reason": reason,
-                                                     "wait_seconds": round(seconds, 3)})
+        logger.info(
+            "Retrying provider call",
+            extra={"call": what, "reason": reason, "wait_seconds": round(seconds, 3)},
+        )
         self.sleep(seconds)
 
     def _failure(self, response: HttpResponse, what: str, credential: str) -> ServiceError:
@@ -301,8 +314,7 @@ class HttpClient:
         suffix = f": {detail}" if detail else ""
         if response.status in (401, 403):
             return AuthenticationFailed(
-                f"{what}: {self.provider} rejected the {credential} "
-                f"({response.status}){suffix}."
+                f"{what}: {self.provider} rejected the {credential} ({response.status}){suffix}."
             )
         return ServiceError(f"{what}: {self.provider} answered {response.status}{suffix}.")
 

@@ -179,8 +179,10 @@ class Provider(ABC):
         candidates = self.proof_candidates(key) or []
         checked = [c for c in candidates if c.key_id != claimed_id and safe_id(c.key_id)]
         if len(checked) > MAX_PROOF_FETCHES:
-            logger.warning("Too many keys to find the current one by value; give its id as "
-                           "key_id", extra={"keys": len(checked), "read": MAX_PROOF_FETCHES})
+            logger.warning(
+                "Too many keys to find the current one by value; give its id as key_id",
+                extra={"keys": len(checked), "read": MAX_PROOF_FETCHES},
+            )
         for info in checked[:MAX_PROOF_FETCHES]:
             if self._shows(info.key_id, key):
                 return OwnedKey(info.key_id, info.name or None)

@@ -74,8 +74,9 @@ _HEX = "[0-9A-Fa-f]"
 _TOKEN = re.compile(rf"^(?:{_HEX}{{8}}(?:-{_HEX}{{4}}){{3}}-{_HEX}{{12}}|{_HEX}{{32,64}})$")
 _LABELS = (CURRENT, PREVIOUS, PENDING)
 # Settings of the admin secret that are configuration, not credentials (not redacted).
-_ADMIN_SETTINGS = frozenset({"base_url", "http", "provider", "allowed_scopes", "break_glass",
-                             "allowed_secrets"})
+_ADMIN_SETTINGS = frozenset(
+    {"base_url", "http", "provider", "allowed_scopes", "break_glass", "allowed_secrets"}
+)
 
 
 @dataclass(frozen=True)
@@ -115,9 +116,10 @@ class ApiKeyRotator(Rotator):
                 "use in a URL path (it could never revoke the key); revoke the key named "
                 f"{issued.name} by hand and report the provider's answer."
             )
-        logger.info("Issued a new API key",
-                    extra={"provider": current.provider, "key_id": issued.key_id,
-                           "key_name": issued.name})
+        logger.info(
+            "Issued a new API key",
+            extra={"provider": current.provider, "key_id": issued.key_id, "key_name": issued.name},
+        )
         return current.successor(issued, previous_key_id=proven_id)
 
     def apply(self, rotation: Rotation) -> None:
@@ -166,9 +168,12 @@ class ApiKeyRotator(Rotator):
                 "rotor would revoke it two rotations later. Give this secret a key of its own."
             )
         if context.break_glass:
-            logger.warning("BREAK GLASS: the current key is not proven; the new version names no "
-                           "previous_key_id, so rotor never revokes the current key: revoke it "
-                           "by hand", extra={"claimed_key_id": current.key_id})
+            logger.warning(
+                "BREAK GLASS: the current key is not proven; the new version names no "
+                "previous_key_id, so rotor never revokes the current key: revoke it "
+                "by hand",
+                extra={"claimed_key_id": current.key_id},
+            )
             return None
         owned = provider.owned_key(current.api_key, current.key_id)
         if owned is None:
@@ -180,16 +185,22 @@ class ApiKeyRotator(Rotator):
                 "platform team can authorise a reset with 'break_glass' in the admin secret."
             )
         if owned.key_id is None or not safe_id(owned.key_id):
-            logger.warning("The current key belongs to the admin's account, but the provider "
-                           "does not prove its id: rotor will not revoke it; revoke it by hand "
-                           "once unused", extra={"claimed_key_id": current.key_id})
+            logger.warning(
+                "The current key belongs to the admin's account, but the provider "
+                "does not prove its id: rotor will not revoke it; revoke it by hand "
+                "once unused",
+                extra={"claimed_key_id": current.key_id},
+            )
             return None
         if current.key_id is not None and current.key_id != owned.key_id:
-            logger.warning("The secret's key_id is not the id of the key it holds; using the "
-                           "proven id", extra={"claimed_key_id": current.key_id,
-                                               "key_id": owned.key_id})
-        logger.info("The current key is proven to be a key of the admin's account",
-                    extra={"key_id": owned.key_id})
+            logger.warning(
+                "The secret's key_id is not the id of the key it holds; using the proven id",
+                extra={"claimed_key_id": current.key_id, "key_id": owned.key_id},
+            )
+        logger.info(
+            "The current key is proven to be a key of the admin's account",
+            extra={"key_id": owned.key_id},
+        )
         return owned.key_id
 
     def _retire(self, provider: Provider, rotation: Rotation) -> int:
@@ -200,45 +211,56 @@ class ApiKeyRotator(Rotator):
         if version is None or previous is None or retire is None:
             return 0
         if retire in self._held(rotation.secret_arn, rotation.description).key_ids:
-            logger.info("The key two generations old is still held by a labelled version",
-                        extra={"key_id": retire})
+            logger.info(
+                "The key two generations old is still held by a labelled version",
+                extra={"key_id": retire},
+            )
             return 0
-        if not (safe_id(retire) and previous.previous_key_bound()
-                and self._made_by_rotor(provider, previous, version, rotation.secret_arn)):
+        if not (
+            safe_id(retire)
+            and previous.previous_key_bound()
+            and self._made_by_rotor(provider, previous, version, rotation.secret_arn)
+        ):
             logger.warning(
                 "AWSPREVIOUS was not made by rotor (or its key is no longer proven), so the key "
                 "it names as previous_key_id is not revoked. If that key is this secret's and "
                 "no longer used, revoke it by hand",
-                extra={"version": version, "previous_key_id": retire})
+                extra={"version": version, "previous_key_id": retire},
+            )
             return 0
         existed = provider.revoke_key(retire)
-        logger.info("Revoked the key two generations old",
-                    extra={"key_id": retire, "already_gone": not existed})
+        logger.info(
+            "Revoked the key two generations old",
+            extra={"key_id": retire, "already_gone": not existed},
+        )
         return int(existed)
 
-    def _made_by_rotor(self, provider: Provider, secret: ApiKeySecret, version: str,
-                       arn: str) -> bool:
+    def _made_by_rotor(
+        self, provider: Provider, secret: ApiKeySecret, version: str, arn: str
+    ) -> bool:
         """Whether ``version`` holds the key rotor made for it: its ``api_key`` is proven a key
         of the admin's account, with the id ``key_id`` says, named ``<prefix><version>``. A
         provider that cannot prove ownership at all proves nothing here (createSecret says why)."""
         try:
             owned = provider.owned_key(secret.api_key, secret.key_id)
         except ConfigurationError as exc:
-            logger.warning("Cannot tell whether rotor made this version",
-                           extra={"error": str(exc)})
+            logger.warning("Cannot tell whether rotor made this version", extra={"error": str(exc)})
             return False
         if owned is None or owned.key_id is None or owned.key_id != secret.key_id:
             return False
         prefix = secret.prefix_for(arn)
         name = owned.name
         if name is None:
-            name = next((k.name for k in self._listed(provider, prefix) or []
-                         if k.key_id == owned.key_id), None)
+            name = next(
+                (k.name for k in self._listed(provider, prefix) or [] if k.key_id == owned.key_id),
+                None,
+            )
         return name == prefix + version
 
     # --- helpers --------------------------------------------------------------------------
-    def provider(self, rotation: Rotation, secret: ApiKeySecret, where: str, *,
-                 break_glass: bool = False) -> Provider:
+    def provider(
+        self, rotation: Rotation, secret: ApiKeySecret, where: str, *, break_glass: bool = False
+    ) -> Provider:
         """The provider named by ``secret``, bound to the endpoint the admin secret allows.
         ``break_glass``: the admin secret authorised this createSecret without the proof."""
         cls = provider_class(secret.provider, where)
@@ -253,17 +275,24 @@ class ApiKeyRotator(Rotator):
                 f"({source}). The admin credential is sent only there, so the endpoint is set "
                 "in the admin secret; remove 'base_url' here or give it the same value."
             )
-        http = HttpClient(base_url, provider=secret.provider, wait_headers=cls.wait_headers,
-                          sleep=self._sleep)
-        provider = cls(ProviderContext(settings=secret.raw, admin=admin, http=http,
-                                       where=where, admin_where=admin_where,
-                                       break_glass=break_glass))
+        http = HttpClient(
+            base_url, provider=secret.provider, wait_headers=cls.wait_headers, sleep=self._sleep
+        )
+        provider = cls(
+            ProviderContext(
+                settings=secret.raw,
+                admin=admin,
+                http=http,
+                where=where,
+                admin_where=admin_where,
+                break_glass=break_glass,
+            )
+        )
         provider.check_settings()
         return provider
 
     @staticmethod
-    def _check_provider(name: str, admin: Mapping[str, Any], admin_where: str,
-                        where: str) -> None:
+    def _check_provider(name: str, admin: Mapping[str, Any], admin_where: str, where: str) -> None:
         """The rotated secret's ``provider`` must be the one the admin secret is for.
 
         The provider decides the request format and, without ``base_url`` in the admin secret,
@@ -287,8 +316,9 @@ class ApiKeyRotator(Rotator):
             )
 
     @staticmethod
-    def _endpoint(provider_cls: type[Provider], name: str, admin: Mapping[str, Any],
-                  admin_where: str) -> tuple[str, str]:
+    def _endpoint(
+        provider_cls: type[Provider], name: str, admin: Mapping[str, Any], admin_where: str
+    ) -> tuple[str, str]:
         """The base URL the admin credential may be sent to, and where it was set."""
         configured = text_field(dict(admin), "base_url", admin_where, required=False)
         if configured is not None:
@@ -315,8 +345,10 @@ class ApiKeyRotator(Rotator):
         try:
             return ApiKeySecret.parse(value, rotation.where(PREVIOUS))
         except SecretFormatError as exc:  # written by hand: nothing of it is rotor's to revoke
-            logger.warning("AWSPREVIOUS is not an API key secret; not revoking its predecessor",
-                           extra={"error": str(exc)})
+            logger.warning(
+                "AWSPREVIOUS is not an API key secret; not revoking its predecessor",
+                extra={"error": str(exc)},
+            )
             return None
 
     @staticmethod
@@ -327,24 +359,33 @@ class ApiKeyRotator(Rotator):
             return None
         usable = [k for k in listed if safe_id(k.key_id)]
         if len(usable) != len(listed):
-            logger.warning("The provider listed keys with ids rotor cannot use in a URL path; "
-                           "they are left alone", extra={"ignored": len(listed) - len(usable)})
+            logger.warning(
+                "The provider listed keys with ids rotor cannot use in a URL path; "
+                "they are left alone",
+                extra={"ignored": len(listed) - len(usable)},
+            )
         return usable
 
     def _issue(self, provider: Provider, name: str, prefix: str) -> IssuedKey:
         listed = self._listed(provider, prefix)
         if listed is None:
-            logger.warning("This provider cannot list keys: a retried createSecret may leave "
-                           "an extra key behind")
+            logger.warning(
+                "This provider cannot list keys: a retried createSecret may leave "
+                "an extra key behind"
+            )
         for info in (k for k in listed or [] if k.name == name):
             value = provider.fetch_key(info.key_id)
             if value:
-                logger.info("Reusing the key an earlier attempt of this rotation made",
-                            extra={"key_id": info.key_id})
+                logger.info(
+                    "Reusing the key an earlier attempt of this rotation made",
+                    extra={"key_id": info.key_id},
+                )
                 return IssuedKey(value, info.key_id, name)
             existed = provider.revoke_key(info.key_id)
-            logger.info("Revoked a key an earlier attempt made but never stored",
-                        extra={"key_id": info.key_id, "already_gone": not existed})
+            logger.info(
+                "Revoked a key an earlier attempt made but never stored",
+                extra={"key_id": info.key_id, "already_gone": not existed},
+            )
         return provider.create_key(name)
 
     def _held(self, arn: str, description: SecretDescription) -> _Held:
@@ -374,21 +415,23 @@ class ApiKeyRotator(Rotator):
         held = self._held(arn, self.store.describe(arn))
         revoked = 0
         for info in candidates:
-            if info.name[len(prefix):] in held.versions or info.key_id in held.key_ids:
+            if info.name[len(prefix) :] in held.versions or info.key_id in held.key_ids:
                 continue
             value = provider.fetch_key(info.key_id)  # only services that show a key again
             if value is not None and value in held.keys:
                 continue
             revoked += provider.revoke_key(info.key_id)
-            logger.info("Revoked a key no labelled version holds",
-                        extra={"key_id": info.key_id, "key_name": info.name})
+            logger.info(
+                "Revoked a key no labelled version holds",
+                extra={"key_id": info.key_id, "key_name": info.name},
+            )
         return revoked
 
 
 def _made_for(info: KeyInfo, prefix: str) -> bool:
     """Whether ``info`` is named exactly ``<prefix><rotation token>``: a key rotor made for
     the secret whose prefix this is (no other secret's names can match, see ``_TOKEN``)."""
-    return info.name.startswith(prefix) and bool(_TOKEN.match(info.name[len(prefix):]))
+    return info.name.startswith(prefix) and bool(_TOKEN.match(info.name[len(prefix) :]))
 
 
 def _comparable(url: str) -> str:
@@ -416,8 +459,9 @@ def _admin_credentials(admin: Mapping[str, Any]) -> Iterator[str]:
 
 
 def _is_admin_credential(key: str, admin: Mapping[str, Any]) -> bool:
-    return any(hmac.compare_digest(key.encode(), text.encode())
-               for text in _admin_credentials(admin))
+    return any(
+        hmac.compare_digest(key.encode(), text.encode()) for text in _admin_credentials(admin)
+    )
 
 
 def _register_admin(admin: Mapping[str, Any]) -> None:

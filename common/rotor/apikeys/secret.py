@@ -126,5 +126,7 @@ class ApiKeySecret:
         return hmac.compare_digest(check.encode(), expected.encode())
 
     def __repr__(self) -> str:
-        return (f"ApiKeySecret(provider={self.provider!r}, key_id={self.key_id!r}, "
-                f"adminarn={self.adminarn!r}, base_url={self.base_url!r})")
+        return (
+            f"ApiKeySecret(provider={self.provider!r}, key_id={self.key_id!r}, "
+            f"adminarn={self.adminarn!r}, base_url={self.base_url!r})"
+        )

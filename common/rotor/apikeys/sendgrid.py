@@ -93,8 +93,12 @@ class SendGrid(Provider):
         self._admin()  # the admin credential is there, before any call
         requested, allowed = self._requested(), self._allowed()
         if requested is not None and allowed is not None:
-            self._refuse_outside(requested, allowed, "key 'scopes'",
-                                 f"'allowed_scopes' of {self.context.admin_where}")
+            self._refuse_outside(
+                requested,
+                allowed,
+                "key 'scopes'",
+                f"'allowed_scopes' of {self.context.admin_where}",
+            )
 
     def owned_key(self, key: str, claimed_id: str | None) -> OwnedKey | None:
         proof = self._proof(key)
@@ -115,26 +119,48 @@ class SendGrid(Provider):
         key_id = match.group(1)
         what = "Read the scopes of a SendGrid API key with the key itself"
         try:
-            own = _scopes_of(self.http.request_json(
-                "GET", "/v3/scopes", what, headers={"Authorization": f"Bearer {key}"},
-                ok=(200,), credential="key being proven"), what)
+            own = _scopes_of(
+                self.http.request_json(
+                    "GET",
+                    "/v3/scopes",
+                    what,
+                    headers={"Authorization": f"Bearer {key}"},
+                    ok=(200,),
+                    credential="key being proven",
+                ),
+                what,
+            )
         except AuthenticationFailed:
-            logger.info("Not proven: SendGrid does not accept the key (revoked, or not a key)",
-                        extra={"key_id": key_id})
+            logger.info(
+                "Not proven: SendGrid does not accept the key (revoked, or not a key)",
+                extra={"key_id": key_id},
+            )
             return None
         what = "Read a SendGrid API key's record with the admin key"
-        response = self.http.request("GET", path("/v3/api_keys/{id}", id=key_id), what,
-                                     headers=self._admin(), ok=(200,), missing_ok=True)
+        response = self.http.request(
+            "GET",
+            path("/v3/api_keys/{id}", id=key_id),
+            what,
+            headers=self._admin(),
+            ok=(200,),
+            missing_ok=True,
+        )
         if response is None:
-            logger.info("Not proven: the admin's account has no key with this id (404): it is "
-                        "another account's", extra={"key_id": key_id})
+            logger.info(
+                "Not proven: the admin's account has no key with this id (404): it is "
+                "another account's",
+                extra={"key_id": key_id},
+            )
             return None
         record = response.json(what)
         recorded = _scopes_of(record, what, key_id)
         held = [s for s in own if s in recorded]
         if len(held) != len(own) or len(recorded) != len(own):
-            logger.warning("SendGrid reports other scopes for the key than its record holds; "
-                           "the new key gets only the scopes both hold", extra={"key_id": key_id})
+            logger.warning(
+                "SendGrid reports other scopes for the key than its record holds; "
+                "the new key gets only the scopes both hold",
+                extra={"key_id": key_id},
+            )
         name = record.get("name") if isinstance(record, Mapping) else None
         return _Proof(key_id, name if isinstance(name, str) else "", held)
 
@@ -155,18 +181,24 @@ class SendGrid(Provider):
             key = self.context.settings.get("api_key")
             proof = self._proof(key) if isinstance(key, str) and key else None
             if proof is None:
-                raise NotOwned(f"{self.context.where}: the current key is not proven to be the "
-                               "admin account's; no key was made.")
+                raise NotOwned(
+                    f"{self.context.where}: the current key is not proven to be the "
+                    "admin account's; no key was made."
+                )
             base, bound = proof.scopes, "the scopes SendGrid reports for the current key"
         requested = self._requested()
         if requested is not None:
             self._refuse_outside(requested, base, "key 'scopes'", bound)
         wanted = requested if requested is not None else base
         if allowed is not None:
-            source = "key 'scopes'" if requested is not None else (
-                "the current key's scopes (narrow them with key 'scopes')")
-            self._refuse_outside(wanted, allowed, source,
-                                 f"'allowed_scopes' of {self.context.admin_where}")
+            source = (
+                "key 'scopes'"
+                if requested is not None
+                else ("the current key's scopes (narrow them with key 'scopes')")
+            )
+            self._refuse_outside(
+                wanted, allowed, source, f"'allowed_scopes' of {self.context.admin_where}"
+            )
         if not wanted:
             raise SecretFormatError(
                 f"{self.context.where}: the new key would have no scopes; SendGrid would make it "
@@ -174,8 +206,7 @@ class SendGrid(Provider):
             )
         return wanted
 
-    def _refuse_outside(self, wanted: list[str], bound: list[str], what: str,
-                        limit: str) -> None:
+    def _refuse_outside(self, wanted: list[str], bound: list[str], what: str, limit: str) -> None:
         outside = [s for s in wanted if s not in bound]
         if outside:
             raise SecretFormatError(
@@ -186,19 +217,32 @@ class SendGrid(Provider):
     def create_key(self, name: str) -> IssuedKey:
         body: dict[str, Any] = {"name": name, "scopes": self.scopes_for_new_key()}
         what = "Create a SendGrid API key"
-        data = self.http.request_json("POST", "/v3/api_keys", what, headers=self._admin(),
-                                      json_body=body, ok=(201,))
-        return IssuedKey(key=json_text(data, "api_key", what),
-                         key_id=json_text(data, "api_key_id", what), name=name)
+        data = self.http.request_json(
+            "POST", "/v3/api_keys", what, headers=self._admin(), json_body=body, ok=(201,)
+        )
+        return IssuedKey(
+            key=json_text(data, "api_key", what),
+            key_id=json_text(data, "api_key_id", what),
+            name=name,
+        )
 
     def list_keys(self, prefix: str) -> list[KeyInfo]:
         what = "List SendGrid API keys"
-        data = self.http.request_json("GET", "/v3/api_keys", what, headers=self._admin(),
-                                      params={"limit": str(LIST_LIMIT)}, ok=(200,))
+        data = self.http.request_json(
+            "GET",
+            "/v3/api_keys",
+            what,
+            headers=self._admin(),
+            params={"limit": str(LIST_LIMIT)},
+            ok=(200,),
+        )
         items = data.get("result") if isinstance(data, dict) else None
         if isinstance(items, list) and len(items) >= LIST_LIMIT:
-            logger.warning("SendGrid listed as many keys as rotor asked for; the listing may be "
-                           "incomplete (SendGrid offers no paging)", extra={"limit": LIST_LIMIT})
+            logger.warning(
+                "SendGrid listed as many keys as rotor asked for; the listing may be "
+                "incomplete (SendGrid offers no paging)",
+                extra={"limit": LIST_LIMIT},
+            )
         return [
             KeyInfo(key_id=str(item["api_key_id"]), name=str(item.get("name", "")))
             for item in items or []
@@ -207,17 +251,23 @@ class SendGrid(Provider):
 
     def verify_key(self, key: str) -> None:
         what = "Verify the new SendGrid API key"
-        response = self.http.request("GET", "/v3/scopes", what,
-                                     headers={"Authorization": f"Bearer {key}"},
-                                     ok=(200,), credential="new API key")
+        response = self.http.request(
+            "GET",
+            "/v3/scopes",
+            what,
+            headers={"Authorization": f"Bearer {key}"},
+            ok=(200,),
+            credential="new API key",
+        )
         assert response is not None
         scopes = response.json(what).get("scopes") if response.body else None
         if not isinstance(scopes, list):
             raise AuthenticationFailed(f"{what}: SendGrid did not list the key's scopes.")
 
     def revoke_key(self, key_id: str) -> bool:
-        return self.http.delete(path("/v3/api_keys/{id}", id=key_id), "Revoke a SendGrid API key",
-                                self._admin())
+        return self.http.delete(
+            path("/v3/api_keys/{id}", id=key_id), "Revoke a SendGrid API key", self._admin()
+        )
 
 
 def _scope_list(source: Mapping[str, Any], key: str, where: str) -> list[str] | None:
@@ -235,8 +285,13 @@ def _scopes_of(data: Any, what: str, key_id: str | None = None) -> list[str]:
     ``result`` with this ``api_key_id``."""
     if isinstance(data, Mapping) and key_id is not None and "scopes" not in data:
         items = data.get("result")
-        data = next((i for i in items if isinstance(i, Mapping)
-                     and i.get("api_key_id") == key_id), None) if isinstance(items, list) else None
+        data = (
+            next(
+                (i for i in items if isinstance(i, Mapping) and i.get("api_key_id") == key_id), None
+            )
+            if isinstance(items, list)
+            else None
+        )
     scopes = data.get("scopes") if isinstance(data, Mapping) else None
     if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
         raise ServiceError(f"{what}: SendGrid did not list the key's scopes.")

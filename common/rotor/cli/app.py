@@ -32,13 +32,20 @@ def version() -> str:
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="rotor", description=DESCRIPTION, epilog=EPILOG,
-                    parents=[global_options(top=True)],
-                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"rotor {version()}",
-                        help="print rotor's version and exit")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
-                                title="commands")
+    parser = Parser(
+        prog="rotor",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        parents=[global_options(top=True)],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"rotor {version()}",
+        help="print rotor's version and exit",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, title="commands")
     for command in commands.ALL:
         command.register(sub)
     return parser

@@ -62,14 +62,19 @@ class Aws:
         session: Any = boto3.Session(profile_name=self.profile)  # any service, by name
         default_region = LOCAL_REGION if local_command or self.local else None
         region = self.region or session.region_name or default_region
-        config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5,
-                        read_timeout=60)
+        config = Config(
+            retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=60
+        )
         try:
-            client = session.client(service, endpoint_url=self.endpoint_url, region_name=region,
-                                    config=config)
+            client = session.client(
+                service, endpoint_url=self.endpoint_url, region_name=region, config=config
+            )
         except ValueError as exc:  # botocore: "Invalid endpoint: ..."
-            raise CliError(Exit.USAGE, f"invalid --endpoint-url {self.endpoint_url!r} ({exc}): "
-                                       "give a URL such as http://127.0.0.1:5000") from None
+            raise CliError(
+                Exit.USAGE,
+                f"invalid --endpoint-url {self.endpoint_url!r} ({exc}): "
+                "give a URL such as http://127.0.0.1:5000",
+            ) from None
         self.resolved_endpoint = str(client.meta.endpoint_url)
         self.resolved_region = str(client.meta.region_name)
         if local_command is not None:
@@ -81,19 +86,27 @@ class Aws:
             return
         host = urlsplit(self.resolved_endpoint or "").hostname or ""
         if not self.endpoint_url and host.endswith("amazonaws.com"):
-            raise CliError(Exit.USAGE, f"`rotor {command}` needs --endpoint-url (a moto server, "
-                                       "e.g. `rotor moto-server`): the harness never calls "
-                                       "real AWS")
-        raise CliError(Exit.USAGE, f"`rotor {command}` runs the local harness, which only talks "
-                                   f"to moto on this machine ({', '.join(LOOPBACK)}), not "
-                                   f"{host or self.resolved_endpoint}")
+            raise CliError(
+                Exit.USAGE,
+                f"`rotor {command}` needs --endpoint-url (a moto server, "
+                "e.g. `rotor moto-server`): the harness never calls "
+                "real AWS",
+            )
+        raise CliError(
+            Exit.USAGE,
+            f"`rotor {command}` runs the local harness, which only talks "
+            f"to moto on this machine ({', '.join(LOOPBACK)}), not "
+            f"{host or self.resolved_endpoint}",
+        )
 
     def handler_environment(self) -> dict[str, str]:
         """What a handler run in this process needs to use the same endpoint, region and
         profile as this client (rotor's functions read these)."""
-        env = {"SECRETS_MANAGER_ENDPOINT": self.resolved_endpoint or "",
-               "AWS_DEFAULT_REGION": self.resolved_region or LOCAL_REGION,
-               "AWS_REGION": self.resolved_region or LOCAL_REGION}
+        env = {
+            "SECRETS_MANAGER_ENDPOINT": self.resolved_endpoint or "",
+            "AWS_DEFAULT_REGION": self.resolved_region or LOCAL_REGION,
+            "AWS_REGION": self.resolved_region or LOCAL_REGION,
+        }
         if self.profile:
             env["AWS_PROFILE"] = self.profile
         return env

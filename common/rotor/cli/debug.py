@@ -17,8 +17,14 @@ from collections.abc import Iterator
 from rotor.cli.errors import scrub
 
 SDK = ("botocore", "boto3")  # kept at INFO: their DEBUG records carry bodies
-SAFE = ("urllib3.connectionpool", "botocore.credentials", "botocore.regions",
-        "botocore.retryhandler", "botocore.retries", "rotor.cli")
+SAFE = (
+    "urllib3.connectionpool",
+    "botocore.credentials",
+    "botocore.regions",
+    "botocore.retryhandler",
+    "botocore.retries",
+    "rotor.cli",
+)
 
 
 @contextlib.contextmanager

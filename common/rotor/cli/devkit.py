@@ -20,7 +20,10 @@ def load(command: str, module: str, *needs: str) -> ModuleType:
         try:
             loaded = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            raise CliError(Exit.MISSING, f"`rotor {command}` needs the development kit, which "
-                                         f"is not installed here (no module {exc.name!r}): "
-                                         f"{INSTALL}") from exc
+            raise CliError(
+                Exit.MISSING,
+                f"`rotor {command}` needs the development kit, which "
+                f"is not installed here (no module {exc.name!r}): "
+                f"{INSTALL}",
+            ) from exc
     return loaded

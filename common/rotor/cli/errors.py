@@ -52,10 +52,13 @@ def one_line(text: str) -> str:
 
 # AWS error codes by what they mean for the user.
 _NOT_FOUND = {"ResourceNotFoundException"}
-_CONFLICT = {"InvalidRequestException", "ResourceExistsException",
-             "PreconditionNotMetException"}
-_USAGE = {"InvalidParameterException", "ValidationException", "InvalidParameterValue",
-          "MalformedPolicyDocumentException"}
+_CONFLICT = {"InvalidRequestException", "ResourceExistsException", "PreconditionNotMetException"}
+_USAGE = {
+    "InvalidParameterException",
+    "ValidationException",
+    "InvalidParameterValue",
+    "MalformedPolicyDocumentException",
+}
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,10 @@ def from_exception(exc: BaseException, subject: Subject) -> CliError:
         return exc
     if type(exc).__module__.startswith("botocore"):
         return _from_botocore(exc, subject)
-    return CliError(Exit.UNEXPECTED, f"unexpected error: {type(exc).__name__}: {exc} "
-                                     "(rerun with --debug for the traceback)")
+    return CliError(
+        Exit.UNEXPECTED,
+        f"unexpected error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+    )
 
 
 def _from_botocore(exc: BaseException, subject: Subject) -> CliError:
@@ -102,16 +107,27 @@ def _from_botocore(exc: BaseException, subject: Subject) -> CliError:
     if isinstance(exc, bx.ParamValidationError):
         return CliError(Exit.USAGE, f"invalid request: {exc}")
     if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
-        hint = ("; moto accepts any, e.g. AWS_ACCESS_KEY_ID=testing "
-                "AWS_SECRET_ACCESS_KEY=testing" if subject.local else "")
-        return CliError(Exit.AWS, "no AWS credentials found: configure them (aws configure, "
-                                  f"AWS_PROFILE, AWS_ACCESS_KEY_ID...) or pass --profile{hint}")
+        hint = (
+            "; moto accepts any, e.g. AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
+            if subject.local
+            else ""
+        )
+        return CliError(
+            Exit.AWS,
+            "no AWS credentials found: configure them (aws configure, "
+            f"AWS_PROFILE, AWS_ACCESS_KEY_ID...) or pass --profile{hint}",
+        )
     if isinstance(exc, bx.ProfileNotFound):
-        return CliError(Exit.AWS, f"no AWS profile {exc.kwargs.get('profile')!r} in your AWS "
-                                  "config (~/.aws/config): check --profile or AWS_PROFILE")
+        return CliError(
+            Exit.AWS,
+            f"no AWS profile {exc.kwargs.get('profile')!r} in your AWS "
+            "config (~/.aws/config): check --profile or AWS_PROFILE",
+        )
     if isinstance(exc, bx.NoRegionError):
-        return CliError(Exit.AWS, "no AWS region: pass --region, set AWS_REGION, or set a "
-                                  "region in your profile")
+        return CliError(
+            Exit.AWS,
+            "no AWS region: pass --region, set AWS_REGION, or set a region in your profile",
+        )
     if isinstance(exc, bx.ConnectionError | bx.HTTPClientError):
         hint = ": is a moto server running there (`rotor moto-server`)?" if subject.local else ""
         return CliError(Exit.AWS, f"cannot reach {subject.target}{hint} ({exc})")

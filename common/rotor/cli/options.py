@@ -34,36 +34,62 @@ def global_options(*, top: bool) -> Parser:
         return value if top else argparse.SUPPRESS
 
     parent = Parser(add_help=False)
-    parent.add_argument("--output", choices=FORMATS, default=default("table"),
-                        help="table for people (default), or json: one JSON document on "
-                             "stdout, the shapes in docs/cli.md")
-    parent.add_argument("--debug", action="store_true", default=default(False),
-                        help="on error, show the traceback; log the SDK's connections, "
-                             "credential lookups and retries (never request bodies); implies -v")
-    parent.add_argument("-v", "--verbose", action="store_true", default=default(False),
-                        help="show the rotation handlers' own logs (on stderr)")
+    parent.add_argument(
+        "--output",
+        choices=FORMATS,
+        default=default("table"),
+        help="table for people (default), or json: one JSON document on "
+        "stdout, the shapes in docs/cli.md",
+    )
+    parent.add_argument(
+        "--debug",
+        action="store_true",
+        default=default(False),
+        help="on error, show the traceback; log the SDK's connections, "
+        "credential lookups and retries (never request bodies); implies -v",
+    )
+    parent.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default(False),
+        help="show the rotation handlers' own logs (on stderr)",
+    )
     return parent
 
 
 def aws_options() -> Parser:
     parent = Parser(add_help=False)
-    parent.add_argument("--endpoint-url", metavar="URL",
-                        help="the Secrets Manager endpoint (default: SECRETS_MANAGER_ENDPOINT, "
-                             "then AWS_ENDPOINT_URL_SECRETS_MANAGER, AWS_ENDPOINT_URL, the "
-                             "profile's endpoint_url, then AWS)")
-    parent.add_argument("--region", metavar="REGION",
-                        help="the AWS region (default: AWS_REGION / AWS_DEFAULT_REGION, then "
-                             "the profile's region)")
-    parent.add_argument("--profile", metavar="NAME",
-                        help="a named profile from ~/.aws/config (default: AWS_PROFILE)")
+    parent.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        help="the Secrets Manager endpoint (default: SECRETS_MANAGER_ENDPOINT, "
+        "then AWS_ENDPOINT_URL_SECRETS_MANAGER, AWS_ENDPOINT_URL, the "
+        "profile's endpoint_url, then AWS)",
+    )
+    parent.add_argument(
+        "--region",
+        metavar="REGION",
+        help="the AWS region (default: AWS_REGION / AWS_DEFAULT_REGION, then the profile's region)",
+    )
+    parent.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="a named profile from ~/.aws/config (default: AWS_PROFILE)",
+    )
     return parent
 
 
-def add_command(sub: argparse._SubParsersAction,  # type: ignore[type-arg]
-                name: str, summary: str, description: str, *, aws: bool = False) -> Parser:
+def add_command(
+    sub: argparse._SubParsersAction,  # type: ignore[type-arg]
+    name: str,
+    summary: str,
+    description: str,
+    *,
+    aws: bool = False,
+) -> Parser:
     parents = [global_options(top=False), *([aws_options()] if aws else [])]
-    parser: Parser = sub.add_parser(name, help=summary, description=description,
-                                    parents=parents)
+    parser: Parser = sub.add_parser(name, help=summary, description=description, parents=parents)
     return parser
 
 

@@ -44,8 +44,10 @@ class Output:
             from rich.console import Console
             from rich.table import Table
         except ModuleNotFoundError:
-            raise CliError(Exit.MISSING, "table output needs rich: pip install 'rotor[cli]' "
-                                         "(or pass --output json)") from None
+            raise CliError(
+                Exit.MISSING,
+                "table output needs rich: pip install 'rotor[cli]' (or pass --output json)",
+            ) from None
         table = Table(*columns, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
         for row in rows:
             table.add_row(*row)

@@ -70,8 +70,14 @@ class SecretCredentials:
     created on first use, which honours ``AWS_ENDPOINT_URL_SECRETS_MANAGER``).
     """
 
-    def __init__(self, secret_id: str, *, ttl: float = 300.0, client: Any = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        secret_id: str,
+        *,
+        ttl: float = 300.0,
+        client: Any = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.secret_id = secret_id
         self.ttl = ttl
         self._client = client
@@ -111,13 +117,17 @@ class SecretCredentials:
             return cached  # another thread refreshed already
         current = self._read(CURRENT, refresh=True)
         if current is not None and current.version_id != rejected.version_id:
-            log.info("Secret %s: AWSCURRENT moved to version %s", self.secret_id,
-                     current.version_id)
+            log.info(
+                "Secret %s: AWSCURRENT moved to version %s", self.secret_id, current.version_id
+            )
             return current
         pending = self._read(PENDING)
         if pending is not None and pending.version_id != rejected.version_id:
-            log.info("Secret %s: trying AWSPENDING (version %s), which the service may already "
-                     "accept", self.secret_id, pending.version_id)
+            log.info(
+                "Secret %s: trying AWSPENDING (version %s), which the service may already accept",
+                self.secret_id,
+                pending.version_id,
+            )
             return pending
         # No AWSPENDING: the rotation may have finished between the two reads.
         current = self._read(CURRENT, refresh=True)
@@ -163,7 +173,8 @@ class SecretCredentials:
                 return None  # no rotation in progress
             raise CredentialsError(
                 f"Secret {self.secret_id} ({stage}) cannot be read ({code}); check the id and "
-                "that this application may read it.") from None
+                "that this application may read it."
+            ) from None
         try:
             value = json.loads(answer.get("SecretString") or "")
         except ValueError:
@@ -173,8 +184,9 @@ class SecretCredentials:
         return Credential(str(answer["VersionId"]), stage, value)
 
     # --- using ----------------------------------------------------------------------------
-    def use(self, attempt: Callable[[Credential], _T],
-            rejected: Callable[[BaseException], bool]) -> _T:
+    def use(
+        self, attempt: Callable[[Credential], _T], rejected: Callable[[BaseException], bool]
+    ) -> _T:
         """``attempt(credential)`` with AWSCURRENT; if it raises an error ``rejected`` says is
         a refused credential, once more with :meth:`after_rejection`'s credential."""
         credential = self.current()
@@ -186,8 +198,12 @@ class SecretCredentials:
             fallback = self.after_rejection(credential)
             if fallback is None:
                 raise
-            log.info("Secret %s: version %s was rejected; retrying with version %s",
-                     self.secret_id, credential.version_id, fallback.version_id)
+            log.info(
+                "Secret %s: version %s was rejected; retrying with version %s",
+                self.secret_id,
+                credential.version_id,
+                fallback.version_id,
+            )
         result = attempt(fallback)
         if fallback.stage == PENDING:  # accepted: serve it until the rotation moves the label
             with self._lock:

@@ -30,8 +30,12 @@ class Refused(Exception):
 
 
 class ApiKey:
-    def __init__(self, credentials: SecretCredentials, field: str = "api_key",
-                 rejected: Callable[[BaseException], bool] | None = None) -> None:
+    def __init__(
+        self,
+        credentials: SecretCredentials,
+        field: str = "api_key",
+        rejected: Callable[[BaseException], bool] | None = None,
+    ) -> None:
         self.credentials = credentials
         self.field = field
         self._rejected = rejected or (lambda exc: False)

@@ -24,14 +24,19 @@ def rejected(exc: BaseException) -> bool:
     import psycopg
 
     return isinstance(exc, psycopg.OperationalError) and (
-        getattr(exc, "sqlstate", None) == _REJECTED_SQLSTATE or _REJECTED_TEXT in str(exc))
+        getattr(exc, "sqlstate", None) == _REJECTED_SQLSTATE or _REJECTED_TEXT in str(exc)
+    )
 
 
 def parameters(credential: Credential, **overrides: Any) -> dict[str, Any]:
     value = credential.value
-    found = {"host": value.get("host"), "port": value.get("port"),
-             "user": value.get("username"), "password": value.get("password"),
-             "dbname": value.get("dbname")}
+    found = {
+        "host": value.get("host"),
+        "port": value.get("port"),
+        "user": value.get("username"),
+        "password": value.get("password"),
+        "dbname": value.get("dbname"),
+    }
     return {k: v for k, v in {**found, **overrides}.items() if v is not None}
 
 

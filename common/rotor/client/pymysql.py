@@ -23,16 +23,21 @@ def rejected(exc: BaseException) -> bool:
     import pymysql
 
     args: tuple[Any, ...] = tuple(getattr(exc, "args", ()))
-    return isinstance(exc, pymysql.err.OperationalError) and bool(args) and (
-        args[0] == ACCESS_DENIED)
+    return (
+        isinstance(exc, pymysql.err.OperationalError) and bool(args) and (args[0] == ACCESS_DENIED)
+    )
 
 
 def parameters(credential: Credential, **overrides: Any) -> dict[str, Any]:
     value = credential.value
     port = value.get("port")
-    found = {"host": value.get("host"), "port": int(port) if port else None,
-             "user": value.get("username"), "password": value.get("password"),
-             "database": value.get("dbname")}
+    found = {
+        "host": value.get("host"),
+        "port": int(port) if port else None,
+        "user": value.get("username"),
+        "password": value.get("password"),
+        "database": value.get("dbname"),
+    }
     return {k: v for k, v in {**found, **overrides}.items() if v is not None}
 
 

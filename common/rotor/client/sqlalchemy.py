@@ -30,8 +30,11 @@ def attach(engine: Any, credentials: SecretCredentials, **overrides: Any) -> Non
     @event.listens_for(engine, "do_connect")
     def _connect(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
         def attempt(credential: Any) -> Any:
-            params = adapter.parameters(credential) if adapter else {
-                "user": credential.get("username"), "password": credential.get("password")}
+            params = (
+                adapter.parameters(credential)
+                if adapter
+                else {"user": credential.get("username"), "password": credential.get("password")}
+            )
             return dialect.connect(*cargs, **{**cparams, **params, **overrides})
 
         rejected = adapter.rejected if adapter else (lambda exc: False)

@@ -28,14 +28,14 @@ class AdminRotator(DatabaseRotator):
         self.engine.close(conn)
         return True
 
-    def require_proof(self, rotation: Rotation, current: DatabaseSecret, admin: DatabaseSecret,
-                      *, username: str) -> bool:
+    def require_proof(
+        self, rotation: Rotation, current: DatabaseSecret, admin: DatabaseSecret, *, username: str
+    ) -> bool:
         """Confused-deputy guard: ``True`` when AWSCURRENT logs in; ``False`` when it does not
         but the admin secret authorises resetting ``username`` without it; else an error."""
         if self.proves(current):
             return True
-        if rotation.break_glass(admin.raw, f"Admin secret {current.masterarn}",
-                                username=username):
+        if rotation.break_glass(admin.raw, f"Admin secret {current.masterarn}", username=username):
             return False
         raise AuthenticationFailed(
             f"AWSCURRENT of secret {rotation.description.name} (user '{current.username}') does "

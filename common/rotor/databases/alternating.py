@@ -28,10 +28,12 @@ def _adopted(admin: DatabaseSecret, where: str, secret_arn: str) -> str | None:
     holds a listed clone's password could otherwise get its original reset."""
     value = admin.raw.get(ADOPT_KEY, {})
     if not isinstance(value, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) and v for k, v in value.items()):
+        isinstance(k, str) and isinstance(v, str) and v for k, v in value.items()
+    ):
         raise SecretFormatError(
             f"{where}: key '{ADOPT_KEY}' must map rotated secret ARNs to the user name of the "
-            "clone to adopt for each.")
+            "clone to adopt for each."
+        )
     return value.get(secret_arn)
 
 
@@ -44,7 +46,8 @@ class AlternatingUsers(AdminRotator):
         self.admin_arn(current, rotation.description.name)
         new_user = naming.alternate(current.username)
         naming.check_length(
-            naming.clone_of(current.username), self.engine.configured_username_limit(),
+            naming.clone_of(current.username),
+            self.engine.configured_username_limit(),
             self.engine.name,
         )
         return current.with_login(new_user, rotation.new_password())
@@ -67,8 +70,7 @@ class AlternatingUsers(AdminRotator):
             self.engine.check_admin_session(conn)
             naming.check_length(clone, self.engine.username_limit(conn), self.engine.name)
             state = self.engine.clone_state(conn, clone, original)
-            if state is CloneState.FOREIGN and pending.username == clone and self.proves(
-                    pending):
+            if state is CloneState.FOREIGN and pending.username == clone and self.proves(pending):
                 # An interrupted attempt of this rotation made it, or the secret's writer holds
                 # its password anyway: taking it over harms nobody else.
                 logger.info("The clone logs in with AWSPENDING already; marking it as rotor's")
@@ -82,8 +84,10 @@ class AlternatingUsers(AdminRotator):
                         f"it: key '{ADOPT_KEY}' of {admin_where}, mapping this secret's ARN to "
                         f"'{clone}'."
                     )
-                logger.warning("Adopting an existing user as the alternate (admin secret key "
-                               f"'{ADOPT_KEY}')", extra={"user": clone, "original": original})
+                logger.warning(
+                    f"Adopting an existing user as the alternate (admin secret key '{ADOPT_KEY}')",
+                    extra={"user": clone, "original": original},
+                )
                 self.engine.mark_clone(conn, clone, original)
             if pending.username == clone:
                 self.engine.ensure_clone(conn, original, clone, pending.password)

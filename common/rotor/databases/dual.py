@@ -51,8 +51,10 @@ class DualPasswords(AdminRotator):
         with self.engine.session(admin, TlsSettings.for_secret(admin)) as conn:
             self.engine.check_admin_session(conn)
             self.engine.set_passwords(conn, current.username, [*keep, pending.password])
-        logger.info("Admin made the new password valid beside the current one",
-                    extra={"user": current.username, "kept_current": proven})
+        logger.info(
+            "Admin made the new password valid beside the current one",
+            extra={"user": current.username, "kept_current": proven},
+        )
 
     def finished(self, rotation: Rotation) -> None:
         """The rotation is done: the previous password stops working (or, asked for, the one
@@ -72,8 +74,10 @@ class DualPasswords(AdminRotator):
         with self.engine.session(admin, TlsSettings.for_secret(admin)) as conn:
             self.engine.check_admin_session(conn)
             self.engine.set_passwords(conn, current.username, kept)
-        logger.info("Admin discarded the older passwords",
-                    extra={"user": current.username, "kept": len(kept)})
+        logger.info(
+            "Admin discarded the older passwords",
+            extra={"user": current.username, "kept": len(kept)},
+        )
 
     def _previous(self, rotation: Rotation, current: Any) -> str | None:
         """AWSPREVIOUS's password, if it is the same user's and still logs in (a value written

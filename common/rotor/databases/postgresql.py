@@ -35,9 +35,13 @@ _AUTH_MESSAGE = "password authentication failed"
 
 # Startup options: PGC_S_CLIENT outranks ALTER DATABASE/ROLE … SET, so a database owner
 # cannot change them for sessions of rotor's.
-_PINNED = {"search_path": "pg_catalog,pg_temp", "role": "none",
-           "standard_conforming_strings": "on", "default_transaction_read_only": "off",
-           "DateStyle": "ISO"}
+_PINNED = {
+    "search_path": "pg_catalog,pg_temp",
+    "role": "none",
+    "standard_conforming_strings": "on",
+    "default_transaction_read_only": "off",
+    "DateStyle": "ISO",
+}
 _OPTIONS = " ".join(f"-c {name}={value}" for name, value in _PINNED.items())
 # The comment that proves a role is the alternate rotor made (or adopted) for an original.
 # Only a role's administrators may comment on it, and they may change its password anyway.
@@ -47,9 +51,16 @@ PG16 = 160000  # per-grant INHERIT and SET options on role memberships
 
 # Settings whose stored value is a list of quoted elements (as pg_dump knows them): each
 # element must be given as its own literal, or the whole list would become one element.
-_LIST_SETTINGS = frozenset({"search_path", "temp_tablespaces", "local_preload_libraries",
-                            "session_preload_libraries", "shared_preload_libraries",
-                            "unix_socket_directories"})
+_LIST_SETTINGS = frozenset(
+    {
+        "search_path",
+        "temp_tablespaces",
+        "local_preload_libraries",
+        "session_preload_libraries",
+        "shared_preload_libraries",
+        "unix_socket_directories",
+    }
+)
 
 
 def _setting_values(name: str, value: str) -> list[str]:
@@ -59,7 +70,7 @@ def _setting_values(name: str, value: str) -> list[str]:
     elements, current, quoted, i = [], "", False, 0
     while i < len(value):
         char = value[i]
-        if char == '"' and quoted and value[i + 1:i + 2] == '"':
+        if char == '"' and quoted and value[i + 1 : i + 2] == '"':
             current, i = current + '"', i + 2
             continue
         if char == '"':
@@ -90,12 +101,16 @@ class Membership:
         options: sql.Composable
         if modern:
             options = sql.SQL(" WITH ADMIN {}, INHERIT {}, SET {}").format(
-                *(sql.SQL("TRUE" if flag else "FALSE")
-                  for flag in (self.admin, self.inherit, self.set)))
+                *(
+                    sql.SQL("TRUE" if flag else "FALSE")
+                    for flag in (self.admin, self.inherit, self.set)
+                )
+            )
         else:
             options = sql.SQL(" WITH ADMIN OPTION" if self.admin else "")
         return sql.SQL("GRANT {} TO {}{}").format(
-            sql.Identifier(self.role), sql.Identifier(member), options)
+            sql.Identifier(self.role), sql.Identifier(member), options
+        )
 
 
 class PostgreSQL(Engine):
@@ -112,7 +127,8 @@ class PostgreSQL(Engine):
             root = tls.ca_file or system_ca_file()
             if root is None:
                 raise ConfigurationError(
-                    "No CA bundle to verify PostgreSQL's certificate: set ROTOR_CA_BUNDLE.")
+                    "No CA bundle to verify PostgreSQL's certificate: set ROTOR_CA_BUNDLE."
+                )
             options = {"sslmode": "verify-full", "sslrootcert": root}
         where = f"PostgreSQL at {login.host}:{login.port} as '{login.username}'"
         try:
@@ -153,7 +169,8 @@ class PostgreSQL(Engine):
         row = conn.execute(
             "SELECT o.rolname, o.rolname = session_user OR o.rolsuper "
             "FROM pg_catalog.pg_database d JOIN pg_catalog.pg_roles o ON o.oid = d.datdba "
-            "WHERE d.datname = pg_catalog.current_database()").fetchone()
+            "WHERE d.datname = pg_catalog.current_database()"
+        ).fetchone()
         if row is not None and not row[1]:
             raise StateError(
                 f"The admin session's database is owned by '{row[0]}', which could shape the "
@@ -190,19 +207,27 @@ class PostgreSQL(Engine):
             " SELECT 1 FROM pg_catalog.pg_auth_members m"
             " JOIN pg_catalog.pg_roles o ON o.oid = m.roleid"
             " WHERE m.member = c.oid AND o.rolname = %s) "
-            "FROM pg_catalog.pg_roles c WHERE c.rolname = %s", (original, clone)).fetchone()
+            "FROM pg_catalog.pg_roles c WHERE c.rolname = %s",
+            (original, clone),
+        ).fetchone()
         if row is None:
             return CloneState.MISSING
         comment, member = row
-        return CloneState.OURS if comment == MARKER.format(original) and member else (
-            CloneState.FOREIGN)
+        return (
+            CloneState.OURS
+            if comment == MARKER.format(original) and member
+            else (CloneState.FOREIGN)
+        )
 
     def mark_clone(self, conn: psycopg.Connection[Any], clone: str, original: str) -> None:
         from psycopg import sql
 
         with conn.transaction():
-            conn.execute(sql.SQL("COMMENT ON ROLE {} IS {}").format(
-                sql.Identifier(clone), sql.Literal(MARKER.format(original))))
+            conn.execute(
+                sql.SQL("COMMENT ON ROLE {} IS {}").format(
+                    sql.Identifier(clone), sql.Literal(MARKER.format(original))
+                )
+            )
             self._sync_memberships(conn, original, clone)
 
     def ensure_clone(
@@ -213,19 +238,23 @@ class PostgreSQL(Engine):
         with conn.transaction():  # all or nothing: never a half-synchronised clone
             exists = conn.execute(
                 "SELECT rolname FROM pg_catalog.pg_roles WHERE rolname = ANY(%s)",
-                ([original, clone],)).fetchall()
+                ([original, clone],),
+            ).fetchall()
             if (original,) not in exists:
-                raise ServiceError(
-                    f"PostgreSQL role '{original}' does not exist; cannot clone it.")
+                raise ServiceError(f"PostgreSQL role '{original}' does not exist; cannot clone it.")
             if (clone,) not in exists:
                 conn.execute(sql.SQL("CREATE ROLE {} WITH LOGIN").format(sql.Identifier(clone)))
-                conn.execute(sql.SQL("COMMENT ON ROLE {} IS {}").format(
-                    sql.Identifier(clone), sql.Literal(MARKER.format(original))))
+                conn.execute(
+                    sql.SQL("COMMENT ON ROLE {} IS {}").format(
+                        sql.Identifier(clone), sql.Literal(MARKER.format(original))
+                    )
+                )
                 self._sync_memberships(conn, original, clone)
             elif self.clone_state(conn, clone, original) is not CloneState.OURS:
                 raise StateError(
                     f"PostgreSQL role '{clone}' exists but is not the alternate rotor made for "
-                    f"'{original}'; refusing to take it over.")
+                    f"'{original}'; refusing to take it over."
+                )
             self._alter_password(conn, clone, password)
             self._sync_attributes(conn, original, clone)
             self._sync_settings(conn, original, clone)
@@ -240,37 +269,52 @@ class PostgreSQL(Engine):
         login, createdb, createrole, limit, valid_until = conn.execute(
             "SELECT rolcanlogin, rolcreatedb, rolcreaterole, rolconnlimit, "
             "rolvaliduntil::pg_catalog.text FROM pg_catalog.pg_roles WHERE rolname = %s",
-            (original,)).fetchone() or (False, False, False, -1, None)
-        conn.execute(sql.SQL(
-            "ALTER ROLE {} WITH INHERIT {} {} {} CONNECTION LIMIT {} VALID UNTIL {}").format(
+            (original,),
+        ).fetchone() or (False, False, False, -1, None)
+        conn.execute(
+            sql.SQL(
+                "ALTER ROLE {} WITH INHERIT {} {} {} CONNECTION LIMIT {} VALID UNTIL {}"
+            ).format(
                 sql.Identifier(clone),
                 sql.SQL("LOGIN" if login else "NOLOGIN"),  # never re-opens a disabled user
                 sql.SQL("CREATEDB" if createdb else "NOCREATEDB"),
                 sql.SQL("CREATEROLE" if createrole else "NOCREATEROLE"),
                 sql.Literal(int(limit)),
                 sql.Literal(valid_until or "infinity"),  # text: 'infinity' is no datetime
-        ))
+            )
+        )
 
     def _sync_settings(self, conn: psycopg.Connection[Any], original: str, clone: str) -> None:
         """Per-role settings (``ALTER ROLE … [IN DATABASE …] SET``), e.g. search_path."""
         from psycopg import sql
 
-        query = ("SELECT d.datname, s.setconfig FROM pg_catalog.pg_db_role_setting s "
-                 "JOIN pg_catalog.pg_roles r ON r.oid = s.setrole "
-                 "LEFT JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase "
-                 "WHERE r.rolname = %s")
+        query = (
+            "SELECT d.datname, s.setconfig FROM pg_catalog.pg_db_role_setting s "
+            "JOIN pg_catalog.pg_roles r ON r.oid = s.setrole "
+            "LEFT JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase "
+            "WHERE r.rolname = %s"
+        )
         for database, _ in conn.execute(query, (clone,)).fetchall():
-            scope = sql.SQL("") if database is None else sql.SQL(" IN DATABASE {}").format(
-                sql.Identifier(database))
+            scope = (
+                sql.SQL("")
+                if database is None
+                else sql.SQL(" IN DATABASE {}").format(sql.Identifier(database))
+            )
             conn.execute(sql.SQL("ALTER ROLE {}{} RESET ALL").format(sql.Identifier(clone), scope))
         for database, settings in conn.execute(query, (original,)).fetchall():
-            scope = sql.SQL("") if database is None else sql.SQL(" IN DATABASE {}").format(
-                sql.Identifier(database))
+            scope = (
+                sql.SQL("")
+                if database is None
+                else sql.SQL(" IN DATABASE {}").format(sql.Identifier(database))
+            )
             for setting in settings or []:
                 name, _, value = setting.partition("=")
                 values = sql.SQL(", ").join(sql.Literal(v) for v in _setting_values(name, value))
-                conn.execute(sql.SQL("ALTER ROLE {}{} SET {} = {}").format(
-                    sql.Identifier(clone), scope, sql.Identifier(name), values))
+                conn.execute(
+                    sql.SQL("ALTER ROLE {}{} SET {} = {}").format(
+                        sql.Identifier(clone), scope, sql.Identifier(name), values
+                    )
+                )
 
     def _sync_memberships(self, conn: psycopg.Connection[Any], original: str, clone: str) -> None:
         """The clone's only membership is the original (INHERIT and SET, no ADMIN).
@@ -290,37 +334,47 @@ class PostgreSQL(Engine):
         if wanted not in have:
             conn.execute(wanted.grant(clone, modern))
 
-    def _memberships(self, conn: psycopg.Connection[Any], member: str,
-                     modern: bool) -> set[Membership]:
-        options = ("pg_catalog.bool_or(m.admin_option), pg_catalog.bool_or(m.inherit_option), "
-                   "pg_catalog.bool_or(m.set_option)" if modern
-                   else "pg_catalog.bool_or(m.admin_option), true, true")
+    def _memberships(
+        self, conn: psycopg.Connection[Any], member: str, modern: bool
+    ) -> set[Membership]:
+        options = (
+            "pg_catalog.bool_or(m.admin_option), pg_catalog.bool_or(m.inherit_option), "
+            "pg_catalog.bool_or(m.set_option)"
+            if modern
+            else "pg_catalog.bool_or(m.admin_option), true, true"
+        )
         rows = conn.execute(
             f"SELECT r.rolname, {options} FROM pg_catalog.pg_auth_members m "  # noqa: S608
             "JOIN pg_catalog.pg_roles r ON r.oid = m.roleid "
             "JOIN pg_catalog.pg_roles u ON u.oid = m.member "
-            "WHERE u.rolname = %s GROUP BY r.rolname", (member,)
+            "WHERE u.rolname = %s GROUP BY r.rolname",
+            (member,),
         ).fetchall()
         return {Membership(*row) for row in rows}
 
-    def _revoke(self, conn: psycopg.Connection[Any], role: str, member: str,
-                modern: bool) -> None:
+    def _revoke(self, conn: psycopg.Connection[Any], role: str, member: str, modern: bool) -> None:
         """Every grant of ``role`` to ``member``: from 16 one per grantor (GRANTED BY)."""
         from psycopg import sql
 
         if not modern:
-            conn.execute(sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(role),
-                                                            sql.Identifier(member)))
+            conn.execute(
+                sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(role), sql.Identifier(member))
+            )
             return
         grantors = conn.execute(
             "SELECT g.rolname FROM pg_catalog.pg_auth_members m "
             "JOIN pg_catalog.pg_roles r ON r.oid = m.roleid "
             "JOIN pg_catalog.pg_roles u ON u.oid = m.member "
             "JOIN pg_catalog.pg_roles g ON g.oid = m.grantor "
-            "WHERE r.rolname = %s AND u.rolname = %s", (role, member)).fetchall()
+            "WHERE r.rolname = %s AND u.rolname = %s",
+            (role, member),
+        ).fetchall()
         for (grantor,) in grantors:
-            conn.execute(sql.SQL("REVOKE {} FROM {} GRANTED BY {}").format(
-                sql.Identifier(role), sql.Identifier(member), sql.Identifier(grantor)))
+            conn.execute(
+                sql.SQL("REVOKE {} FROM {} GRANTED BY {}").format(
+                    sql.Identifier(role), sql.Identifier(member), sql.Identifier(grantor)
+                )
+            )
 
     def check(self, conn: psycopg.Connection[Any]) -> None:
         conn.execute("SELECT 1").fetchone()

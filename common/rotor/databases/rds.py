@@ -46,8 +46,9 @@ def endpoint(admin: SecretDescription) -> dict[str, Any]:
             host, port = where.get("Address"), where.get("Port")
         else:
             clusters = rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"]
-            host, port = (clusters[0].get("Endpoint"), clusters[0].get("Port")) if clusters else (
-                None, None)
+            host, port = (
+                (clusters[0].get("Endpoint"), clusters[0].get("Port")) if clusters else (None, None)
+            )
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "error")
         raise StateError(

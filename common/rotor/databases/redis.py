@@ -24,8 +24,10 @@ from rotor.databases.tls import TLS_HINT, TlsSettings, system_ca_file
 from rotor.errors import AuthenticationFailed, ConfigurationError, ServiceError
 from rotor.models import REDIS_ENGINES, DatabaseSecret
 
-_NOT_HERE = ("Redis users rotate with the dual-password strategy (rotators/redis): an ACL "
-             "admin changes passwords; a user cannot change its own, and there are no clones.")
+_NOT_HERE = (
+    "Redis users rotate with the dual-password strategy (rotators/redis): an ACL "
+    "admin changes passwords; a user cannot change its own, and there are no clones."
+)
 
 
 def password_hash(password: str) -> str:
@@ -48,15 +50,27 @@ class Redis(Engine):
         if tls.enabled:
             ca = tls.ca_file or system_ca_file()
             if ca is None:
-                raise ConfigurationError("No CA bundle to verify Redis's certificate: set "
-                                         "ROTOR_CA_BUNDLE.")
-            options = {"ssl": True, "ssl_cert_reqs": "required", "ssl_ca_certs": ca,
-                       "ssl_check_hostname": True}
+                raise ConfigurationError(
+                    "No CA bundle to verify Redis's certificate: set ROTOR_CA_BUNDLE."
+                )
+            options = {
+                "ssl": True,
+                "ssl_cert_reqs": "required",
+                "ssl_ca_certs": ca,
+                "ssl_check_hostname": True,
+            }
         where = f"Redis at {login.host}:{login.port} as '{login.username}'"
-        client = redis.Redis(host=login.host, port=login.port, username=login.username,
-                             password=login.password, socket_timeout=10,
-                             socket_connect_timeout=10, decode_responses=True,
-                             retry=Retry(NoBackoff(), 0), **options)
+        client = redis.Redis(
+            host=login.host,
+            port=login.port,
+            username=login.username,
+            password=login.password,
+            socket_timeout=10,
+            socket_connect_timeout=10,
+            decode_responses=True,
+            retry=Retry(NoBackoff(), 0),
+            **options,
+        )
         try:  # AUTH <user> <password> as the connection opens: exactly that user, or refused
             self.check(client)
         except redis.AuthenticationError:
@@ -82,7 +96,8 @@ class Redis(Engine):
             raise ServiceError(
                 "This Redis server has neither an ACL file (aclfile) nor a configuration file: "
                 "a password change would be lost at its next restart. Give it an aclfile "
-                "(ACL SAVE) or start it from a configuration file (CONFIG REWRITE).")
+                "(ACL SAVE) or start it from a configuration file (CONFIG REWRITE)."
+            )
 
     @staticmethod
     def _aclfile(conn: Any) -> str:
@@ -105,8 +120,9 @@ class Redis(Engine):
             else:
                 conn.config_rewrite()
         except redis.RedisError as exc:
-            raise ServiceError(f"Setting the passwords of Redis user '{username}' failed: "
-                               f"{str(exc).strip()}") from None
+            raise ServiceError(
+                f"Setting the passwords of Redis user '{username}' failed: {str(exc).strip()}"
+            ) from None
 
     # --- what Redis has no use for ------------------------------------------------------------
     def set_own_password(self, conn: Any, username: str, password: str) -> None:

@@ -14,14 +14,19 @@ from rotor.models import DatabaseSecret
 from rotor.settings import current as current_settings
 
 # Appended to a connection error that looks like a TLS problem, whatever the engine.
-TLS_HINT = ("Check that the server offers TLS and that ROTOR_CA_BUNDLE holds its CA; "
-            "set \"ssl\": false in the secret only for a server without TLS.")
+TLS_HINT = (
+    "Check that the server offers TLS and that ROTOR_CA_BUNDLE holds its CA; "
+    'set "ssl": false in the secret only for a server without TLS.'
+)
 
 
 # Where distributions keep the system trust store as one PEM file (Amazon Linux, which Lambda
 # runs, first). Drivers with their own OpenSSL build (psycopg's binary wheel) do not find it.
-_SYSTEM_BUNDLES = ("/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/certs/ca-certificates.crt",
-                   "/etc/ssl/cert.pem")
+_SYSTEM_BUNDLES = (
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/ssl/cert.pem",
+)
 
 
 def system_ca_file() -> str | None:

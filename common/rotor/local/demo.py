@@ -81,8 +81,9 @@ class Demo:
         report = harness.rotate(arn)
         self.show_stages("after ", report.after)
         after = self.value(arn)
-        self.say(f"    {_login(before)}  ->  {_login(after)}"
-                 f"   ({report.seconds * 1000:.0f} ms in all)")
+        self.say(
+            f"    {_login(before)}  ->  {_login(after)}   ({report.seconds * 1000:.0f} ms in all)"
+        )
         checks = [("rotation reached a valid end state", report.succeeded), *prove(before, after)]
         for text, ok in checks:
             self.say(f"    {'✔' if ok else '✘'} {text}")
@@ -98,36 +99,57 @@ def _login(value: dict[str, Any]) -> str:
     return f"key {value.get('key_id', '?')} {fingerprint(value.get('api_key', ''))}"
 
 
-def _databases(demo: Demo, server: LocalServer, family: str, base: dict[str, Any],
-               alternations: int) -> None:
+def _databases(
+    demo: Demo, server: LocalServer, family: str, base: dict[str, Any], alternations: int
+) -> None:
     """The two strategies against one server: a user ``app_single`` and ``app_multi``."""
     logs_in = server.logs_in
     demo.say("\n  -- single user: app_single changes its own password --")
-    arn = demo.create_secret(f"demo/{family}/single",
-                             {**base, "username": "app_single", "password": "initial-Password-1"})
-    demo.rotate(f"{family}_single", arn, lambda old, new: [
-        ("the new password logs in", logs_in(new["username"], new["password"])),
-        ("the old password is rejected", not logs_in(old["username"], old["password"])),
-    ])
-    demo.say("\n  -- alternating users: the admin switches app_multi and app_multi_clone, "
-             "whose privileges follow app_multi --")
+    arn = demo.create_secret(
+        f"demo/{family}/single",
+        {**base, "username": "app_single", "password": "initial-Password-1"},
+    )
+    demo.rotate(
+        f"{family}_single",
+        arn,
+        lambda old, new: [
+            ("the new password logs in", logs_in(new["username"], new["password"])),
+            ("the old password is rejected", not logs_in(old["username"], old["password"])),
+        ],
+    )
+    demo.say(
+        "\n  -- alternating users: the admin switches app_multi and app_multi_clone, "
+        "whose privileges follow app_multi --"
+    )
     admin = demo.create_secret(f"demo/{family}/admin", server.admin_secret())
-    arn = demo.create_secret(f"demo/{family}/alternating", {
-        **base, "username": "app_multi", "password": "initial-Password-2", "masterarn": admin})
+    arn = demo.create_secret(
+        f"demo/{family}/alternating",
+        {**base, "username": "app_multi", "password": "initial-Password-2", "masterarn": admin},
+    )
     for _ in range(alternations):
-        demo.rotate(f"{family}_alternating", arn, lambda old, new: [
-            (f"the new user {new['username']} logs in",
-             logs_in(new["username"], new["password"])),
-            (f"the previous user {old['username']} still logs in (AWSPREVIOUS)",
-             logs_in(old["username"], old["password"])),
-        ])
+        demo.rotate(
+            f"{family}_alternating",
+            arn,
+            lambda old, new: [
+                (
+                    f"the new user {new['username']} logs in",
+                    logs_in(new["username"], new["password"]),
+                ),
+                (
+                    f"the previous user {old['username']} still logs in (AWSPREVIOUS)",
+                    logs_in(old["username"], old["password"]),
+                ),
+            ],
+        )
 
 
 def postgresql(demo: Demo) -> None:
     demo.say("\n== PostgreSQL ==")
     server = demo.stack.enter_context(PostgresServer(certs=demo.certs))
-    demo.say(f"  private PostgreSQL on {server.host}:{server.port}: scram-sha-256 passwords, "
-             "TLS only (verify-full against the demo CA)")
+    demo.say(
+        f"  private PostgreSQL on {server.host}:{server.port}: scram-sha-256 passwords, "
+        "TLS only (verify-full against the demo CA)"
+    )
     with server.connect() as conn:
         conn.execute("CREATE ROLE app_single LOGIN PASSWORD 'initial-Password-1'")
         conn.execute("CREATE ROLE app_multi LOGIN PASSWORD 'initial-Password-2'")
@@ -143,16 +165,25 @@ def mysql(demo: Demo) -> None:
         demo.say(f"  skipped: {missing}")
         return
     server = demo.stack.enter_context(MariaDBServer(certs=demo.certs))
-    demo.say(f"  private MariaDB on {server.host}:{server.port}: TLS required (verified "
-             "against the demo CA)")
+    demo.say(
+        f"  private MariaDB on {server.host}:{server.port}: TLS required (verified "
+        "against the demo CA)"
+    )
     with server.connect() as conn, conn.cursor() as cur:
-        for user, password in (("app_single", "initial-Password-1"),
-                               ("app_multi", "initial-Password-2")):
+        for user, password in (
+            ("app_single", "initial-Password-1"),
+            ("app_multi", "initial-Password-2"),
+        ):
             cur.execute("CREATE USER %s@'%%' IDENTIFIED BY %s REQUIRE SSL", (user, password))
         cur.execute("CREATE DATABASE demo_app")
         cur.execute("GRANT SELECT, INSERT ON demo_app.* TO 'app_multi'@'%'")
-    _databases(demo, server, "mysql", {"engine": "mariadb", "host": server.host,
-                                       "port": server.port}, alternations=1)
+    _databases(
+        demo,
+        server,
+        "mysql",
+        {"engine": "mariadb", "host": server.host, "port": server.port},
+        alternations=1,
+    )
 
 
 def api_keys(demo: Demo) -> None:
@@ -165,24 +196,51 @@ def api_keys(demo: Demo) -> None:
     demo.say(f"  fake SendGrid at {api.base_url}; the admin key lives in its own secret")
     # The endpoint and the provider live with the admin key: the admin credential goes nowhere
     # else. A new key gets at most the scopes of the key it replaces.
-    admin_arn = demo.create_secret("demo/sendgrid/admin",
-                                   {"provider": "sendgrid", "api_key": admin.secret,
-                                    "base_url": api.base_url, "allowed_scopes": ["mail.send"]})
-    arn = demo.create_secret("demo/sendgrid/payments", {
-        "provider": "sendgrid", "api_key": first.secret, "key_id": first.key_id,
-        "adminarn": admin_arn, "scopes": ["mail.send"]})
+    admin_arn = demo.create_secret(
+        "demo/sendgrid/admin",
+        {
+            "provider": "sendgrid",
+            "api_key": admin.secret,
+            "base_url": api.base_url,
+            "allowed_scopes": ["mail.send"],
+        },
+    )
+    arn = demo.create_secret(
+        "demo/sendgrid/payments",
+        {
+            "provider": "sendgrid",
+            "api_key": first.secret,
+            "key_id": first.key_id,
+            "adminarn": admin_arn,
+            "scopes": ["mail.send"],
+        },
+    )
     generations = [first.secret]
     for _ in range(3):
         demo.say("")
-        demo.rotate("apikey", arn, lambda old, new: [
-            ("the new key works", api.works(new["api_key"])),
-            ("the previous key still works (AWSPREVIOUS)", api.works(old["api_key"])),
-            ("the new key has the old key's scopes, no more",
-             [k.scopes for k in api.live_keys() if k.key_id == new["key_id"]]
-             == [["mail.send"]]),
-            *([("the key from the generation before is revoked",
-                not api.works(generations[-2]))] if len(generations) > 1 else []),
-        ])
+        demo.rotate(
+            "apikey",
+            arn,
+            lambda old, new: [
+                ("the new key works", api.works(new["api_key"])),
+                ("the previous key still works (AWSPREVIOUS)", api.works(old["api_key"])),
+                (
+                    "the new key has the old key's scopes, no more",
+                    [k.scopes for k in api.live_keys() if k.key_id == new["key_id"]]
+                    == [["mail.send"]],
+                ),
+                *(
+                    [
+                        (
+                            "the key from the generation before is revoked",
+                            not api.works(generations[-2]),
+                        )
+                    ]
+                    if len(generations) > 1
+                    else []
+                ),
+            ],
+        )
         generations.append(demo.value(arn)["api_key"])
 
 
@@ -197,11 +255,20 @@ def local_secrets_manager() -> Iterator[Any]:
 
     from rotor import secrets as rotor_secrets
 
-    saved = {key: os.environ.get(key) for key in (
-        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION",
-        "SECRETS_MANAGER_ENDPOINT")}
-    for key, value in {"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    saved = {
+        key: os.environ.get(key)
+        for key in (
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_DEFAULT_REGION",
+            "SECRETS_MANAGER_ENDPOINT",
+        )
+    }
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "demo",
+        "AWS_SECRET_ACCESS_KEY": "demo",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         os.environ.setdefault(key, value)
     try:
         with LocalMoto() as moto:
@@ -223,12 +290,19 @@ def run(out: TextIO, scenarios: list[Callable[[Demo], None]] | None = None) -> i
         certs = make_ca(workdir / "ca")
         saved_ca = os.environ.get("ROTOR_CA_BUNDLE")
         os.environ["ROTOR_CA_BUNDLE"] = str(certs.ca)
-        stack.callback(lambda: os.environ.pop("ROTOR_CA_BUNDLE", None) if saved_ca is None
-                       else os.environ.__setitem__("ROTOR_CA_BUNDLE", saved_ca))
+        stack.callback(
+            lambda: (
+                os.environ.pop("ROTOR_CA_BUNDLE", None)
+                if saved_ca is None
+                else os.environ.__setitem__("ROTOR_CA_BUNDLE", saved_ca)
+            )
+        )
         sm = stack.enter_context(local_secrets_manager())
         demo = Demo(sm, workdir, certs, out, stack)
-        demo.say(f"rotor demo: Secrets Manager (moto) at {os.environ['SECRETS_MANAGER_ENDPOINT']}"
-                 f", test CA at {certs.ca}")
+        demo.say(
+            f"rotor demo: Secrets Manager (moto) at {os.environ['SECRETS_MANAGER_ENDPOINT']}"
+            f", test CA at {certs.ca}"
+        )
         for scenario in scenarios or SCENARIOS:
             scenario(demo)
         demo.say("")

@@ -39,14 +39,17 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from rotor.local.background import BackgroundServer
 
-SENDGRID_ADMIN_SCOPES = ("api_keys.create", "api_keys.read", "api_keys.update",
-                         "api_keys.delete")
+SENDGRID_ADMIN_SCOPES = ("api_keys.create", "api_keys.read", "api_keys.update", "api_keys.delete")
 SENDGRID_FULL_ACCESS = (*SENDGRID_ADMIN_SCOPES, "mail.send", "stats.read", "templates.read")
 
 DEFAULT_ACCOUNT = "acct-company"
 Reply = tuple[int, dict[str, str], Any]
-_FAULT_MESSAGES = {401: "authorization required", 429: "too many requests",
-                   500: "internal server error", 503: "service unavailable"}
+_FAULT_MESSAGES = {
+    401: "authorization required",
+    429: "too many requests",
+    500: "internal server error",
+    503: "service unavailable",
+}
 
 
 @dataclass
@@ -98,15 +101,22 @@ class FakeKeyApi(BackgroundServer, ABC):
 
     # --- state ---------------------------------------------------------------------------
     @abstractmethod
-    def add_key(self, name: str, scopes: tuple[str, ...] | list[str] | None = None,
-                account: str = DEFAULT_ACCOUNT) -> FakeKey:
+    def add_key(
+        self,
+        name: str,
+        scopes: tuple[str, ...] | list[str] | None = None,
+        account: str = DEFAULT_ACCOUNT,
+    ) -> FakeKey:
         """Create a key directly in ``account`` (the console's "Create key" button)."""
 
     def live_keys(self, prefix: str = "", account: str | None = None) -> list[FakeKey]:
         """Live keys named ``prefix...``, of every account unless ``account`` is given."""
         with self._lock:
-            return [k for k in self.keys.values() if k.name.startswith(prefix)
-                    and account in (None, k.account)]
+            return [
+                k
+                for k in self.keys.values()
+                if k.name.startswith(prefix) and account in (None, k.account)
+            ]
 
     def key_by_secret(self, secret: str) -> FakeKey | None:
         with self._lock:
@@ -137,8 +147,14 @@ class FakeKeyApi(BackgroundServer, ABC):
         with self._lock:
             return any(k.secret == secret for k in self.keys.values())
 
-    def fail(self, op: str, times: int = 1, status: int = 500, retry_after: float | None = None,
-             headers: dict[str, str] | None = None) -> None:
+    def fail(
+        self,
+        op: str,
+        times: int = 1,
+        status: int = 500,
+        retry_after: float | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         """Answer the next ``times`` requests of ``op`` with ``status`` (and rate-limit headers)."""
         extra = dict(headers or {})
         if retry_after is not None:
@@ -247,11 +263,20 @@ class FakeSendGrid(FakeKeyApi):
     name = "sendgrid"
     max_keys = 100  # SendGrid's documented limit per account; a test may raise it
 
-    def add_key(self, name: str, scopes: tuple[str, ...] | list[str] | None = None,
-                account: str = DEFAULT_ACCOUNT) -> FakeKey:
+    def add_key(
+        self,
+        name: str,
+        scopes: tuple[str, ...] | list[str] | None = None,
+        account: str = DEFAULT_ACCOUNT,
+    ) -> FakeKey:
         key_id = secrets.token_urlsafe(16)[:22]
-        key = FakeKey(key_id, name, f"SG.{key_id}.{secrets.token_urlsafe(32)[:43]}",
-                      list(scopes if scopes is not None else SENDGRID_FULL_ACCESS), account)
+        key = FakeKey(
+            key_id,
+            name,
+            f"SG.{key_id}.{secrets.token_urlsafe(32)[:43]}",
+            list(scopes if scopes is not None else SENDGRID_FULL_ACCESS),
+            account,
+        )
         with self._lock:
             self.keys[key_id] = key
         return key
@@ -261,8 +286,12 @@ class FakeSendGrid(FakeKeyApi):
 
     def rate_limit_headers(self, retry_after: float) -> dict[str, str]:
         reset = int(time.time() + retry_after)
-        return {"Retry-After": f"{retry_after:g}", "X-RateLimit-Limit": "150",
-                "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)}
+        return {
+            "Retry-After": f"{retry_after:g}",
+            "X-RateLimit-Limit": "150",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": str(reset),
+        }
 
     def route(self, request: Request) -> tuple[str, Callable[[Request], Reply]]:
         segments = request.path.strip("/").split("/")
@@ -304,14 +333,23 @@ class FakeSendGrid(FakeKeyApi):
         name, scopes = body.get("name"), body.get("scopes")
         if not isinstance(name, str) or not name:
             return 400, {}, self.error(400, "missing required argument", "name")
-        if scopes is not None and (not isinstance(scopes, list)
-                                   or not all(isinstance(s, str) for s in scopes)):
+        if scopes is not None and (
+            not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes)
+        ):
             return 400, {}, self.error(400, "scopes must be a list of strings", "scopes")
         if len(self.live_keys(account=caller.account)) >= self.max_keys:
             return 403, {}, self.error(403, "You have reached the maximum number of API keys")
         key = self.add_key(name, scopes, caller.account)
-        return 201, {}, {"api_key": key.secret, "api_key_id": key.key_id, "name": key.name,
-                         "scopes": key.scopes}
+        return (
+            201,
+            {},
+            {
+                "api_key": key.secret,
+                "api_key_id": key.key_id,
+                "name": key.name,
+                "scopes": key.scopes,
+            },
+        )
 
     def _list(self, request: Request) -> Reply:
         caller = self._caller(request, "api_keys.read")
@@ -321,7 +359,7 @@ class FakeSendGrid(FakeKeyApi):
         raw = request.query.get("limit")
         if raw is not None and not (raw.isdigit() and int(raw) > 0):
             return 400, {}, self.error(400, "limit must be a positive integer", "limit")
-        keys = self.live_keys(account=caller.account)[:int(raw) if raw else None]
+        keys = self.live_keys(account=caller.account)[: int(raw) if raw else None]
         return 200, {}, {"result": [{"name": k.name, "api_key_id": k.key_id} for k in keys]}
 
     def _get(self, request: Request) -> Reply:
@@ -351,8 +389,12 @@ class FakeDatadog(FakeKeyApi):
         super().__init__()
         self.application_keys: dict[str, str] = {}  # value -> account
 
-    def add_key(self, name: str, scopes: tuple[str, ...] | list[str] | None = None,
-                account: str = DEFAULT_ACCOUNT) -> FakeKey:
+    def add_key(
+        self,
+        name: str,
+        scopes: tuple[str, ...] | list[str] | None = None,
+        account: str = DEFAULT_ACCOUNT,
+    ) -> FakeKey:
         key = FakeKey(str(uuid.uuid4()), name, secrets.token_hex(16), account=account)
         with self._lock:
             self.keys[key.key_id] = key
@@ -368,9 +410,13 @@ class FakeDatadog(FakeKeyApi):
         return {"errors": [message if status != 403 else "Forbidden"]}
 
     def rate_limit_headers(self, retry_after: float) -> dict[str, str]:
-        return {"X-RateLimit-Limit": "100", "X-RateLimit-Period": "60",
-                "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": f"{retry_after:g}",
-                "X-RateLimit-Name": "api_keys"}
+        return {
+            "X-RateLimit-Limit": "100",
+            "X-RateLimit-Period": "60",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": f"{retry_after:g}",
+            "X-RateLimit-Name": "api_keys",
+        }
 
     def route(self, request: Request) -> tuple[str, Callable[[Request], Reply]]:
         segments = request.path.strip("/").split("/")
@@ -399,8 +445,11 @@ class FakeDatadog(FakeKeyApi):
     @staticmethod
     def _resource(key: FakeKey, full: bool) -> dict[str, Any]:
         attributes: dict[str, Any] = {
-            "name": key.name, "last4": key.secret[-4:], "created_at": key.created_at,
-            "modified_at": key.created_at, "category": "default",
+            "name": key.name,
+            "last4": key.secret[-4:],
+            "created_at": key.created_at,
+            "modified_at": key.created_at,
+            "category": "default",
             "remote_config_read_enabled": False,
         }
         if full:
@@ -438,9 +487,15 @@ class FakeDatadog(FakeKeyApi):
             return 400, {}, self.error(400, "page[size] must be 1 to 100")
         wanted = request.query.get("filter", "")
         keys = [k for k in self.live_keys(account=account) if wanted in k.name]
-        page = keys[number * size:(number + 1) * size]
-        return 200, {}, {"data": [self._resource(k, full=False) for k in page],
-                         "meta": {"page": {"total_filtered_count": len(keys)}}}
+        page = keys[number * size : (number + 1) * size]
+        return (
+            200,
+            {},
+            {
+                "data": [self._resource(k, full=False) for k in page],
+                "meta": {"page": {"total_filtered_count": len(keys)}},
+            },
+        )
 
     def _get(self, request: Request) -> Reply:
         account = self._account(request)

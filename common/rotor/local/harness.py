@@ -111,7 +111,8 @@ def load_handler(spec: str) -> Handler:
         if not module or not attr:
             raise HandlerNotFound(
                 f"handler {spec!r} names no function: write path/to/app.py:function, "
-                "path/to/app.function (as Lambda does) or module:function")
+                "path/to/app.function (as Lambda does) or module:function"
+            )
         if "/" in module:  # a path, as Lambda writes subfolders: only a file can match
             target = module + ".py"
         else:
@@ -156,7 +157,8 @@ def _load_module(target: str, spec: str) -> ModuleType:
         if exc.name and (target == exc.name or target.startswith(exc.name + ".")):
             raise HandlerNotFound(
                 f"no handler module {target} (no file {target.replace('.', '/')}.py "
-                "under the working directory, and no importable module)") from None
+                "under the working directory, and no importable module)"
+            ) from None
         raise HarnessError(f"cannot load the handler {spec}: {describe_exception(exc)}") from exc
     except Exception as exc:  # the module's own code failed, as a Lambda init error would
         raise HarnessError(f"cannot load the handler {spec}: {describe_exception(exc)}") from exc
@@ -214,8 +216,9 @@ class Harness:
         """Begin a rotation as RotateSecret does: a valueless AWSPENDING version under a token."""
         return self._begin(secret_id, token)[1].token
 
-    def _begin(self, secret_id: str, token: str | None,
-               immediately: bool = True) -> tuple[str, RotationReport]:
+    def _begin(
+        self, secret_id: str, token: str | None, immediately: bool = True
+    ) -> tuple[str, RotationReport]:
         """Start a rotation; its ARN and a report holding the stages before it."""
         self._refuse_remote_endpoints()
         token = token or str(uuid.uuid4())
@@ -252,8 +255,9 @@ class Harness:
                 "with `rotor moto-server` and pass its endpoint."
             )
 
-    def _check_placeholder(self, secret_id: str, token: str, current: str | None,
-                           copy: bool = False) -> None:
+    def _check_placeholder(
+        self, secret_id: str, token: str, current: str | None, copy: bool = False
+    ) -> None:
         """AWSPENDING on ``token`` with no value (a rotation), or with AWSCURRENT's value
         (``copy``: a configuration test), and AWSCURRENT where it was."""
         stages = self.stages(secret_id)
@@ -262,10 +266,17 @@ class Harness:
         )
         if placeholder_ok:
             try:
-                value = self.sm.get_secret_value(SecretId=secret_id, VersionId=token,
-                                                 VersionStage=PENDING)["SecretString"]
-                placeholder_ok = copy and current is not None and value == self.sm.get_secret_value(
-                    SecretId=secret_id, VersionId=current, VersionStage=CURRENT)["SecretString"]
+                value = self.sm.get_secret_value(
+                    SecretId=secret_id, VersionId=token, VersionStage=PENDING
+                )["SecretString"]
+                placeholder_ok = (
+                    copy
+                    and current is not None
+                    and value
+                    == self.sm.get_secret_value(
+                        SecretId=secret_id, VersionId=current, VersionStage=CURRENT
+                    )["SecretString"]
+                )
             except self.sm.exceptions.ResourceNotFoundException:
                 placeholder_ok = not copy
         if not placeholder_ok:
@@ -303,13 +314,17 @@ class Harness:
         arn, report = self._begin(secret_id, token, immediately=False)
         result = self.invoke(arn, report.token, "testSecret")
         report.steps.append(result)
-        self.sm.update_secret_version_stage(SecretId=arn, VersionStage=PENDING,
-                                            RemoveFromVersionId=report.token)
+        self.sm.update_secret_version_stage(
+            SecretId=arn, VersionStage=PENDING, RemoveFromVersionId=report.token
+        )
         report.after = self.stages(report.secret_id)
         current = next((v for v, s in report.before.items() if CURRENT in s), None)
-        report.succeeded = result.error is None and current is not None and (
-            CURRENT in report.after.get(current, [])) and all(
-                PENDING not in stages for stages in report.after.values())
+        report.succeeded = (
+            result.error is None
+            and current is not None
+            and (CURRENT in report.after.get(current, []))
+            and all(PENDING not in stages for stages in report.after.values())
+        )
         return report
 
     def _run(self, arn: str, report: RotationReport) -> RotationReport:

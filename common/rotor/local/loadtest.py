@@ -44,8 +44,9 @@ class NaiveCredentials(SecretCredentials):
 
     def after_rejection(self, rejected: Credential) -> Credential | None:
         current = self._read("AWSCURRENT", refresh=True)
-        return current if current is not None and current.version_id != rejected.version_id \
-            else None
+        return (
+            current if current is not None and current.version_id != rejected.version_id else None
+        )
 
 
 def _driver(engine: Engine) -> tuple[Callable[..., Any], Callable[[BaseException], bool]]:
@@ -55,21 +56,34 @@ def _driver(engine: Engine) -> tuple[Callable[..., Any], Callable[[BaseException
         def connect(credential: Credential) -> Any:
             import psycopg
 
-            return psycopg.connect(**adapter.parameters(credential, sslmode="disable",
-                                                        connect_timeout=5))
+            return psycopg.connect(
+                **adapter.parameters(credential, sslmode="disable", connect_timeout=5)
+            )
     else:
         from rotor.client import pymysql as adapter  # type: ignore[no-redef]
 
         def connect(credential: Credential) -> Any:
             import pymysql
 
-            return pymysql.connect(**adapter.parameters(credential, ssl_disabled=True,
-                                                        connect_timeout=5))
+            return pymysql.connect(
+                **adapter.parameters(credential, ssl_disabled=True, connect_timeout=5)
+            )
+
     return connect, adapter.rejected
 
 
-def run(*, sm: Any, harness: Harness, secret_arn: str, engine: Engine, strategy: str,
-        client: Client, rotations: int, threads: int = 4, ttl: float = 1.0) -> LoadResult:
+def run(
+    *,
+    sm: Any,
+    harness: Harness,
+    secret_arn: str,
+    engine: Engine,
+    strategy: str,
+    client: Client,
+    rotations: int,
+    threads: int = 4,
+    ttl: float = 1.0,
+) -> LoadResult:
     """Rotate ``secret_arn`` ``rotations`` times while ``threads`` consumers query."""
     result = LoadResult(engine, strategy, client, rotations, threads)
     connect, rejected = _driver(engine)

@@ -75,13 +75,15 @@ class MemorySecretsManager:
         self._lock = threading.RLock()
         self.calls: list[str] = []
         self._failures: dict[str, list[Exception]] = {}
-        self.meta = type("Meta", (), {"region_name": region,
-                                      "endpoint_url": "http://127.0.0.1:0"})()
+        self.meta = type(
+            "Meta", (), {"region_name": region, "endpoint_url": "http://127.0.0.1:0"}
+        )()
 
     # --- test controls ---------------------------------------------------------------------
     def fail(self, operation: str, error: Exception | None = None) -> None:
         self._failures.setdefault(operation, []).append(
-            error or ConnectionError(f"injected: {operation} failed"))
+            error or ConnectionError(f"injected: {operation} failed")
+        )
 
     def _enter(self, operation: str) -> None:
         self.calls.append(operation)
@@ -92,21 +94,23 @@ class MemorySecretsManager:
     def _find(self, secret_id: str, operation: str) -> _Secret:
         for secret in self._secrets.values():
             if secret_id in (secret.arn, secret.name) or (
-                    secret_id.startswith("arn:") and secret.arn.startswith(secret_id + "-")):
+                secret_id.startswith("arn:") and secret.arn.startswith(secret_id + "-")
+            ):
                 return secret
-        raise ResourceNotFoundException("Secrets Manager can't find the specified secret.",
-                                        operation)
+        raise ResourceNotFoundException(
+            "Secrets Manager can't find the specified secret.", operation
+        )
 
     # --- the API ---------------------------------------------------------------------------
-    def create_secret(self, *, Name: str, SecretString: str,
-                      ClientRequestToken: str | None = None, **_: Any) -> dict[str, Any]:
+    def create_secret(
+        self, *, Name: str, SecretString: str, ClientRequestToken: str | None = None, **_: Any
+    ) -> dict[str, Any]:
         with self._lock:
             self._enter("create_secret")
             suffix = "".join(secrets.choice(string.ascii_letters) for _ in range(6))
             arn = f"arn:aws:secretsmanager:{self.meta.region_name}:{ACCOUNT}:secret:{Name}-{suffix}"
             version = ClientRequestToken or str(uuid.uuid4())
-            self._secrets[arn] = _Secret(arn, Name, {version: SecretString},
-                                         {version: [CURRENT]})
+            self._secrets[arn] = _Secret(arn, Name, {version: SecretString}, {version: [CURRENT]})
             return {"ARN": arn, "Name": Name, "VersionId": version}
 
     def describe_secret(self, *, SecretId: str) -> dict[str, Any]:
@@ -114,7 +118,8 @@ class MemorySecretsManager:
             self._enter("describe_secret")
             secret = self._find(SecretId, "DescribeSecret")
             answer: dict[str, Any] = {
-                "ARN": secret.arn, "Name": secret.name,
+                "ARN": secret.arn,
+                "Name": secret.name,
                 "VersionIdsToStages": {v: list(s) for v, s in secret.stages.items() if s},
                 "Tags": copy.deepcopy(secret.tags),
             }
@@ -122,30 +127,45 @@ class MemorySecretsManager:
                 answer["RotationEnabled"] = secret.rotation_enabled
             return answer
 
-    def get_secret_value(self, *, SecretId: str, VersionId: str | None = None,
-                         VersionStage: str | None = None) -> dict[str, Any]:
+    def get_secret_value(
+        self, *, SecretId: str, VersionId: str | None = None, VersionStage: str | None = None
+    ) -> dict[str, Any]:
         with self._lock:
             self._enter("get_secret_value")
             secret = self._find(SecretId, "GetSecretValue")
             stage = VersionStage or (None if VersionId else CURRENT)
-            version = VersionId or next(
-                (v for v, s in secret.stages.items() if stage in s), None)
+            version = VersionId or next((v for v, s in secret.stages.items() if stage in s), None)
             labels = secret.stages.get(version or "", [])
-            if version is None or version not in secret.values or (
-                    stage is not None and stage not in labels):
+            if (
+                version is None
+                or version not in secret.values
+                or (stage is not None and stage not in labels)
+            ):
                 raise ResourceNotFoundException(
                     "Secrets Manager can't find the specified secret value for VersionId or "
-                    "VersionStage", "GetSecretValue")
+                    "VersionStage",
+                    "GetSecretValue",
+                )
             value = secret.values[version]
             if value is None:
-                raise ResourceNotFoundException("The version has no value yet.",
-                                                "GetSecretValue")
-            return {"ARN": secret.arn, "Name": secret.name, "VersionId": version,
-                    "SecretString": value, "VersionStages": list(labels)}
+                raise ResourceNotFoundException("The version has no value yet.", "GetSecretValue")
+            return {
+                "ARN": secret.arn,
+                "Name": secret.name,
+                "VersionId": version,
+                "SecretString": value,
+                "VersionStages": list(labels),
+            }
 
-    def put_secret_value(self, *, SecretId: str, ClientRequestToken: str,
-                         SecretString: str, VersionStages: list[str] | None = None,
-                         **_: Any) -> dict[str, Any]:
+    def put_secret_value(
+        self,
+        *,
+        SecretId: str,
+        ClientRequestToken: str,
+        SecretString: str,
+        VersionStages: list[str] | None = None,
+        **_: Any,
+    ) -> dict[str, Any]:
         with self._lock:
             self._enter("put_secret_value")
             secret = self._find(SecretId, "PutSecretValue")
@@ -153,12 +173,12 @@ class MemorySecretsManager:
             if secret.values.get(ClientRequestToken) not in (None, SecretString):
                 raise InvalidRequestException(
                     "You can't modify an existing version, you can only create a new version.",
-                    "PutSecretValue")
+                    "PutSecretValue",
+                )
             secret.values[ClientRequestToken] = SecretString
             for stage in stages:
                 self._label(secret, stage, ClientRequestToken)
-            return {"ARN": secret.arn, "VersionId": ClientRequestToken,
-                    "VersionStages": stages}
+            return {"ARN": secret.arn, "VersionId": ClientRequestToken, "VersionStages": stages}
 
     def _label(self, secret: _Secret, stage: str, version: str) -> None:
         old = next((v for v, s in secret.stages.items() if stage in s), None)
@@ -170,30 +190,35 @@ class MemorySecretsManager:
         if stage not in labels:
             labels.append(stage)
 
-    def update_secret_version_stage(self, *, SecretId: str, VersionStage: str,
-                                    MoveToVersionId: str | None = None,
-                                    RemoveFromVersionId: str | None = None,
-                                    ) -> dict[str, Any]:
+    def update_secret_version_stage(
+        self,
+        *,
+        SecretId: str,
+        VersionStage: str,
+        MoveToVersionId: str | None = None,
+        RemoveFromVersionId: str | None = None,
+    ) -> dict[str, Any]:
         with self._lock:
             self._enter("update_secret_version_stage")
             secret = self._find(SecretId, "UpdateSecretVersionStage")
             holder = next((v for v, s in secret.stages.items() if VersionStage in s), None)
-            if holder is not None and holder != MoveToVersionId and (
-                    RemoveFromVersionId != holder):
+            if holder is not None and holder != MoveToVersionId and (RemoveFromVersionId != holder):
                 raise InvalidRequestException(
                     f"The staging label {VersionStage} is attached to version {holder}; "
-                    "name it as RemoveFromVersionId.", "UpdateSecretVersionStage")
+                    "name it as RemoveFromVersionId.",
+                    "UpdateSecretVersionStage",
+                )
             if MoveToVersionId is not None:
                 if MoveToVersionId not in secret.stages:
-                    raise ResourceNotFoundException("No such version.",
-                                                    "UpdateSecretVersionStage")
+                    raise ResourceNotFoundException("No such version.", "UpdateSecretVersionStage")
                 self._label(secret, VersionStage, MoveToVersionId)
             elif RemoveFromVersionId is not None and holder == RemoveFromVersionId:
                 secret.stages[holder].remove(VersionStage)
             return {"ARN": secret.arn, "Name": secret.name}
 
-    def rotate_secret(self, *, SecretId: str, ClientRequestToken: str,
-                      RotateImmediately: bool = True, **_: Any) -> dict[str, Any]:
+    def rotate_secret(
+        self, *, SecretId: str, ClientRequestToken: str, RotateImmediately: bool = True, **_: Any
+    ) -> dict[str, Any]:
         """Starts a rotation as the service does, invoking nothing: the caller (the harness)
         plays the Lambda function."""
         with self._lock:
@@ -202,8 +227,7 @@ class MemorySecretsManager:
             current = next((v for v, s in secret.stages.items() if CURRENT in s), None)
             pending = next((v for v, s in secret.stages.items() if PENDING in s), None)
             if pending is not None and pending != current:
-                raise InvalidRequestException("A previous rotation isn't complete.",
-                                              "RotateSecret")
+                raise InvalidRequestException("A previous rotation isn't complete.", "RotateSecret")
             secret.rotation_enabled = True
             # A configuration test (RotateImmediately=false) holds a copy of AWSCURRENT.
             copied = secret.values.get(current or "") if not RotateImmediately else None
@@ -258,8 +282,9 @@ class MemoryEngine(Engine):
     default_port = 5432
     max_username_bytes = 63
 
-    def __init__(self, database: MemoryDatabase, fail_on: Callable[[str], bool] | None = None
-                 ) -> None:
+    def __init__(
+        self, database: MemoryDatabase, fail_on: Callable[[str], bool] | None = None
+    ) -> None:
         self.database = database
         self.fail_on = fail_on or (lambda _: False)
 
@@ -309,8 +334,9 @@ class MemoryEngine(Engine):
     def clone_state(self, conn: _Session, clone: str, original: str) -> CloneState:
         if clone not in self.database.passwords:
             return CloneState.MISSING
-        return CloneState.OURS if self.database.marked.get(clone) == original else (
-            CloneState.FOREIGN)
+        return (
+            CloneState.OURS if self.database.marked.get(clone) == original else (CloneState.FOREIGN)
+        )
 
     def mark_clone(self, conn: _Session, clone: str, original: str) -> None:
         self._call("mark_clone")

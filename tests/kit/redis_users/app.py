@@ -36,8 +36,9 @@ class Login:
             raise SecretFormatError(f"{where}: key 'port' must be a port number.")
         if not isinstance(ssl, bool):
             raise SecretFormatError(f"{where}: key 'ssl' must be true or false.")
-        host, user, password = (str(text_field(value, key, where))
-                                for key in ("host", "username", "password"))
+        host, user, password = (
+            str(text_field(value, key, where)) for key in ("host", "username", "password")
+        )
         return cls(host, port, user, password, ssl)
 
     def same_user(self, other: Login) -> bool:
@@ -50,20 +51,26 @@ class Login:
         from redis.retry import Retry
 
         client = redis.Redis(
-            host=self.host, port=self.port, username=self.username, password=self.password,
-            ssl=self.ssl, ssl_ca_certs=os.environ.get("ROTOR_CA_BUNDLE") or None,
-            socket_timeout=5, socket_connect_timeout=5,
-            retry=Retry(NoBackoff(), 0))  # Secrets Manager retries the whole rotation
+            host=self.host,
+            port=self.port,
+            username=self.username,
+            password=self.password,
+            ssl=self.ssl,
+            ssl_ca_certs=os.environ.get("ROTOR_CA_BUNDLE") or None,
+            socket_timeout=5,
+            socket_connect_timeout=5,
+            retry=Retry(NoBackoff(), 0),
+        )  # Secrets Manager retries the whole rotation
         try:
             client.ping()
         except redis.AuthenticationError:
             client.close()
             raise AuthenticationFailed(
-                f"Redis at {self.host}:{self.port} refused user '{self.username}'.") from None
+                f"Redis at {self.host}:{self.port} refused user '{self.username}'."
+            ) from None
         except redis.RedisError as exc:
             client.close()
-            raise ServiceError(
-                f"Redis at {self.host}:{self.port}: {type(exc).__name__}.") from None
+            raise ServiceError(f"Redis at {self.host}:{self.port}: {type(exc).__name__}.") from None
         return client
 
 
@@ -88,7 +95,8 @@ class RedisUsers(Rotator):
         if not pending.same_user(current):
             raise StateError(
                 f"{rotation.where(PENDING)} names another server or user than AWSCURRENT; "
-                "it was edited by hand. Remove its AWSPENDING label and rotate again.")
+                "it was edited by hand. Remove its AWSPENDING label and rotate again."
+            )
         with self.admin(rotation, current) as admin:  # adding a known hash changes nothing
             admin.execute_command("ACL", "SETUSER", current.username, digest(pending.password))
 
@@ -114,11 +122,15 @@ class RedisUsers(Rotator):
         arn = str(text_field(rotation.current(), "adminarn", rotation.where(CURRENT)))
         admin = Login.parse(rotation.read_admin(arn, "adminarn"), f"Admin secret {arn}")
         if (admin.host, admin.port) != (current.host, current.port):
-            raise StateError(f"Admin secret {arn} is for another server than "
-                             f"{rotation.where(CURRENT)}; refusing to use it there.")
+            raise StateError(
+                f"Admin secret {arn} is for another server than "
+                f"{rotation.where(CURRENT)}; refusing to use it there."
+            )
         if admin.username == current.username:
-            raise StateError(f"{rotation.where(CURRENT)} rotates the admin user of {arn}; "
-                             "rotate the admin secret with a rotator of its own.")
+            raise StateError(
+                f"{rotation.where(CURRENT)} rotates the admin user of {arn}; "
+                "rotate the admin secret with a rotator of its own."
+            )
         return closing(admin.connect())
 
 

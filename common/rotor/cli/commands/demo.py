@@ -16,12 +16,16 @@ NEEDS = ("moto", "psycopg", "pymysql", "requests", "cryptography")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = add_command(sub, "demo", "run real rotations locally and show each step",
-                         "Start private PostgreSQL and MariaDB servers, a SendGrid-compatible "
-                         "API and a moto Secrets Manager on 127.0.0.1, then rotate secrets "
-                         "through the rotators' real handlers, showing each step and proving "
-                         "the result by real logins. Secrets are shown only as fingerprints. "
-                         "With --output json the narrative goes to stderr.")
+    parser = add_command(
+        sub,
+        "demo",
+        "run real rotations locally and show each step",
+        "Start private PostgreSQL and MariaDB servers, a SendGrid-compatible "
+        "API and a moto Secrets Manager on 127.0.0.1, then rotate secrets "
+        "through the rotators' real handlers, showing each step and proving "
+        "the result by real logins. Secrets are shown only as fingerprints. "
+        "With --output json the narrative goes to stderr.",
+    )
     parser.set_defaults(run=run)
 
 

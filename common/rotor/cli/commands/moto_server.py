@@ -22,12 +22,20 @@ def port(text: str) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = add_command(sub, "moto-server", "run a moto Secrets Manager on 127.0.0.1",
-                         "Run moto (Secrets Manager, RDS and the other emulated services) over "
-                         "HTTP on 127.0.0.1 until Ctrl-C. With --output json it prints "
-                         '{"endpoint": URL} once it listens. -v shows its request log.')
-    parser.add_argument("--port", type=port, default=5000,
-                        help="TCP port to listen on (default 5000; 0 picks a free one)")
+    parser = add_command(
+        sub,
+        "moto-server",
+        "run a moto Secrets Manager on 127.0.0.1",
+        "Run moto (Secrets Manager, RDS and the other emulated services) over "
+        "HTTP on 127.0.0.1 until Ctrl-C. With --output json it prints "
+        '{"endpoint": URL} once it listens. -v shows its request log.',
+    )
+    parser.add_argument(
+        "--port",
+        type=port,
+        default=5000,
+        help="TCP port to listen on (default 5000; 0 picks a free one)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -43,8 +51,10 @@ def run(args: argparse.Namespace, context: Context) -> int:
         raise CliError(code, f"cannot listen on 127.0.0.1:{args.port}: {reason}") from None
     out = context.out
     try:
-        out.result({"endpoint": moto.endpoint},
-                   lambda: out.line(f"moto Secrets Manager on {moto.endpoint} (Ctrl-C to stop)"))
+        out.result(
+            {"endpoint": moto.endpoint},
+            lambda: out.line(f"moto Secrets Manager on {moto.endpoint} (Ctrl-C to stop)"),
+        )
         threading.Event().wait()
     except KeyboardInterrupt:
         pass

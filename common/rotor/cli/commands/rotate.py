@@ -23,23 +23,37 @@ token. Never calls real AWS."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = add_command(sub, "rotate", "rotate a secret in a local moto, through a handler",
-                         DESCRIPTION, aws=True)
+    parser = add_command(
+        sub, "rotate", "rotate a secret in a local moto, through a handler", DESCRIPTION, aws=True
+    )
     parser.add_argument("secret_id", metavar="SECRET", help="the secret's name or ARN")
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--rotator", metavar="NAME",
-                       help="one of `rotor rotators`, e.g. postgresql-single "
-                            "(postgresql_single works too)")
-    which.add_argument("--handler", metavar="HANDLER",
-                       help="your own handler: path/to/app.py[:function], or as Lambda writes "
-                            "it: path/to/app.function or package.module.function")
-    which.add_argument("--cancel", action="store_true",
-                       help="rotate nothing: remove the AWSPENDING label of a rotation left in "
-                            "progress (never from the AWSCURRENT version) and say what was "
-                            "removed")
-    parser.add_argument("--attempts", type=positive_int, default=3, metavar="N",
-                        help="runs of the four steps when one fails, as the service retries "
-                             "(default 3; a permanent error is not retried)")
+    which.add_argument(
+        "--rotator",
+        metavar="NAME",
+        help="one of `rotor rotators`, e.g. postgresql-single (postgresql_single works too)",
+    )
+    which.add_argument(
+        "--handler",
+        metavar="HANDLER",
+        help="your own handler: path/to/app.py[:function], or as Lambda writes "
+        "it: path/to/app.function or package.module.function",
+    )
+    which.add_argument(
+        "--cancel",
+        action="store_true",
+        help="rotate nothing: remove the AWSPENDING label of a rotation left in "
+        "progress (never from the AWSCURRENT version) and say what was "
+        "removed",
+    )
+    parser.add_argument(
+        "--attempts",
+        type=positive_int,
+        default=3,
+        metavar="N",
+        help="runs of the four steps when one fails, as the service retries "
+        "(default 3; a permanent error is not retried)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -57,15 +71,20 @@ def run(args: argparse.Namespace, context: Context) -> int:
             status += " (permanent: not retried)"
         out.line(f"attempt {step.attempt}  {step.step:<13} {step.seconds * 1000:7.1f} ms  {status}")
 
-    with lambda_env.environment(aws.handler_environment()), \
-            lambda_env.handler_logs(context.verbose):
+    with (
+        lambda_env.environment(aws.handler_environment()),
+        lambda_env.handler_logs(context.verbose),
+    ):
         handler = _load(harness, args)
-        rotation = harness.Harness(sm, lambda_env.printing_to_stderr(handler),
-                                   attempts=args.attempts, on_step=show)
+        rotation = harness.Harness(
+            sm, lambda_env.printing_to_stderr(handler), attempts=args.attempts, on_step=show
+        )
         token = rotation.in_progress(args.secret_id)
         if token is not None:
-            out.line("A previous rotation isn't complete. That rotation will be reattempted "
-                     f"(token {token}).")
+            out.line(
+                "A previous rotation isn't complete. That rotation will be reattempted "
+                f"(token {token})."
+            )
             report = rotation.resume(args.secret_id, token)
         else:
             try:
@@ -74,11 +93,23 @@ def run(args: argparse.Namespace, context: Context) -> int:
                 raise CliError(Exit.CONFLICT, str(exc)) from None
         left = None if report.succeeded else rotation.in_progress(args.secret_id)
     doc = {
-        "secret_id": args.secret_id, "token": report.token, "resumed": token is not None,
-        "succeeded": report.succeeded, "attempts": report.attempts,
-        "steps": [{"attempt": s.attempt, "step": s.step, "seconds": round(s.seconds, 4),
-                   "error": s.error, "permanent": s.permanent} for s in report.steps],
-        "versions_before": labelled(report.before), "versions_after": labelled(report.after),
+        "secret_id": args.secret_id,
+        "token": report.token,
+        "resumed": token is not None,
+        "succeeded": report.succeeded,
+        "attempts": report.attempts,
+        "steps": [
+            {
+                "attempt": s.attempt,
+                "step": s.step,
+                "seconds": round(s.seconds, 4),
+                "error": s.error,
+                "permanent": s.permanent,
+            }
+            for s in report.steps
+        ],
+        "versions_before": labelled(report.before),
+        "versions_after": labelled(report.after),
         "in_progress": left,
     }
 
@@ -100,9 +131,13 @@ def _load(harness: ModuleType, args: argparse.Namespace) -> Any:
         found = rotators.find(args.rotator)
         if found is None:
             known = ", ".join(r.name for r in rotators.catalog())
-            raise CliError(Exit.NOT_FOUND, f"no rotator {args.rotator!r} (known: {known})" if known
-                           else f"no rotators under {rotators.ROTATORS_DIR}: --rotator needs a "
-                                "rotor source checkout; use --handler")
+            raise CliError(
+                Exit.NOT_FOUND,
+                f"no rotator {args.rotator!r} (known: {known})"
+                if known
+                else f"no rotators under {rotators.ROTATORS_DIR}: --rotator needs a "
+                "rotor source checkout; use --handler",
+            )
         spec = f"{found.path}:lambda_handler"
     try:
         return harness.load_handler(spec)
@@ -115,29 +150,46 @@ def _load(harness: ModuleType, args: argparse.Namespace) -> Any:
 def _failure(report: Any, left: str | None) -> str:
     last = report.steps[-1] if report.steps else None
     if last is not None and last.error is not None:
-        why = (f"{last.step} failed with a permanent error, not retried: fix its cause"
-               if last.permanent else
-               f"{last.step} still failed after {report.attempts} attempt(s)")
+        why = (
+            f"{last.step} failed with a permanent error, not retried: fix its cause"
+            if last.permanent
+            else f"{last.step} still failed after {report.attempts} attempt(s)"
+        )
     else:
-        why = ("every step succeeded but the end state is wrong (AWSCURRENT must be on the new "
-               "version and AWSPENDING on none): check finishSecret")
-    how = (f"; AWSPENDING stays on {left}: `rotor rotate` reattempts that rotation, "
-           "`rotor rotate --cancel` gives it up") if left else ""
+        why = (
+            "every step succeeded but the end state is wrong (AWSCURRENT must be on the new "
+            "version and AWSPENDING on none): check finishSecret"
+        )
+    how = (
+        (
+            f"; AWSPENDING stays on {left}: `rotor rotate` reattempts that rotation, "
+            "`rotor rotate --cancel` gives it up"
+        )
+        if left
+        else ""
+    )
     return f"rotation failed: {why}{how}"
 
 
 def cancel(harness: Any, secret_id: str, out: Output) -> int:
     before = harness.stages(secret_id)
     removed = harness.cancel(secret_id)
-    doc = {"secret_id": secret_id, "removed": removed,
-           "versions": labelled(harness.stages(secret_id))}
+    doc = {
+        "secret_id": secret_id,
+        "removed": removed,
+        "versions": labelled(harness.stages(secret_id)),
+    }
     if removed is not None:
-        message = (f"removed AWSPENDING from version {removed}: the rotation left in progress "
-                   "is cancelled. AWSCURRENT is unchanged; the version and any value it holds "
-                   "stay, readable by its id.")
+        message = (
+            f"removed AWSPENDING from version {removed}: the rotation left in progress "
+            "is cancelled. AWSCURRENT is unchanged; the version and any value it holds "
+            "stay, readable by its id."
+        )
     elif any("AWSPENDING" in stages for stages in before.values()):
-        message = ("no rotation in progress: AWSPENDING is on the AWSCURRENT version (left by "
-                   "a finished rotation; the next one clears it). Nothing removed.")
+        message = (
+            "no rotation in progress: AWSPENDING is on the AWSCURRENT version (left by "
+            "a finished rotation; the next one clears it). Nothing removed."
+        )
     else:
         message = "no rotation in progress: nothing removed."
     out.result(doc, lambda: out.line(message))

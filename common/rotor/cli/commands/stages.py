@@ -12,10 +12,14 @@ from rotor.cli.options import add_command
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = add_command(sub, "stages", "show a secret's versions and their labels",
-                         "Show a secret's versions and their staging labels (AWSCURRENT, "
-                         "AWSPENDING, AWSPREVIOUS...). Read-only: calls DescribeSecret.",
-                         aws=True)
+    parser = add_command(
+        sub,
+        "stages",
+        "show a secret's versions and their labels",
+        "Show a secret's versions and their staging labels (AWSCURRENT, "
+        "AWSPENDING, AWSPREVIOUS...). Read-only: calls DescribeSecret.",
+        aws=True,
+    )
     parser.add_argument("secret_id", metavar="SECRET", help="the secret's name or ARN")
     parser.set_defaults(run=run)
 
@@ -29,7 +33,8 @@ def labelled(versions: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
 def run(args: argparse.Namespace, context: Context) -> int:
     meta = context.need_aws().client("secretsmanager").describe_secret(SecretId=args.secret_id)
     doc: dict[str, Any] = {
-        "name": meta["Name"], "arn": meta["ARN"],
+        "name": meta["Name"],
+        "arn": meta["ARN"],
         "rotation_enabled": bool(meta.get("RotationEnabled")),
         "versions": labelled(meta.get("VersionIdsToStages") or {}),
     }
@@ -37,8 +42,7 @@ def run(args: argparse.Namespace, context: Context) -> int:
 
     def table() -> None:
         out.line(f"{doc['name']}  rotation enabled: {'yes' if doc['rotation_enabled'] else 'no'}")
-        out.table(["version", "stages"],
-                  [(v, " ".join(s)) for v, s in doc["versions"].items()])
+        out.table(["version", "stages"], [(v, " ".join(s)) for v, s in doc["versions"].items()])
 
     out.result(doc, table)
     return 0

@@ -41,15 +41,23 @@ _ACCESS_DENIED = 1045  # wrong password, unknown user, or REQUIRE SSL without TL
 _TABLE_DENIED = (1142, 1143)  # SELECT on mysql.user not granted
 # 2026: TLS required but not offered; 3159 (MySQL) / 4036 (MariaDB): server requires TLS.
 _TLS_ERRORS = (2026, 3159, 4036)
-_PLAINTEXT_HINT = ("The secret says \"ssl\": false but the server offers TLS; a server "
-                   "requiring TLS rejects a plaintext login this way. Remove \"ssl\": false.")
-_STRICT_HINT = (" MariaDB's strict_password_validation refuses password hashes while a "
-                "password validation plugin is loaded; rotor never sends the clear text (the "
-                "server would log it). Turn strict_password_validation off.")
+_PLAINTEXT_HINT = (
+    'The secret says "ssl": false but the server offers TLS; a server '
+    'requiring TLS rejects a plaintext login this way. Remove "ssl": false.'
+)
+_STRICT_HINT = (
+    " MariaDB's strict_password_validation refuses password hashes while a "
+    "password validation plugin is loaded; rotor never sends the clear text (the "
+    "server would log it). Turn strict_password_validation off."
+)
 # ssl_type in mysql.user -> the REQUIRE clause (SPECIFIED lists CIPHER/ISSUER/SUBJECT).
 _REQUIRE = {"": "NONE", "ANY": "SSL", "X509": "X509"}
-_LIMITS = ("MAX_QUERIES_PER_HOUR", "MAX_UPDATES_PER_HOUR", "MAX_CONNECTIONS_PER_HOUR",
-           "MAX_USER_CONNECTIONS")
+_LIMITS = (
+    "MAX_QUERIES_PER_HOUR",
+    "MAX_UPDATES_PER_HOUR",
+    "MAX_CONNECTIONS_PER_HOUR",
+    "MAX_USER_CONNECTIONS",
+)
 _QUOTED = re.compile(r"'(?:[^'\\]|\\.|'')*'")
 MARKER_PREFIX = "rotor_alt_"
 
@@ -95,9 +103,18 @@ class MySQL(Engine):
             options = {"ssl": context}
         where = f"MySQL at {login.host}:{login.port} as '{login.username}'"
         conn = pymysql.connections.Connection(
-            host=login.host, port=login.port, user=login.username, password=login.password,
-            database=login.dbname, connect_timeout=10, read_timeout=60, write_timeout=60,
-            autocommit=True, charset="utf8mb4", program_name="rotor", defer_connect=True,
+            host=login.host,
+            port=login.port,
+            user=login.username,
+            password=login.password,
+            database=login.dbname,
+            connect_timeout=10,
+            read_timeout=60,
+            write_timeout=60,
+            autocommit=True,
+            charset="utf8mb4",
+            program_name="rotor",
+            defer_connect=True,
             **options,
         )
         try:
@@ -127,7 +144,8 @@ class MySQL(Engine):
         if authenticated.rpartition("@")[0] != login.username:
             session.close()  # e.g. an anonymous ''@'host' account that takes any user name
             raise AuthenticationFailed(
-                f"{where}: the server authenticated another account ({authenticated}).")
+                f"{where}: the server authenticated another account ({authenticated})."
+            )
         return session
 
     # --- user names -----------------------------------------------------------------------
@@ -149,8 +167,9 @@ class MySQL(Engine):
         return conn.server.username_limit()
 
     def _hosts(self, conn: Session, user: str) -> list[str]:
-        rows = conn.execute("Listing the user's accounts",
-                            "SELECT Host FROM mysql.user WHERE User = %s", (user,))
+        rows = conn.execute(
+            "Listing the user's accounts", "SELECT Host FROM mysql.user WHERE User = %s", (user,)
+        )
         return sorted(text(row[0]) for row in rows)
 
     def _host(self, conn: Session, user: str) -> str:
@@ -173,13 +192,22 @@ class MySQL(Engine):
         shown = account(user, host)
         if conn.server.mariadb:
             return auth.password_plugin(auth.methods(self._create_text(conn, user, host)), shown)
-        rows = conn.execute(f"Reading the plugin of {shown}",
-                            "SELECT plugin FROM mysql.user WHERE User = %s AND Host = %s",
-                            (user, host))
+        rows = conn.execute(
+            f"Reading the plugin of {shown}",
+            "SELECT plugin FROM mysql.user WHERE User = %s AND Host = %s",
+            (user, host),
+        )
         return auth.plugin_name(text(rows[0][0]) if rows else "", shown)
 
-    def _set(self, conn: Session, statement: str, args: tuple[Any, ...], password: str,
-             plugin: str, shown: str) -> None:
+    def _set(
+        self,
+        conn: Session,
+        statement: str,
+        args: tuple[Any, ...],
+        password: str,
+        plugin: str,
+        shown: str,
+    ) -> None:
         """Run ``statement`` with ``IDENTIFIED`` where ``{auth}`` stands and ``%s`` for the
         credential: on MariaDB the plugin's hash, on MySQL the password (which MySQL keeps
         out of its logs and hashes with ``plugin``)."""
@@ -190,8 +218,12 @@ class MySQL(Engine):
             secret, clause = password, f"IDENTIFIED WITH {plugin} BY %s"
         verb = statement.split(" ", 2)[:2]
         try:
-            conn.execute(f"{' '.join(verb)} {shown}", statement.format(auth=clause),
-                         (*args[:2], secret, *args[2:]), secret=secret)
+            conn.execute(
+                f"{' '.join(verb)} {shown}",
+                statement.format(auth=clause),
+                (*args[:2], secret, *args[2:]),
+                secret=secret,
+            )
         except ServiceError as exc:
             hint = _STRICT_HINT if "strict-password-validation" in str(exc) else ""
             raise ServiceError(f"{exc}{hint}") from None
@@ -208,13 +240,13 @@ class MySQL(Engine):
             code, message = error_of(exc)
             if code not in _TABLE_DENIED:
                 raise ServiceError(
-                    f"Listing the accounts of '{username}' failed: {message}") from None
+                    f"Listing the accounts of '{username}' failed: {message}"
+                ) from None
         if len(hosts) > 1:
             raise _several_hosts(username, hosts)
         what = f"Changing the password of '{username}'"
         if not conn.server.mariadb:  # MySQL keeps the plugin and logs no password
-            conn.execute(what, "ALTER USER USER() IDENTIFIED BY %s", (password,),
-                         secret=password)
+            conn.execute(what, "ALTER USER USER() IDENTIFIED BY %s", (password,), secret=password)
             return
         # MariaDB's ALTER USER needs CREATE USER, even for oneself; SET PASSWORD does not.
         shown = f"'{username}' (itself)"
@@ -230,8 +262,14 @@ class MySQL(Engine):
     def set_password(self, conn: Session, username: str, password: str) -> None:
         host = self._host(conn, username)
         plugin = self._plugin(conn, username, host)
-        self._set(conn, "ALTER USER %s@%s {auth}", (username, host), password, plugin,
-                  account(username, host))
+        self._set(
+            conn,
+            "ALTER USER %s@%s {auth}",
+            (username, host),
+            password,
+            plugin,
+            account(username, host),
+        )
 
     def set_passwords(self, conn: Session, username: str, passwords: list[str]) -> None:
         """MariaDB 10.4+: an authentication chain of the account's plugin, one method per
@@ -242,24 +280,36 @@ class MySQL(Engine):
         if server.mariadb and server.numbers >= (10, 4, 0):
             plugins = set(auth.methods(self._create_text(conn, username, host)))
             if len(plugins) != 1:
-                raise ServiceError(f"MySQL account {shown} authenticates with several plugins "
-                                   f"({', '.join(sorted(plugins))}); give it one.")
+                raise ServiceError(
+                    f"MySQL account {shown} authenticates with several plugins "
+                    f"({', '.join(sorted(plugins))}); give it one."
+                )
             plugin = auth.plugin_name(plugins.pop(), shown)
             hashes = [auth.mariadb_hash(plugin, p, shown) for p in passwords]
             chain = " OR ".join(f"{plugin} USING %s" for _ in hashes)
-            conn.execute(f"ALTER USER {shown}", f"ALTER USER %s@%s IDENTIFIED VIA {chain}",
-                         (username, host, *hashes), secret=hashes)
+            conn.execute(
+                f"ALTER USER {shown}",
+                f"ALTER USER %s@%s IDENTIFIED VIA {chain}",
+                (username, host, *hashes),
+                secret=hashes,
+            )
         elif not server.mariadb and server.numbers >= (8, 0, 14):
             retain = " RETAIN CURRENT PASSWORD" if len(passwords) > 1 else ""
-            conn.execute(f"ALTER USER {shown}", f"ALTER USER %s@%s IDENTIFIED BY %s{retain}",
-                         (username, host, passwords[-1]), secret=passwords[-1])
+            conn.execute(
+                f"ALTER USER {shown}",
+                f"ALTER USER %s@%s IDENTIFIED BY %s{retain}",
+                (username, host, passwords[-1]),
+                secret=passwords[-1],
+            )
             if len(passwords) == 1:
-                conn.execute(f"ALTER USER {shown}", "ALTER USER %s@%s DISCARD OLD PASSWORD",
-                             (username, host))
+                conn.execute(
+                    f"ALTER USER {shown}", "ALTER USER %s@%s DISCARD OLD PASSWORD", (username, host)
+                )
         else:
             raise ServiceError(
                 f"{server.version} holds one password per account (dual passwords need MariaDB "
-                "10.4 or MySQL 8.0.14); use alternating users.")
+                "10.4 or MySQL 8.0.14); use alternating users."
+            )
 
     # --- the clone --------------------------------------------------------------------------
     def _roles(self, conn: Session, user: str, host: str) -> set[str]:
@@ -273,8 +323,11 @@ class MySQL(Engine):
             return CloneState.MISSING
         host = self._host(conn, original)
         role = marker_role(original, host)
-        if hosts == [host] and role in self._roles(conn, clone, host) and (
-                role in self._roles(conn, original, host)):
+        if (
+            hosts == [host]
+            and role in self._roles(conn, clone, host)
+            and (role in self._roles(conn, original, host))
+        ):
             return CloneState.OURS
         return CloneState.FOREIGN
 
@@ -282,14 +335,19 @@ class MySQL(Engine):
         """Create the pair's marker role (roles need MySQL 8.0 or MariaDB 10.0.5) and grant it
         to ``users``; repeating this is harmless."""
         if not conn.server.mariadb and conn.server.numbers < (8, 0, 0):
-            raise ServiceError("Alternating users need roles (MySQL 8.0 or later, or MariaDB): "
-                               f"this server is {conn.server.version}.")
+            raise ServiceError(
+                "Alternating users need roles (MySQL 8.0 or later, or MariaDB): "
+                f"this server is {conn.server.version}."
+            )
         role = marker_role(users[0], host)
-        conn.execute(f"Creating the marker role {role}",
-                     f"CREATE ROLE IF NOT EXISTS {quote_ident(role)}")
+        conn.execute(
+            f"Creating the marker role {role}", f"CREATE ROLE IF NOT EXISTS {quote_ident(role)}"
+        )
         for user in users:
-            conn.execute(f"Granting the marker role to '{user}'@'{host}'",
-                         f"GRANT {quote_ident(role)} TO {account(user, host)}")
+            conn.execute(
+                f"Granting the marker role to '{user}'@'{host}'",
+                f"GRANT {quote_ident(role)} TO {account(user, host)}",
+            )
 
     def mark_clone(self, conn: Session, clone: str, original: str) -> None:
         host = self._host(conn, original)
@@ -312,21 +370,29 @@ class MySQL(Engine):
         if exists and self.clone_state(conn, clone, original) is not CloneState.OURS:
             raise StateError(
                 f"MySQL account '{clone}'@'{host}' exists but is not the alternate rotor made "
-                f"for '{original}'; refusing to take it over.")
+                f"for '{original}'; refusing to take it over."
+            )
         # Every refusal before any change: the plugin and options are read first.
         plugin = self._plugin(conn, original, host)  # the clone authenticates like the original
         options, values = self._account_options(conn, original, host)
         verb = "ALTER" if exists else "CREATE"
-        self._set(conn, f"{verb} USER %s@%s {{auth}} {options}", (clone, host, *values),
-                  password, plugin, account(clone, host))
+        self._set(
+            conn,
+            f"{verb} USER %s@%s {{auth}} {options}",
+            (clone, host, *values),
+            password,
+            plugin,
+            account(clone, host),
+        )
         self._mark(conn, host, original, clone)
         self._copy_grants(conn, original, clone, host)
 
     def _account_options(self, conn: Session, user: str, host: str) -> tuple[str, list[str]]:
         """REQUIRE, resource-limit and ACCOUNT LOCK clauses equal to ``user``'s (values to
         bind): a clone never re-opens an account incident response locked."""
-        row = conn.execute(f"Reading the account options of '{user}'@'{host}'",
-                           _OPTIONS_SQL, (user, host))[0]
+        row = conn.execute(
+            f"Reading the account options of '{user}'@'{host}'", _OPTIONS_SQL, (user, host)
+        )[0]
         ssl_type = text(row[0]).upper()
         values: list[str] = []
         if ssl_type in _REQUIRE:
@@ -338,15 +404,17 @@ class MySQL(Engine):
                     parts.append(f"{keyword} %s")
                     values.append(text(value))
             require = " AND ".join(parts) or "SSL"
-        limits = " ".join(f"{keyword} {int(value or 0)}"
-                          for keyword, value in zip(_LIMITS, row[4:], strict=True))
+        limits = " ".join(
+            f"{keyword} {int(value or 0)}" for keyword, value in zip(_LIMITS, row[4:], strict=True)
+        )
         shown = _QUOTED.sub("''", self._create_text(conn, user, host))
         lock = "LOCK" if re.search(r" ACCOUNT LOCK\b", shown) else "UNLOCK"
         return f"REQUIRE {require} WITH {limits} ACCOUNT {lock}", values
 
     def _grants(self, conn: Session, user: str, host: str) -> set[Grant]:
-        rows = conn.execute(f"SHOW GRANTS FOR '{user}'@'{host}'", "SHOW GRANTS FOR %s@%s",
-                            (user, host))
+        rows = conn.execute(
+            f"SHOW GRANTS FOR '{user}'@'{host}'", "SHOW GRANTS FOR %s@%s", (user, host)
+        )
         return {Grant.parse(text(row[0]), user, host) for row in rows}
 
     def _copy_grants(self, conn: Session, original: str, clone: str, host: str) -> None:

@@ -31,8 +31,10 @@ def native_hash(password: str) -> str:
 # Ed25519 (RFC 8032): the field prime, the curve constant and the base point.
 _P = 2**255 - 19
 _D = -121665 * pow(121666, _P - 2, _P) % _P
-_BASE = (15112221349535400772501151409588531511454012693041857206046113283949847762202,
-         46316835694926478169428394003475163141307993866256225615783033603165251855960)
+_BASE = (
+    15112221349535400772501151409588531511454012693041857206046113283949847762202,
+    46316835694926478169428394003475163141307993866256225615783033603165251855960,
+)
 _Point = tuple[int, int, int, int]  # extended coordinates (X, Y, Z, T)
 
 
@@ -72,8 +74,10 @@ HASHES: dict[str, Callable[[str], str]] = {NATIVE: native_hash, ED25519: ed25519
 # "IDENTIFIED VIA plugin [USING '<string>'] [OR plugin [USING '<string>']]...".
 _QUOTED = r"'(?:[^'\\]|\\.|'')*'"
 _BY_PASSWORD = re.compile(rf"\sIDENTIFIED BY PASSWORD {_QUOTED}")
-_VIA = re.compile(rf"\sIDENTIFIED VIA ((?:`?[A-Za-z0-9_]+`?(?: USING {_QUOTED})?"
-                  rf"(?: OR )?)+)")
+_VIA = re.compile(
+    rf"\sIDENTIFIED VIA ((?:`?[A-Za-z0-9_]+`?(?: USING {_QUOTED})?"
+    rf"(?: OR )?)+)"
+)
 _METHOD = re.compile(rf"`?([A-Za-z0-9_]+)`?(?: USING {_QUOTED})?")
 
 

@@ -22,8 +22,10 @@ class Grant:
 
     @classmethod
     def parse(cls, line: str, user: str, host: str) -> Grant:
-        forms = (account(user, host), "'{}'@'{}'".format(*(p.replace("'", "\\'")
-                                                            for p in (user, host))))
+        forms = (
+            account(user, host),
+            "'{}'@'{}'".format(*(p.replace("'", "\\'") for p in (user, host))),
+        )
         pattern = r"\s(TO|FROM|FOR)\s+(?:{})(?=\s|$)".format("|".join(map(re.escape, forms)))
         matches = list(re.finditer(pattern, line))
         if not matches:
@@ -33,9 +35,9 @@ class Grant:
                 "by hand and report this line."
             )
         match = matches[-1]
-        tail = re.sub(r"'(?:[^'\\]|\\.|'')*'", "''", line[match.end():]).upper()
+        tail = re.sub(r"'(?:[^'\\]|\\.|'')*'", "''", line[match.end() :]).upper()
         option = next((o for o in ("GRANT", "ADMIN") if f" {o} OPTION" in tail), "")
-        return cls(line[:match.start()].strip(), match[1], option)
+        return cls(line[: match.start()].strip(), match[1], option)
 
     @property
     def role(self) -> str | None:
@@ -73,8 +75,6 @@ def _split_on(body: str) -> tuple[str, str, str]:
             quote = "" if char == quote else quote
         elif char in "`'\"":
             quote = char
-        elif body[i:i + 4].upper() == " ON ":
-            return body[:i], "ON", body[i + 4:]
+        elif body[i : i + 4].upper() == " ON ":
+            return body[:i], "ON", body[i + 4 :]
     return body, "", ""
-
-

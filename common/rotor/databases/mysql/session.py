@@ -58,8 +58,13 @@ class Session:
         self._server = Server(str(rows[0][1]))
         return text(rows[0][0])
 
-    def execute(self, what: str, sql: str, args: tuple[Any, ...] | None = None,
-                secret: str | list[str] | None = None) -> list[tuple[Any, ...]]:
+    def execute(
+        self,
+        what: str,
+        sql: str,
+        args: tuple[Any, ...] | None = None,
+        secret: str | list[str] | None = None,
+    ) -> list[tuple[Any, ...]]:
         """Run ``sql``; ``args`` are bound by PyMySQL (``sql`` is never %-formatted without)."""
         import pymysql
 
@@ -90,8 +95,6 @@ def text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes | bytearray) else str(value or "")
 
 
-
-
 def quote_ident(name: str) -> str:
     """A MySQL identifier (or account part) in backticks, backticks doubled."""
     return "`" + name.replace("`", "``") + "`"
@@ -99,5 +102,3 @@ def quote_ident(name: str) -> str:
 
 def account(user: str, host: str) -> str:
     return f"{quote_ident(user)}@{quote_ident(host)}"
-
-

@@ -40,7 +40,8 @@ def check_name(name: str) -> str:
         raise ScaffoldError(
             f"Rotator name {name!r} is not usable: use lower-case letters and digits, words "
             f"joined by '-' or '_', starting with a letter, at most {MAX_NAME} characters "
-            "(e.g. widget-tokens).")
+            "(e.g. widget-tokens)."
+        )
     if keyword.iskeyword(name.replace("-", "_")):
         raise ScaffoldError(f"Rotator name {name!r} is a Python keyword; choose another.")
     return name
@@ -59,8 +60,9 @@ def create(name: str, directory: Path) -> list[Path]:
     }
     root = Path(directory) / package
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
-        raise ScaffoldError(f"{root} already exists and is not empty; choose another name or "
-                            "directory.")
+        raise ScaffoldError(
+            f"{root} already exists and is not empty; choose another name or directory."
+        )
     written = []
     for target, template in _FILES.items():
         path = root / _render(target, values)

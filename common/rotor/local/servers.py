@@ -12,6 +12,7 @@ import os
 import pwd
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -113,6 +114,9 @@ def _bindir_for(bindir: Path, user: pwd.struct_passwd | None) -> Path:
     package = install.parent
     digest = hashlib.sha256(str(install.resolve()).encode()).hexdigest()[:16]
     copy = Path(tempfile.gettempdir()) / f"rotor-pginstall-{digest}"
+    if copy.exists() and not _ours_and_sealed(copy):  # planted by another user: not run
+        copy = Path(tempfile.mkdtemp(prefix="rotor-pginstall-"))
+        copy.rmdir()
     copied_bindir = copy / package.name / install.name / bindir.name
     if not (copied_bindir / "initdb").is_file():
         partial = Path(tempfile.mkdtemp(prefix="rotor-pginstall-", dir=copy.parent))
@@ -132,6 +136,13 @@ def _bindir_for(bindir: Path, user: pwd.struct_passwd | None) -> Path:
         except OSError:  # another process made the copy first
             shutil.rmtree(partial, ignore_errors=True)
     return copied_bindir
+
+
+def _ours_and_sealed(path: Path) -> bool:
+    """A directory this user owns that no one else may write: its binaries are safe to run
+    (the shared temporary directory lets any local user create the predictable name first)."""
+    info = path.lstat()
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o022
 
 
 def _chown_tree(path: Path, user: pwd.struct_passwd | None) -> None:

@@ -13,6 +13,8 @@ from tests.apikey.conftest import quick_backoff, sendgrid, sendgrid_secret  # no
 from tests.conftest import handler
 from tests.mysql.support import my_secret
 from tests.pg import pg_secret
+from tests.redis.test_redis_users import make_user as redis_user
+from tests.redis.test_redis_users import user_secret as redis_secret
 
 SHIPPED = (
     "postgresql_single",
@@ -20,6 +22,7 @@ SHIPPED = (
     "mysql_single",
     "mysql_alternating",
     "mysql_dual",
+    "redis",
     "apikey",
 )
 
@@ -54,6 +57,15 @@ def shipped_check(request: pytest.FixtureRequest, sm: Any) -> Callable[..., Rota
         elif family == "mysql":
             admin = fixture("mdb_admin_arn") if strategy in ("alternating", "dual") else None
             wiring = database(fixture("mdb"), fixture("make_user"), my_secret, admin)
+        elif family == "redis":
+            server = fixture("rotor_redis")
+            admin = fixture("new_secret")(server.admin_secret())
+            wiring = database(
+                server,
+                redis_user,
+                lambda srv, user, password, masterarn: redis_secret(srv, user, password, masterarn),
+                admin,
+            )
         else:
             api, secret = fixture("sendgrid"), fixture("sendgrid_secret")
             api.max_keys = 10_000  # every secret of the check shares one account of the fake

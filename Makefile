@@ -12,8 +12,8 @@ demo: $(STAMP)  ## set up, then rotate real PostgreSQL passwords locally and sho
 test: $(STAMP) lint typecheck docs-build unit  ## set up, then lint, type-check and run the whole suite
 
 lint: $(STAMP)
-	$(BIN)/ruff check common rotators tests bench deploy layer
-	$(BIN)/ruff format --check common rotators tests bench deploy layer
+	$(BIN)/ruff check common rotators tests bench deploy layer docs/_ext
+	$(BIN)/ruff format --check common rotators tests bench deploy layer docs/_ext
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

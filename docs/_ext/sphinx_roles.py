@@ -11,7 +11,7 @@ from griffe import Extension, Object
 ROLE = re.compile(r":(?:py:)?(?:class|func|meth|mod|attr|data|exc|obj):`~?\.?([^`]+)`")
 
 
-class SphinxRoles(Extension):  # type: ignore[misc]
+class SphinxRoles(Extension):
     """Rewrites ``:role:`name``` to a code span of ``name`` in every docstring, as it loads."""
 
     def on_instance(self, *, obj: Object, **kwargs: Any) -> None:

@@ -77,6 +77,7 @@ def test_the_api_reference_renders_the_docstrings(site: Path) -> None:
     assert 'id="rotor.protocol.Rotator"' in page
     reference = "".join(p.read_text() for p in (site / "reference").rglob("*.html"))
     assert ":class:" not in reference and ":meth:" not in reference, "a Sphinx role leaked"
+    assert "::</p>" not in reference, "a reStructuredText literal marker leaked"
 
 
 def test_a_broken_link_or_an_orphan_page_fails_the_build(tmp_path: Path) -> None:

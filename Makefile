@@ -23,8 +23,9 @@ unit: $(STAMP)
 
 # The documentation site (mkdocs.yml); NO_MKDOCS_2_WARNING quiets Material's banner about MkDocs 2.
 .PHONY: docs docs-build
-docs: $(STAMP)  ## serve the docs site on http://127.0.0.1:8000, rebuilt on every save
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+DOCS_ADDR ?= 127.0.0.1:8000
+docs: $(STAMP)  ## serve the docs site on http://$(DOCS_ADDR), rebuilt on every save
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr $(DOCS_ADDR)
 
 docs-build: $(STAMP)  ## build the docs site strictly into build/site: a broken link fails it
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site

@@ -9,17 +9,26 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 demo: $(STAMP)  ## set up, then rotate real PostgreSQL passwords locally and show each step
 	$(BIN)/rotor demo
 
-test: $(STAMP) lint typecheck unit  ## set up, then lint, type-check and run the whole suite
+test: $(STAMP) lint typecheck docs-build unit  ## set up, then lint, type-check and run the whole suite
 
 lint: $(STAMP)
-	$(BIN)/ruff check common rotators tests bench deploy layer
-	$(BIN)/ruff format --check common rotators tests bench deploy layer
+	$(BIN)/ruff check common rotators tests bench deploy layer docs/_ext
+	$(BIN)/ruff format --check common rotators tests bench deploy layer docs/_ext
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
 	$(BIN)/pytest
+
+# The documentation site (mkdocs.yml); NO_MKDOCS_2_WARNING quiets Material's banner about MkDocs 2.
+.PHONY: docs docs-build
+DOCS_ADDR ?= 127.0.0.1:8000
+docs: $(STAMP)  ## serve the docs site on http://$(DOCS_ADDR), rebuilt on every save
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr $(DOCS_ADDR)
+
+docs-build: $(STAMP)  ## build the docs site strictly into build/site: a broken link fails it
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
 
 test-fast: $(STAMP)  ## the unit tier only: protocol, stages, trust rules, retries, in memory
 	$(BIN)/pytest -q -m unit

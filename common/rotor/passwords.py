@@ -28,6 +28,8 @@ _SETTING = {"length": "password_length"}  # policy fields named unlike their set
 
 @dataclass(frozen=True)
 class PasswordPolicy:
+    """What a generated password may hold: the AWS samples' variables (``from_env``)."""
+
     length: int = DEFAULT_LENGTH
     exclude_characters: str = DEFAULT_EXCLUDED
     exclude_numbers: bool = settings.Settings.exclude_numbers.default
@@ -74,6 +76,7 @@ class PasswordPolicy:
 
 
 def generate(policy: PasswordPolicy) -> str:
+    """A password from the runtime's CSPRNG (``secrets``) following ``policy``."""
     classes = policy.classes()
     alphabet = "".join(classes)
     chars = [secrets.choice(c) for c in classes] if policy.require_each_included_type else []

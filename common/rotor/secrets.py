@@ -124,6 +124,7 @@ class SecretDescription:
 
 
 def parse_secret_string(text: str | None, where: str) -> dict[str, Any]:
+    """A SecretString as the JSON object rotor rotates; ``where`` names it in the error."""
     if text is None:
         raise SecretFormatError(f"{where} has no SecretString; rotor rotates JSON string secrets.")
     try:

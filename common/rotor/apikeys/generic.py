@@ -100,6 +100,8 @@ _DEFAULT_METHOD = {
 
 @dataclass(frozen=True)
 class Endpoint:
+    """One call of a provider's API described as data: the request and where its answer is."""
+
     method: str
     path: str
     headers: Mapping[str, str] = field(default_factory=dict)
@@ -115,6 +117,8 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class HttpApiSpec:
+    """A provider's API described as data (the secret's ``http``): the calls rotor makes."""
+
     admin_headers: Mapping[str, str]
     create: Endpoint
     verify: Endpoint

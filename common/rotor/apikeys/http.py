@@ -47,6 +47,8 @@ EPOCH_THRESHOLD = 1_000_000_000  # larger "seconds" are a Unix time, not a delay
 
 @dataclass(frozen=True)
 class HttpSettings:
+    """Timeouts and retries of a provider's HTTP calls (``ROTOR_HTTP_*``)."""
+
     timeout: float = Settings.http_timeout.default
     attempts: int = Settings.http_attempts.default
     backoff: float = Settings.http_backoff.default

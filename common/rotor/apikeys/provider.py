@@ -215,6 +215,7 @@ def json_path(data: Any, path: str, what: str) -> Any:
 
 
 def json_text(data: Any, path: str, what: str) -> str:
+    """The non-empty string (or number, as text) at ``path`` of a provider's JSON response."""
     value = json_path(data, path, what)
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)

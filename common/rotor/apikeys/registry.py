@@ -50,6 +50,8 @@ def register_provider(
 
 
 def provider_class(name: str, where: str) -> type[Provider]:
+    """The provider registered under ``name`` (the secret's ``provider``), else an error
+    listing the known ones."""
     with _lock:
         found = _providers.get(name)
         known = ", ".join(sorted(_providers))
@@ -61,5 +63,6 @@ def provider_class(name: str, where: str) -> type[Provider]:
 
 
 def registered() -> list[str]:
+    """The names of the registered providers."""
     with _lock:
         return sorted(_providers)

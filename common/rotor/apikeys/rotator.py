@@ -89,6 +89,9 @@ class _Held:
 
 
 class ApiKeyRotator(Rotator):
+    """Rotates a third-party API key through the provider its secret names
+    (``lambda_handler = ApiKeyRotator().handler``; docs/apikeys.md)."""
+
     name = "apikey"
     keeps = "new_and_previous"  # finishSecret revokes the key two generations old
 

@@ -52,6 +52,8 @@ def previous_key_check(key_id: str, previous_key_id: str) -> str:
 
 @dataclass(frozen=True, repr=False)
 class ApiKeySecret:
+    """The rotated secret's fields, validated; ``raw`` keeps every other key as it was."""
+
     provider: str
     api_key: str
     key_id: str | None

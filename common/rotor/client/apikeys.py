@@ -30,6 +30,9 @@ class Refused(Exception):
 
 
 class ApiKey:
+    """An API key read from a rotated secret's ``field``, retried once with the next key
+    when the service refuses it."""
+
     def __init__(
         self,
         credentials: SecretCredentials,

@@ -29,6 +29,7 @@ def rejected(exc: BaseException) -> bool:
 
 
 def parameters(credential: Credential, **overrides: Any) -> dict[str, Any]:
+    """psycopg's connection keywords from the secret's value; ``overrides`` win."""
     value = credential.value
     found = {
         "host": value.get("host"),

@@ -29,6 +29,7 @@ def rejected(exc: BaseException) -> bool:
 
 
 def parameters(credential: Credential, **overrides: Any) -> dict[str, Any]:
+    """PyMySQL's connection keywords from the secret's value; ``overrides`` win."""
     value = credential.value
     port = value.get("port")
     found = {

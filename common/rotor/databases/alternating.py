@@ -38,6 +38,9 @@ def _adopted(admin: DatabaseSecret, where: str, secret_arn: str) -> str | None:
 
 
 class AlternatingUsers(AdminRotator):
+    """The alternating-users strategy for an engine:
+    ``AlternatingUsers(PostgreSQL()).handler``."""
+
     strategy = "alternating"
     keeps = "new_and_previous"
 

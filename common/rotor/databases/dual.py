@@ -27,6 +27,8 @@ from rotor.secrets import PREVIOUS
 
 
 class DualPasswords(AdminRotator):
+    """The dual-password strategy for an engine: ``DualPasswords(MySQL()).handler``."""
+
     strategy = "dual"
     keeps = "new"  # the previous password is discarded once AWSCURRENT moved
 

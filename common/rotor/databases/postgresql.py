@@ -114,6 +114,8 @@ class Membership:
 
 
 class PostgreSQL(Engine):
+    """PostgreSQL and Aurora PostgreSQL, on psycopg 3 (docs/postgresql.md)."""
+
     name = "postgresql"
     engines: ClassVar[frozenset[str]] = POSTGRES_ENGINES
     default_port = 5432

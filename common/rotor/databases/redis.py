@@ -36,6 +36,8 @@ def password_hash(password: str) -> str:
 
 
 class Redis(Engine):
+    """Redis (6+) and Valkey ACL users, on redis-py (docs/redis.md)."""
+
     name = "redis"
     engines: ClassVar[frozenset[str]] = REDIS_ENGINES
     default_port = 6379

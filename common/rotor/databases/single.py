@@ -21,6 +21,8 @@ from rotor.secrets import PREVIOUS
 
 
 class SingleUser(DatabaseRotator):
+    """The single-user strategy for an engine: ``SingleUser(PostgreSQL()).handler``."""
+
     strategy = "single"
     keeps = "new"
 

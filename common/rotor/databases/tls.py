@@ -41,6 +41,9 @@ def system_ca_file() -> str | None:
 
 @dataclass(frozen=True)
 class TlsSettings:
+    """How an engine connects: TLS on or off (the secret's ``ssl``) and the CA bundle
+    (``ROTOR_CA_BUNDLE``)."""
+
     enabled: bool
     ca_file: str | None  # None: the system trust store
 

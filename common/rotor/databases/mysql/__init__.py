@@ -85,6 +85,8 @@ def _several_hosts(user: str, hosts: list[str]) -> ServiceError:
 
 
 class MySQL(Engine):
+    """MySQL, MariaDB and Aurora MySQL, on PyMySQL (docs/mysql.md)."""
+
     name = "mysql"
     engines: ClassVar[frozenset[str]] = MYSQL_ENGINES
     default_port = 3306

@@ -111,7 +111,7 @@ def report(
         ]
         out.table(headers, rows)
         for item in items:
-            if item.detail:
+            if item.detail and item.result != UNCHANGED:
                 out.line(f"{item.secret}: {item.detail}")
         for note in notes:
             out.line(note)

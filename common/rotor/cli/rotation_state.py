@@ -71,17 +71,27 @@ class Status:
             "failures_unknown": self.failures_unknown,
         }
 
+    def details(self) -> list[str]:
+        """What is stuck, in words, for the lines under the table."""
+        found = []
+        if self.pending_version:
+            since = f" since {iso(self.pending_since)}" if self.pending_since else ""
+            found.append(
+                f"AWSPENDING on version {self.pending_version}{since}: `rotor resume` "
+                "reattempts that rotation, `rotor cancel` gives it up"
+            )
+        if OVERDUE in self.problems:
+            found.append(f"overdue: its window opened {iso(self.next_rotation)}")
+        if self.failed_at:
+            found.append(
+                f"RotationFailed at {iso(self.failed_at)} (CloudTrail), no rotation since: "
+                "see the function's logs"
+            )
+        return found
+
     def row(self) -> list[str]:
         s = self.secret
         nxt = iso(self.next_rotation) or "-"
-        stuck = []
-        if self.pending_version:
-            since = f" since {iso(self.pending_since)}" if self.pending_since else ""
-            stuck.append(f"AWSPENDING on {self.pending_version}{since}")
-        if self.failed_at:
-            stuck.append(f"RotationFailed {iso(self.failed_at)}")
-        elif self.failures_unknown and s.rotation_enabled:
-            stuck.append("failures unknown (CloudTrail)")
         return [
             s.name,
             "on" if s.rotation_enabled else "off",
@@ -89,7 +99,7 @@ class Status:
             describe(self.schedule, s.rotation_enabled),
             iso(s.last_rotated) or "-",
             f"{nxt} (estimated)" if self.estimated and self.next_rotation else nxt,
-            "; ".join([self.state, *stuck]),
+            self.state,
         ]
 
 
@@ -104,7 +114,7 @@ def status_of(
     secret: Secret, failures: Failures, pending_since: datetime | None, now: datetime
 ) -> Status:
     schedule = Schedule.from_rules(secret.rules)
-    nxt, estimated = secret.next_rotation, False
+    nxt, estimated = (secret.next_rotation if secret.rotation_enabled else None), False
     if secret.rotation_enabled and nxt is None and schedule is not None:
         nxt, estimated = schedule.next_after(secret.last_rotated or secret.created), True
     problems = []

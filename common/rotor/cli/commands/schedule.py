@@ -5,7 +5,6 @@ asked are left alone."""
 from __future__ import annotations
 
 import argparse
-import json
 import uuid
 from typing import Any
 
@@ -15,7 +14,7 @@ from rotor.cli.errors import CliError, Exit
 from rotor.cli.functions import Functions, function_option, short_name
 from rotor.cli.options import add_command
 from rotor.cli.rotation_rules import Schedule, days, describe, duration, expression
-from rotor.cli.rotator_choice import ROTATOR_TAG, NoRotator, rotator_for
+from rotor.cli.rotator_choice import ROTATOR_TAG, NoRotator, read_rotator
 from rotor.cli.selection import Secret, Selection, selection_options
 
 DESCRIPTION = """Attach, change or remove rotation for every selected secret. Each secret is
@@ -116,9 +115,9 @@ def run(args: argparse.Namespace, context: Context) -> int:
     )
     tester = None
     if args.local and not args.dry_run:
-        from rotor.cli.local_configuration import ConfigurationTest
+        from rotor.cli.local_runs import LocalRuns
 
-        tester = ConfigurationTest(sm, aws, context.verbose)
+        tester = LocalRuns("schedule --local", sm, aws, context.verbose)
     items = []
     for secret in selection.resolve(sm):
         item = _plan(sm, secret, args, functions, schedule)
@@ -203,7 +202,7 @@ def _plan(
         return item
     with batch.attempt(item):
         try:
-            rotator = rotator_for(_value(sm, secret, args.rotator), secret.tags, args.rotator)
+            rotator = read_rotator(sm, secret.arn, secret.tags, args.rotator)
         except NoRotator as exc:
             item.fail(str(exc))
             return item
@@ -235,23 +234,6 @@ def _plan(
     return item
 
 
-def _value(sm: Any, secret: Secret, given: str | None) -> dict[str, Any] | None:
-    """AWSCURRENT's JSON when the rotator depends on it (never shown anywhere)."""
-    if given or secret.tags.get(ROTATOR_TAG):
-        return None
-    text = sm.get_secret_value(SecretId=secret.arn, VersionStage="AWSCURRENT").get("SecretString")
-    try:
-        value = json.loads(text or "")
-    except ValueError:
-        value = None
-    if not isinstance(value, dict):
-        raise CliError(
-            Exit.USAGE,
-            f"AWSCURRENT is not a JSON object: tag the secret {ROTATOR_TAG}=NAME or pass --rotator",
-        )
-    return value
-
-
 def _apply(
     sm: Any,
     secret: Secret,
@@ -266,7 +248,7 @@ def _apply(
         return
     function = str(item.fields["function"])
     if tester is not None:
-        failed = tester.run(secret.arn, str(item.fields["rotator"]))
+        failed = tester.test_configuration(secret.arn, str(item.fields["rotator"]))
         tester.store(secret.arn, function, schedule.rules())
         if failed is not None:
             item.fail(

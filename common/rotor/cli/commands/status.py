@@ -12,7 +12,7 @@ from rotor.cli.cloudtrail import Failures, rotation_failures
 from rotor.cli.context import Context
 from rotor.cli.errors import Exit
 from rotor.cli.options import add_command, positive_int
-from rotor.cli.rotation_state import Status, status_of
+from rotor.cli.rotation_state import status_of
 from rotor.cli.selection import Secret, Selection, selection_options
 
 DESCRIPTION = """Show, for each selected secret, whether rotation is on, its function and
@@ -75,6 +75,9 @@ def run(args: argparse.Namespace, context: Context) -> int:
 
     def table() -> None:
         out.table(COLUMNS, [s.row() for s in shown])
+        for status in shown:
+            for detail in status.details():
+                out.line(f"{status.secret.name}: {detail}")
         for note in notes:
             out.line(note)
         out.line(f"{doc['stuck']} of {len(found)} secret(s) stuck")
@@ -109,6 +112,3 @@ def _notes(failures: Failures) -> list[str]:
     if failures.truncated:
         return ["failed rotations: only the newest 1,000 RotationFailed events were read"]
     return []
-
-
-__all__ = ["Status", "register", "run"]

@@ -24,6 +24,12 @@ from rotor.cli.selection import Secret
 PENDING, OVERDUE, FAILED = "pending", "overdue", "failed"
 
 
+def short(when: datetime | None) -> str:
+    """A time in UTC to the minute, for a table."""
+    text = iso(when)
+    return f"{text[:10]} {text[11:16]}" if text else "-"
+
+
 def iso(when: datetime | None) -> str | None:
     """A time in UTC, ISO 8601, to the second."""
     if when is None:
@@ -91,13 +97,13 @@ class Status:
 
     def row(self) -> list[str]:
         s = self.secret
-        nxt = iso(self.next_rotation) or "-"
+        nxt = short(self.next_rotation)
         return [
             s.name,
             "on" if s.rotation_enabled else "off",
             short_name(s.rotation_lambda) if s.rotation_lambda else "-",
             describe(self.schedule, s.rotation_enabled),
-            iso(s.last_rotated) or "-",
+            short(s.last_rotated),
             f"{nxt} (estimated)" if self.estimated and self.next_rotation else nxt,
             self.state,
         ]

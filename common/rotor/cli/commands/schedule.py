@@ -200,6 +200,7 @@ def _plan(
         if not secret.rotation_enabled:
             item.result = batch.UNCHANGED
         return item
+    item.action = "change" if secret.rotation_enabled else "schedule"
     with batch.attempt(item):
         try:
             rotator = read_rotator(sm, secret.arn, secret.tags, args.rotator)
@@ -215,7 +216,6 @@ def _plan(
                 "--stack that deploys it"
             )
             return item
-        item.action = "change" if secret.rotation_enabled else "schedule"
         if (
             secret.rotation_enabled
             and secret.rotation_lambda == function

@@ -22,7 +22,7 @@ has passed), a failed one (CloudTrail RotationFailed since the last rotation; "u
 reason where CloudTrail cannot be read). Read-only. Exit 0 whatever is found, unless
 --fail-on-stuck."""
 
-COLUMNS = ["secret", "rotation", "function", "schedule", "last rotated", "next rotation", "state"]
+COLUMNS = ["secret", "rotation", "function", "schedule", "last rotated UTC", "next UTC", "state"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -255,3 +255,21 @@ def test_days_and_a_daily_rate_are_the_same_schedule():
     assert not Schedule(days=30).same_as(Schedule(expression="rate(30 days)", duration="2h"))
     assert not Schedule(expression="rate(12 hours)").same_as(Schedule(days=1))
     assert Schedule.from_rules({"AutomaticallyAfterDays": 0}) is None  # moto's "none"
+
+
+@pytest.mark.unit
+def test_cloudtrail_follows_a_local_endpoint_only(monkeypatch):
+    for name in ("AWS_ENDPOINT_URL_CLOUDTRAIL", "AWS_ENDPOINT_URL"):  # botocore's own settings
+        monkeypatch.delenv(name, raising=False)
+    moto = Aws("http://127.0.0.1:5000", "eu-west-1", None)
+    assert moto.client("cloudtrail").meta.endpoint_url == "http://127.0.0.1:5000"
+    vpce = "https://vpce-0a1b.secretsmanager.eu-west-1.vpce.amazonaws.com"
+    remote = Aws(vpce, "eu-west-1", None)
+    assert (
+        remote.client("cloudtrail").meta.endpoint_url
+        == "https://cloudtrail.eu-west-1.amazonaws.com"
+    )
+    assert remote.client("secretsmanager").meta.endpoint_url == vpce
+    assert remote.target == vpce  # messages still name Secrets Manager's endpoint
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDTRAIL", "http://127.0.0.1:9")
+    assert moto.client("cloudtrail").meta.endpoint_url == "http://127.0.0.1:9"

@@ -7,8 +7,9 @@ then to botocore's own settings (``AWS_ENDPOINT_URL_SECRETS_MANAGER``, ``AWS_END
 the profile's ``endpoint_url``). Commands of the local harness accept only an endpoint on this
 machine. With an endpoint on this machine (moto), the region defaults to us-east-1.
 
-Other services (CloudFormation, CloudTrail) use the same endpoint (moto serves them all), unless
-their own ``AWS_ENDPOINT_URL_<SERVICE>`` is set, as botocore reads it.
+Other services (CloudFormation, CloudTrail) use that endpoint only when it is on this machine
+(moto serves them all) and their own ``AWS_ENDPOINT_URL_<SERVICE>`` is not set; otherwise
+botocore resolves theirs.
 """
 
 from __future__ import annotations
@@ -69,9 +70,9 @@ class Aws:
         config = Config(
             retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=60
         )
-        endpoint = self.endpoint_url
-        if service != SECRETS_MANAGER and os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}"):
-            endpoint = None  # that service's own endpoint setting wins over --endpoint-url
+        endpoint = (
+            self.endpoint_url if service == SECRETS_MANAGER else self._shared_endpoint(service)
+        )
         try:
             client = session.client(
                 service, endpoint_url=endpoint, region_name=region, config=config
@@ -88,6 +89,14 @@ class Aws:
         if local_command is not None:
             self._require_loopback(local_command)
         return client
+
+    def _shared_endpoint(self, service: str) -> str | None:
+        """Another service's endpoint: the same one only when it is on this machine (moto
+        serves them all) and that service has no endpoint of its own set; a remote
+        --endpoint-url (a VPC endpoint, say) is Secrets Manager's alone."""
+        if os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}"):
+            return None
+        return self.endpoint_url if self.is_local(self.endpoint_url or "") else None
 
     def _require_loopback(self, command: str) -> None:
         if self.is_local(self.resolved_endpoint or ""):

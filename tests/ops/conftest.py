@@ -4,7 +4,6 @@ cannot show (CloudTrail, AWS's own answers), and running `rotor` against moto.""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 
@@ -35,7 +34,3 @@ def rotor(capsys: pytest.CaptureFixture[str], moto_endpoint: str) -> Callable[..
         return run(capsys, *args, "--endpoint-url", endpoint or moto_endpoint)
 
     return call
-
-
-def described(sm: Any, arn: str) -> dict[str, Any]:
-    return dict(sm.describe_secret(SecretId=arn))

@@ -65,6 +65,7 @@ def test_dry_run_shows_the_plan_and_changes_nothing(rotor, sm, new_secret, run_i
         (f"{run_id}/alt", "postgresql-alternating", PG_ALT, "off", "every 30 days", "planned"),
         (f"{run_id}/pg", "postgresql-single", PG_SINGLE, "off", "every 30 days", "planned"),
     ]  # fmt: skip
+    assert {r["rotator_source"] for r in doc["results"]} == {"value"}
     assert doc["summary"] == {"planned": 2, "done": 0, "unchanged": 0, "failed": 0}
     for arn in (pg, alt):
         assert rotation(sm, arn) == (False, None, {}) and len(labelled(sm, arn)) == 1
@@ -75,7 +76,14 @@ def test_dry_run_shows_the_plan_and_changes_nothing(rotor, sm, new_secret, run_i
     assert f"{run_id}/alt: no function serves rotator postgresql-alternating: pass --function" in (
         table.out
     )
+    assert "(value)" in table.out  # marked: the application's own value chose the rotator
     assert MARKER not in ran.out + ran.err + table.out + table.err
+    sm.tag_resource(SecretId=pg, Tags=[{"Key": "rotor:rotator", "Value": "postgresql_alternating"}])
+    pinned = rotor("schedule", pg, "--days", "30", "--dry-run", *BOTH, "--output", "json")
+    (row,) = pinned.json()["results"]
+    assert (row["rotator"], row["rotator_source"], row["function"]) == (
+        "postgresql-alternating", "tag", PG_ALT
+    )  # fmt: skip
 
 
 @pytest.mark.functional

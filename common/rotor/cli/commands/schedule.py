@@ -137,13 +137,20 @@ def run(args: argparse.Namespace, context: Context) -> int:
         context.out,
         items,
         [
-            ("rotator", lambda i: i.fields["rotator"] or "-"),
+            ("rotator", _rotator_cell),
             ("function", lambda i: short_name(i.fields["function"])),
             ("schedule", lambda i: f"{i.fields['current']} -> {i.fields['new']}"),
         ],
         extra,
         notes,
     )
+
+
+def _rotator_cell(item: batch.Item) -> str:
+    """The rotator, marked when the application's own value chose it (see docs/operations.md:
+    pin it with --rotator or the tag where the value is not trusted)."""
+    rotator = item.fields["rotator"] or "-"
+    return f"{rotator} (value)" if item.fields["rotator_source"] == "value" else rotator
 
 
 def _schedule(args: argparse.Namespace) -> Schedule | None:
@@ -190,6 +197,7 @@ def _plan(
         secret.arn,
         fields={
             "rotator": None,
+            "rotator_source": None,
             "function": secret.rotation_lambda,
             "current": describe(current, secret.rotation_enabled),
             "new": describe(schedule),
@@ -208,6 +216,9 @@ def _plan(
             item.fail(str(exc))
             return item
         item.fields["rotator"] = rotator
+        item.fields["rotator_source"] = (
+            "option" if args.rotator else "tag" if secret.tags.get(ROTATOR_TAG) else "value"
+        )
         function = functions.for_rotator(rotator)
         item.fields["function"] = function
         if function is None:

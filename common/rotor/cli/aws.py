@@ -6,6 +6,10 @@ works there works here.
 then to botocore's own settings (``AWS_ENDPOINT_URL_SECRETS_MANAGER``, ``AWS_ENDPOINT_URL``,
 the profile's ``endpoint_url``). Commands of the local harness accept only an endpoint on this
 machine. With an endpoint on this machine (moto), the region defaults to us-east-1.
+
+Other services (CloudFormation, CloudTrail) use that endpoint only when it is on this machine
+(moto serves them all) and their own ``AWS_ENDPOINT_URL_<SERVICE>`` is not set; otherwise
+botocore resolves theirs.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from rotor.cli.errors import CliError, Exit
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 LOCAL_REGION = "us-east-1"
+SECRETS_MANAGER = "secretsmanager"
 
 
 @dataclass
@@ -65,9 +70,12 @@ class Aws:
         config = Config(
             retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=60
         )
+        endpoint = (
+            self.endpoint_url if service == SECRETS_MANAGER else self._shared_endpoint(service)
+        )
         try:
             client = session.client(
-                service, endpoint_url=self.endpoint_url, region_name=region, config=config
+                service, endpoint_url=endpoint, region_name=region, config=config
             )
         except ValueError as exc:  # botocore: "Invalid endpoint: ..."
             raise CliError(
@@ -75,11 +83,20 @@ class Aws:
                 f"invalid --endpoint-url {self.endpoint_url!r} ({exc}): "
                 "give a URL such as http://127.0.0.1:5000",
             ) from None
-        self.resolved_endpoint = str(client.meta.endpoint_url)
-        self.resolved_region = str(client.meta.region_name)
+        if service == SECRETS_MANAGER or self.resolved_endpoint is None:
+            self.resolved_endpoint = str(client.meta.endpoint_url)
+            self.resolved_region = str(client.meta.region_name)
         if local_command is not None:
             self._require_loopback(local_command)
         return client
+
+    def _shared_endpoint(self, service: str) -> str | None:
+        """Another service's endpoint: the same one only when it is on this machine (moto
+        serves them all) and that service has no endpoint of its own set; a remote
+        --endpoint-url (a VPC endpoint, say) is Secrets Manager's alone."""
+        if os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}"):
+            return None
+        return self.endpoint_url if self.is_local(self.endpoint_url or "") else None
 
     def _require_loopback(self, command: str) -> None:
         if self.is_local(self.resolved_endpoint or ""):

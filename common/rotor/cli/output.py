@@ -42,13 +42,14 @@ class Output:
         try:
             from rich import box
             from rich.console import Console
-            from rich.table import Table
+            from rich.table import Column, Table
         except ModuleNotFoundError:
             raise CliError(
                 Exit.MISSING,
                 "table output needs rich: pip install 'rotor[cli]' (or pass --output json)",
             ) from None
-        table = Table(*columns, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        folded = [Column(name, overflow="fold") for name in columns]  # long words wrap too
+        table = Table(*folded, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
         for row in rows:
             table.add_row(*row)
         console = Console(file=self.stdout, markup=False, highlight=False, emoji=False)

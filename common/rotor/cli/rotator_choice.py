@@ -10,6 +10,7 @@ CLI's spelling (``mysql-alternating``); underscores are accepted.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -61,3 +62,20 @@ def rotator_for(
     if engine in REDIS_ENGINES:
         return "redis"
     raise NoRotator(f"rotor ships no rotator for engine {engine!r}: {hint}")
+
+
+def read_rotator(sm: Any, arn: str, tags: Mapping[str, str], given: str | None = None) -> str:
+    """``rotator_for`` a secret in Secrets Manager, reading AWSCURRENT's value (by its stage,
+    never shown) only when neither ``given`` nor the tag says."""
+    if given or tags.get(ROTATOR_TAG):
+        return rotator_for(None, tags, given)
+    text = sm.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT").get("SecretString")
+    try:
+        value = json.loads(text or "")
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise NoRotator(
+            f"AWSCURRENT is not a JSON object: tag the secret {ROTATOR_TAG}=NAME or pass --rotator"
+        )
+    return rotator_for(value, tags, given)

@@ -36,6 +36,7 @@ class Secret:
     next_rotation: datetime | None
     tags: Mapping[str, str]
     stages: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # version -> labels
+    created: datetime | None = None
 
     @classmethod
     def from_api(cls, meta: Mapping[str, Any]) -> Secret:
@@ -51,6 +52,7 @@ class Secret:
             next_rotation=meta.get("NextRotationDate"),
             tags={str(t["Key"]): str(t.get("Value", "")) for t in meta.get("Tags") or []},
             stages={str(v): tuple(s) for v, s in versions.items() if s},
+            created=meta.get("CreatedDate"),
         )
 
     def version_with(self, stage: str) -> str | None:

@@ -2,6 +2,17 @@
 which adds its parser with ``run(args, context) -> exit code`` as default; none imports the
 development kit before it runs."""
 
-from rotor.cli.commands import demo, moto_server, new, rotate, rotators, stages
+from rotor.cli.commands import (
+    cancel,
+    demo,
+    moto_server,
+    new,
+    resume,
+    rotate,
+    rotators,
+    schedule,
+    stages,
+    status,
+)
 
-ALL = (demo, rotate, stages, rotators, moto_server, new)
+ALL = (demo, rotate, stages, rotators, moto_server, new, schedule, status, resume, cancel)

@@ -5,10 +5,9 @@ token, as the service does; ``--cancel`` gives it up instead."""
 from __future__ import annotations
 
 import argparse
-from types import ModuleType
 from typing import Any
 
-from rotor.cli import devkit, lambda_env
+from rotor.cli import devkit, lambda_env, local_handlers, pending
 from rotor.cli.commands.stages import labelled
 from rotor.cli.context import Context
 from rotor.cli.errors import CliError, Exit
@@ -62,7 +61,7 @@ def run(args: argparse.Namespace, context: Context) -> int:
     aws = context.need_aws()
     sm = aws.client("secretsmanager", local_command="rotate")
     if args.cancel:
-        return cancel(harness.Harness(sm, _never_invoked), args.secret_id, context.out)
+        return cancel(sm, args.secret_id, context.out)
     out = context.out
 
     def show(step: Any) -> None:
@@ -75,7 +74,7 @@ def run(args: argparse.Namespace, context: Context) -> int:
         lambda_env.environment(aws.handler_environment()),
         lambda_env.handler_logs(context.verbose),
     ):
-        handler = _load(harness, args)
+        handler = _load(args)
         rotation = harness.Harness(
             sm, lambda_env.printing_to_stderr(handler), attempts=args.attempts, on_step=show
         )
@@ -124,27 +123,10 @@ def run(args: argparse.Namespace, context: Context) -> int:
     return 0
 
 
-def _load(harness: ModuleType, args: argparse.Namespace) -> Any:
-    spec = args.handler
+def _load(args: argparse.Namespace) -> Any:
     if args.rotator:
-        rotators = devkit.load("rotate", "rotor.local.rotators")
-        found = rotators.find(args.rotator)
-        if found is None:
-            known = ", ".join(r.name for r in rotators.catalog())
-            raise CliError(
-                Exit.NOT_FOUND,
-                f"no rotator {args.rotator!r} (known: {known})"
-                if known
-                else f"no rotators under {rotators.ROTATORS_DIR}: --rotator needs a "
-                "rotor source checkout; use --handler",
-            )
-        spec = f"{found.path}:lambda_handler"
-    try:
-        return harness.load_handler(spec)
-    except harness.HandlerNotFound as exc:
-        raise CliError(Exit.NOT_FOUND, str(exc)) from None
-    except harness.HarnessError as exc:  # its module failed to import, as a Lambda init would
-        raise CliError(Exit.ROTATION_FAILED, str(exc)) from exc
+        return local_handlers.load("rotate", local_handlers.handler_spec("rotate", args.rotator))
+    return local_handlers.load("rotate", args.handler)
 
 
 def _failure(report: Any, left: str | None) -> str:
@@ -171,30 +153,16 @@ def _failure(report: Any, left: str | None) -> str:
     return f"rotation failed: {why}{how}"
 
 
-def cancel(harness: Any, secret_id: str, out: Output) -> int:
-    before = harness.stages(secret_id)
-    removed = harness.cancel(secret_id)
+def cancel(sm: Any, secret_id: str, out: Output) -> int:
+    cancelled = pending.cancel(sm, secret_id, labelled(_versions(sm, secret_id)))
     doc = {
         "secret_id": secret_id,
-        "removed": removed,
-        "versions": labelled(harness.stages(secret_id)),
+        "removed": cancelled.removed,
+        "versions": labelled(_versions(sm, secret_id)),
     }
-    if removed is not None:
-        message = (
-            f"removed AWSPENDING from version {removed}: the rotation left in progress "
-            "is cancelled. AWSCURRENT is unchanged; the version and any value it holds "
-            "stay, readable by its id."
-        )
-    elif any("AWSPENDING" in stages for stages in before.values()):
-        message = (
-            "no rotation in progress: AWSPENDING is on the AWSCURRENT version (left by "
-            "a finished rotation; the next one clears it). Nothing removed."
-        )
-    else:
-        message = "no rotation in progress: nothing removed."
-    out.result(doc, lambda: out.line(message))
+    out.result(doc, lambda: out.line(cancelled.message()))
     return 0
 
 
-def _never_invoked(event: dict[str, Any], context: Any) -> None:
-    """The handler of a harness that only cancels."""
+def _versions(sm: Any, secret_id: str) -> dict[str, list[str]]:
+    return dict(sm.describe_secret(SecretId=secret_id).get("VersionIdsToStages") or {})

@@ -1,0 +1,108 @@
+"""``rotor resume``: reattempt rotations left in progress in a selection of secrets. Against
+AWS, RotateSecret without a token: the service reattempts the stuck version's rotation with its
+token ("A previous rotation isn't complete. That rotation will be reattempted."). With
+``--local``, the harness runs the four steps with that token through the rotator's real handler
+in a local moto. Safe to re-run: a secret with nothing in progress is left alone."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from rotor.cli import batch, pending
+from rotor.cli.context import Context
+from rotor.cli.options import add_command
+from rotor.cli.rotator_choice import ROTATOR_TAG, NoRotator, read_rotator
+from rotor.cli.selection import Secret, Selection, selection_options
+
+DESCRIPTION = """Reattempt the rotation left in progress in each selected secret (AWSPENDING on
+a version without AWSCURRENT), with its own token, as Secrets Manager retries it: rotors are
+idempotent per token, so this converges once the cause is fixed. Against AWS this is RotateSecret
+without a token, which makes the service reattempt it (asynchronously: follow it with `rotor
+status`); --local runs it now through the rotator's real handler in a moto on this machine.
+Exit 3 when any secret failed."""
+
+REATTEMPTED = "will be reattempted"  # what AWS answers when it reattempts a stuck rotation
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = add_command(
+        sub,
+        "resume",
+        "reattempt rotations left in progress",
+        DESCRIPTION,
+        aws=True,
+        parents=[selection_options()],
+    )
+    parser.add_argument(
+        "--local",
+        action="store_true",
+        help="against moto on this machine: run the four steps now through each rotator's "
+        "real handler from this checkout",
+    )
+    parser.add_argument(
+        "--rotator",
+        metavar="NAME",
+        help=f"with --local, the rotator of every selected secret (default: the {ROTATOR_TAG} "
+        "tag, then the secret's engine and masterarn)",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="show what would be resumed and change nothing"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, context: Context) -> int:
+    selection = Selection.from_args(args)
+    aws = context.need_aws()
+    sm = aws.client("secretsmanager", local_command="resume --local" if args.local else None)
+    runs = None
+    if args.local and not args.dry_run:
+        from rotor.cli.local_runs import LocalRuns
+
+        runs = LocalRuns("resume --local", sm, aws, context.verbose)
+    items = []
+    for secret in selection.resolve(sm):
+        stuck = pending.in_progress(secret.stages)
+        item = batch.Item(secret.name, secret.arn, "resume", fields={"pending": stuck})
+        if stuck is None:
+            item.action, item.result = "none", batch.UNCHANGED
+            item.detail = "no rotation in progress"
+        elif not (args.local or secret.rotation_lambda):
+            item.fail("no rotation function configured: `rotor schedule` it, or `rotor cancel`")
+        elif args.dry_run:
+            item.result, item.detail = batch.PLANNED, f"would reattempt {stuck}"
+        else:
+            with batch.attempt(item):
+                _resume(sm, secret, stuck, item, runs, args.rotator)
+        items.append(item)
+    return batch.report(
+        context.out,
+        items,
+        [("pending version", lambda i: i.fields["pending"] or "-")],
+        {"dry_run": args.dry_run, "local": args.local},
+    )
+
+
+def _resume(
+    sm: Any, secret: Secret, token: str, item: batch.Item, runs: Any, given: str | None
+) -> None:
+    if runs is not None:
+        try:
+            rotator = read_rotator(sm, secret.arn, secret.tags, given)
+        except NoRotator as exc:
+            item.fail(str(exc))
+            return
+        failed = runs.resume(secret.arn, token, rotator)
+        if failed is not None:
+            item.fail(f"{failed}; AWSPENDING stays on {token}")
+            return
+        item.result, item.detail = batch.DONE, f"rotation {token} completed (local, {rotator})"
+        return
+    try:
+        sm.rotate_secret(SecretId=secret.arn)
+    except sm.exceptions.InvalidRequestException as exc:
+        if REATTEMPTED not in str(exc):
+            raise
+    item.result = batch.DONE
+    item.detail = f"Secrets Manager reattempts {token}: follow it with `rotor status`"

@@ -421,10 +421,16 @@ def test_local_reports_a_failed_rotation_beside_the_others(
     wrong = pg_secret(pg, user, "not-the-password")  # the database refuses it
     sm.create_secret(Name=f"{prefix}wrong", SecretString=json.dumps(wrong))
     sm.create_secret(Name=f"{prefix}what", SecretString=json.dumps({"engine": "oracle"}))
-    ran = run(capsys, "rotate-all", "--prefix", prefix, "--local", "--endpoint-url", moto_endpoint)
+    ran = run(
+        capsys, "rotate-all", "--prefix", prefix, "--local", "--output", "json",
+        "--endpoint-url", moto_endpoint,
+    )  # fmt: skip
     assert ran.code == 3
-    rows = {line.split()[0]: line for line in ran.out.splitlines() if line.startswith(prefix)}
-    assert rows[f"{prefix}good"].split()[1] == "rotated"
-    assert rows[f"{prefix}wrong"].split()[1] == "failed"
-    assert rows[f"{prefix}what"].split()[1] == "refused" and "oracle" in rows[f"{prefix}what"]
+    assert ran.error_line() == "rotor: 2 of 3 secrets not rotated: see why in the report"
+    by_name = {s["name"]: s for s in ran.json()["secrets"]}
+    assert by_name[f"{prefix}good"]["result"] == "rotated"
+    assert by_name[f"{prefix}wrong"]["result"] == "failed"
+    assert "still failed after 3 attempt(s)" in by_name[f"{prefix}wrong"]["reason"]
+    assert by_name[f"{prefix}what"]["result"] == "refused"
+    assert "no rotator for engine 'oracle'" in by_name[f"{prefix}what"]["reason"]
     assert "not-the-password" not in ran.out + ran.err

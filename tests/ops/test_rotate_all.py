@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
+import subprocess
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +20,7 @@ from rotor.cli.selection import Secret
 from rotor.cli.service_rotation import end_of
 from rotor.local.throttling_proxy import EveryNth, Quotas, ThrottlingProxy
 
-from tests.core.cli_support import DEV_ONLY, run, without
+from tests.core.cli_support import DEV_ONLY, SCRIPT, run, without
 from tests.helpers import secret_value, stages
 from tests.mysql.support import logs_in as my_logs_in
 from tests.mysql.support import my_secret
@@ -264,6 +267,53 @@ def test_throttling_is_retried_counted_and_every_rotation_completes(
         "DescribeSecret": proxy.throttled["DescribeSecret"],
         "RotateSecret": proxy.throttled["RotateSecret"],
     }
+
+
+class HeldPoll:
+    """Holds the first DescribeSecret until released, then throttles it: a rotation that is
+    certainly in flight when the test presses Ctrl-C."""
+
+    def __init__(self) -> None:
+        self.reached, self.release = threading.Event(), threading.Event()
+
+    def throttle(self, operation: str) -> bool:
+        if operation != "DescribeSecret" or self.reached.is_set():
+            return False
+        self.reached.set()
+        return self.release.wait(60)
+
+
+@pytest.mark.functional
+def test_ctrl_c_stops_new_starts_and_reports_what_is_in_flight(
+    moto_endpoint: str, fleet: Callable[..., str]
+) -> None:
+    prefix = fleet(3)
+    policy = HeldPoll()
+    with ThrottlingProxy(moto_endpoint, policy) as proxy:
+        command = [
+            str(SCRIPT), "rotate-all", "--prefix", prefix, "--concurrency", "1", "--rate", "50",
+            "--output", "json", "--endpoint-url", proxy.endpoint,
+        ]  # fmt: skip
+        with subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        ) as cli:
+            assert policy.reached.wait(60), "the first rotation never polled"
+            cli.send_signal(signal.SIGINT)  # Ctrl-C while the first rotation is followed
+            policy.release.set()
+            out, err = cli.communicate(timeout=60)
+    assert cli.returncode == 130
+    assert err.splitlines() == [
+        "rotor: interrupted: 0 rotated, 1 in flight (they go on), 2 not started"
+    ]
+    doc = json.loads(out)
+    assert doc["interrupted"] is True
+    assert [(s["result"], s["token"] is not None) for s in doc["secrets"]] == [
+        ("in_flight", True),
+        ("not_started", False),
+        ("not_started", False),
+    ]
+    assert "interrupted while it ran" in doc["secrets"][0]["reason"]
+    assert proxy.calls["RotateSecret"] == 1  # nothing started after Ctrl-C
 
 
 @pytest.mark.unit

@@ -20,6 +20,8 @@ from rotor.cli.errors import one_line
 from rotor.cli.rate_limit import TokenBucket
 from rotor.cli.selection import Secret
 
+INTERRUPTED = "interrupted while it ran: it may still finish; see `rotor stages`"
+
 
 class Result(StrEnum):
     ROTATED = "rotated"
@@ -99,6 +101,7 @@ class FleetRotation:
         self.stopped = threading.Event()  # set by cancel(): no new starts, no more waiting
         self._queue: list[Outcome] = []
         self._lock = threading.Lock()
+        self._running, self._finished = 0, threading.Event()
 
     def wait(self, seconds: float) -> bool:
         """Sleep, or less if cancelled meanwhile; True when cancelled."""
@@ -112,38 +115,44 @@ class FleetRotation:
         KeyboardInterrupt cancels (each worker ends its current call); a second one escapes."""
         began = self.clock()
         self._queue = [o for o in outcomes if o.result is Result.NOT_STARTED][::-1]
-        workers = [
-            threading.Thread(target=self._work, name=f"rotate-all-{i}", daemon=True)
-            for i in range(min(self.concurrency, len(self._queue)))
-        ]
-        for worker in workers:
-            worker.start()
+        workers = min(self.concurrency, len(self._queue))
+        self._running, self._finished = workers, threading.Event()
+        if not workers:
+            self._finished.set()
+        for i in range(workers):
+            threading.Thread(target=self._work, name=f"rotate-all-{i}", daemon=True).start()
         interrupted = False
         try:
-            self._join(workers)
+            self._wait_for_workers()
         except KeyboardInterrupt:
             interrupted = True
             self.cancel()
-            self._join(workers)
+            self._wait_for_workers()
         return Run(list(outcomes), self.clock() - began, interrupted or self.stopped.is_set())
 
-    @staticmethod
-    def _join(workers: list[threading.Thread]) -> None:
-        for worker in workers:
-            while worker.is_alive():
-                worker.join(0.2)  # short waits: Ctrl-C reaches the main thread promptly
+    def _wait_for_workers(self) -> None:
+        # An event, not Thread.join: a join interrupted by Ctrl-C can leave its thread
+        # looking finished (CPython before 3.12), and the report would miss what it did.
+        while not self._finished.wait(0.2):  # short waits: Ctrl-C reaches us promptly
+            pass
 
     def _next(self) -> Outcome | None:
         with self._lock:
             return self._queue.pop() if self._queue and not self.stopped.is_set() else None
 
     def _work(self) -> None:
-        while (outcome := self._next()) is not None:
-            if self.wait(self.starts.reserve()):
-                return  # cancelled while waiting for its turn: stays NOT_STARTED
-            self._rotate(outcome)
-            if self.on_done is not None:
-                self.on_done(outcome)
+        try:
+            while (outcome := self._next()) is not None:
+                if self.wait(self.starts.reserve()):
+                    return  # cancelled while waiting for its turn: stays NOT_STARTED
+                self._rotate(outcome)
+                if self.on_done is not None:
+                    self.on_done(outcome)
+        finally:
+            with self._lock:
+                self._running -= 1
+                if self._running == 0:
+                    self._finished.set()
 
     def _rotate(self, outcome: Outcome) -> None:
         began = self.clock()
@@ -158,7 +167,14 @@ class FleetRotation:
             try:
                 end = self._follow(outcome, began)
             except Exception as exc:  # started, but its end cannot be seen
-                end = Result.IN_FLIGHT, f"cannot follow it ({_reason(exc)}): see `rotor stages`"
+                end = (
+                    Result.IN_FLIGHT,
+                    (
+                        INTERRUPTED
+                        if self.stopped.is_set()
+                        else f"cannot follow it ({_reason(exc)}): see `rotor stages`"
+                    ),
+                )
         outcome.result, outcome.reason = end
         outcome.seconds = round(self.clock() - began, 3)
 
@@ -174,9 +190,7 @@ class FleetRotation:
                     "see its labels with `rotor stages`"
                 )
             if self.wait(following()):
-                return Result.IN_FLIGHT, (
-                    "interrupted while it ran: it may still finish; see `rotor stages`"
-                )
+                return Result.IN_FLIGHT, INTERRUPTED
 
 
 def _reason(exc: Exception) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import sys
 import threading
 import time
 import uuid
@@ -93,6 +94,15 @@ class Quotas:
             return False
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hangs up (a cancelled run, a closed pool) is no error here."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 class ThrottlingProxy:
     """``with ThrottlingProxy(moto_endpoint, policy) as proxy:`` then use ``proxy.endpoint``.
     ``calls`` and ``throttled`` count by operation."""
@@ -103,8 +113,7 @@ class ThrottlingProxy:
         self.calls: Counter[str] = Counter()
         self.throttled: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property

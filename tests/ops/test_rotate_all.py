@@ -4,7 +4,6 @@ throttling proxy, and real PostgreSQL and MariaDB users through the local harnes
 
 from __future__ import annotations
 
-import contextlib
 import json
 import signal
 import subprocess
@@ -18,6 +17,7 @@ from rotor.cli.fleet_rotation import FleetRotation, Outcome, Result
 from rotor.cli.rate_limit import TokenBucket
 from rotor.cli.selection import Secret
 from rotor.cli.service_rotation import end_of
+from rotor.local.fleet import FUNCTION, make_fleet
 from rotor.local.throttling_proxy import EveryNth, Quotas, ThrottlingProxy
 
 from tests.core.cli_support import DEV_ONLY, SCRIPT, run, without
@@ -26,8 +26,6 @@ from tests.mysql.support import logs_in as my_logs_in
 from tests.mysql.support import my_secret
 from tests.pg import logs_in as pg_logs_in
 from tests.pg import pg_secret
-
-FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:rotor-fleet"
 
 
 class Clock:
@@ -38,31 +36,13 @@ class Clock:
         return self.now
 
 
-def configure_rotation(sm: Any, name: str) -> None:
-    """Rotation enabled with a function, as RotateSecret --rotation-lambda-arn leaves it: moto
-    records the function, then fails to find it (no Lambda here); its AWSPENDING goes."""
-    with contextlib.suppress(sm.exceptions.ResourceNotFoundException):
-        sm.rotate_secret(
-            SecretId=name,
-            RotationLambdaARN=FUNCTION,
-            RotationRules={"AutomaticallyAfterDays": 30},
-        )
-    pending = next(v for v, s in stages(sm, name).items() if "AWSPENDING" in s)
-    sm.update_secret_version_stage(
-        SecretId=name, VersionStage="AWSPENDING", RemoveFromVersionId=pending
-    )
-
-
 @pytest.fixture
 def fleet(sm: Any) -> Callable[..., str]:
     """``fleet(n, configured=True)``: n secrets under a fresh prefix; returns the prefix."""
 
     def make(n: int, configured: bool = True) -> str:
         prefix = f"ra{uuid.uuid4().hex[:8]}/"
-        for i in range(n):
-            sm.create_secret(Name=f"{prefix}{i:02d}", SecretString='{"token": "t"}')
-            if configured:
-                configure_rotation(sm, f"{prefix}{i:02d}")
+        make_fleet(sm, prefix, n, configured=configured, threads=1)
         return prefix
 
     return make
@@ -151,7 +131,7 @@ def test_rotates_a_selection_and_finds_each_end_by_polling(
     capsys: Any, sm: Any, moto_endpoint: str, fleet: Callable[..., str]
 ) -> None:
     prefix = fleet(4)
-    before = {f"{prefix}{i:02d}": current_version(sm, f"{prefix}{i:02d}") for i in range(4)}
+    before = {f"{prefix}{i:04d}": current_version(sm, f"{prefix}{i:04d}") for i in range(4)}
     ran = run(
         capsys, "rotate-all", "--prefix", prefix, "--rate", "50", "--output", "json",
         "--endpoint-url", moto_endpoint,
@@ -176,9 +156,9 @@ def test_refuses_what_cannot_rotate_and_leaves_it_untouched(
     prefix = fleet(3)
     unconfigured = f"{prefix}zz-none"
     sm.create_secret(Name=unconfigured, SecretString="{}")
-    busy = f"{prefix}01"  # a rotation in progress: AWSPENDING on its own version
+    busy = f"{prefix}0001"  # a rotation in progress: AWSPENDING on its own version
     sm.put_secret_value(SecretId=busy, SecretString="{}", VersionStages=["AWSPENDING"])
-    disabled = f"{prefix}02"
+    disabled = f"{prefix}0002"
     sm.cancel_rotate_secret(SecretId=disabled)
     untouched = {n: stages(sm, n) for n in (unconfigured, busy, disabled)}
 
@@ -195,7 +175,7 @@ def test_refuses_what_cannot_rotate_and_leaves_it_untouched(
     assert ran.code == 3
     assert ran.error_line() == "rotor: 3 of 4 secrets not rotated: see why in the report"
     by_name = {s["name"]: s for s in ran.json()["secrets"]}
-    assert by_name[f"{prefix}00"]["result"] == "rotated"
+    assert by_name[f"{prefix}0000"]["result"] == "rotated"
     assert {n: by_name[n]["result"] for n in untouched} == dict.fromkeys(untouched, "refused")
     assert "no rotation function" in by_name[unconfigured]["reason"]
     assert "already in progress" in by_name[busy]["reason"]
@@ -214,7 +194,7 @@ def test_dry_run_shows_the_plan_and_changes_nothing(
 ) -> None:
     prefix = fleet(2)
     sm.create_secret(Name=f"{prefix}zz", SecretString="{}")
-    before = {n: stages(sm, n) for n in (f"{prefix}00", f"{prefix}01", f"{prefix}zz")}
+    before = {n: stages(sm, n) for n in (f"{prefix}0000", f"{prefix}0001", f"{prefix}zz")}
     ran = run(
         capsys,
         "rotate-all",
@@ -230,8 +210,8 @@ def test_dry_run_shows_the_plan_and_changes_nothing(
     doc = ran.json()
     assert doc["dry_run"] is True
     assert [(s["name"], s["result"], s["function"]) for s in doc["secrets"]] == [
-        (f"{prefix}00", "planned", FUNCTION),
-        (f"{prefix}01", "planned", FUNCTION),
+        (f"{prefix}0000", "planned", FUNCTION),
+        (f"{prefix}0001", "planned", FUNCTION),
         (f"{prefix}zz", "refused", None),
     ]
     assert doc["totals"] == {"selected": 3, "refused": 1, "planned": 2}
@@ -369,11 +349,11 @@ def test_bad_input_is_one_line_and_changes_nothing(
     message: str,
 ) -> None:
     prefix = fleet(1)
-    before = stages(sm, f"{prefix}00")
+    before = stages(sm, f"{prefix}0000")
     args = [prefix if a == "x" else a for a in args]
     ran = run(capsys, "rotate-all", *args, "--endpoint-url", moto_endpoint)
     assert ran.code == code and message in ran.error_line() and ran.out == ""
-    assert stages(sm, f"{prefix}00") == before
+    assert stages(sm, f"{prefix}0000") == before
 
 
 @pytest.mark.functional

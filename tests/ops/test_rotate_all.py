@@ -61,6 +61,7 @@ def test_token_bucket_spaces_starts_and_halves_on_throttling() -> None:
     clock.now += 10  # idle: no credit beyond the burst (1)
     assert [bucket.reserve() for _ in range(2)] == pytest.approx([0, 0.2])
     bucket.slow_down()
+    bucket.slow_down()  # the same burst of throttles: one halving
     assert bucket.rate == 2.5
     clock.now += 10
     assert [bucket.reserve() for _ in range(2)] == pytest.approx([0, 0.4])
@@ -68,6 +69,7 @@ def test_token_bucket_spaces_starts_and_halves_on_throttling() -> None:
         bucket.speed_up()
     assert bucket.rate == 5  # back to what was configured, never above
     for _ in range(10):
+        clock.now += 1  # a throttle per cooldown: halved each time
         bucket.slow_down()
     assert bucket.rate == 0.5  # the floor: a throttled run still moves
 

@@ -21,6 +21,7 @@ class TokenBucket:
         *,
         burst: int = 1,
         floor: float = 0.5,
+        cooldown: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if rate <= 0:
@@ -29,6 +30,8 @@ class TokenBucket:
         self.rate = rate
         self.burst = max(1, burst)
         self.floor = min(floor, rate)  # a throttled run still makes progress
+        self.cooldown = cooldown  # throttles answered by one halving: they come in bursts
+        self._slowed: float | None = None
         self.clock = clock
         self._next = clock()  # when the next token is free
         self._lock = threading.Lock()
@@ -43,8 +46,13 @@ class TokenBucket:
             return max(0.0, slot - now)
 
     def slow_down(self) -> None:
-        """AWS throttled a call: halve the rate (not below the floor)."""
+        """AWS throttled a call: halve the rate (not below the floor), once per cooldown: the
+        calls already in flight at the old rate are throttled too, and say nothing new."""
         with self._lock:
+            now = self.clock()
+            if self._slowed is not None and now - self._slowed < self.cooldown:
+                return
+            self._slowed = now
             self.rate = max(self.floor, self.rate / 2)
 
     def speed_up(self) -> None:

@@ -65,7 +65,7 @@ class RetryingClient:
         client: Any,
         *,
         wait: Callable[[float], bool],
-        attempts: int = 8,
+        attempts: int = 15,
         backoff: Backoff | None = None,
         on_throttle: Callable[[str], None] | None = None,
     ) -> None:

@@ -11,6 +11,7 @@ is what the service path of ``rotate-all`` polls for.
 from __future__ import annotations
 
 import contextlib
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -18,18 +19,23 @@ FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:rotor-fleet"
 
 
 def configure_rotation(sm: Any, secret_id: str, function: str = FUNCTION) -> None:
+    token = str(uuid.uuid4())  # the version moto's RotateSecret leaves AWSPENDING on
     with contextlib.suppress(sm.exceptions.ResourceNotFoundException):
         sm.rotate_secret(
             SecretId=secret_id,
+            ClientRequestToken=token,
             RotationLambdaARN=function,
             RotationRules={"AutomaticallyAfterDays": 30},
         )
-    labels = sm.describe_secret(SecretId=secret_id)["VersionIdsToStages"]
-    for version, stages in labels.items():
-        if "AWSPENDING" in stages and "AWSCURRENT" not in stages:
-            sm.update_secret_version_stage(
-                SecretId=secret_id, VersionStage="AWSPENDING", RemoveFromVersionId=version
-            )
+    sm.update_secret_version_stage(
+        SecretId=secret_id, VersionStage="AWSPENDING", RemoveFromVersionId=token
+    )
+
+
+def configure_all(sm: Any, names: list[str], threads: int = 8) -> None:
+    """Rotation configured again on each (moto forgets the function once it rotated)."""
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(lambda name: configure_rotation(sm, name), names))
 
 
 def make_fleet(

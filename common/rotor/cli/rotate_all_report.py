@@ -79,7 +79,7 @@ def show_plan(out: Output, plan: Sequence[Outcome]) -> None:
             (
                 o.secret.name,
                 "refused" if o.result is Result.REFUSED else "rotate",
-                o.function or "-",
+                (o.function or "-").rpartition(":function:")[2],  # the ARN is in the JSON
                 o.reason or "",
             )
             for o in plan
@@ -106,7 +106,7 @@ def show_run(out: Output, run: Run, totals: Mapping[str, Any]) -> None:
     rate = totals.get("rotations_per_second")
     out.line(
         f"{counts} of {totals['selected']} in {totals['elapsed_seconds']:.1f} s"
-        + (f" ({rate:g} rotations/s)" if rate else "")
+        + (f" ({rate:.1f} rotations/s)" if rate else "")
         + f"; throttled calls: {totals['throttled_calls']}"
     )
 

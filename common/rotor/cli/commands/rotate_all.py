@@ -66,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         default=900.0,
         metavar="SECONDS",
         help="how long to follow one rotation before reporting it still in flight "
-        "(default 900: Lambda's longest run)",
+        "(default 900: 15 minutes)",
     )
     parser.add_argument(
         "--dry-run",

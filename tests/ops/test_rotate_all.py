@@ -12,11 +12,14 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 import pytest
-from rotor.cli.fleet_rotation import FleetRotation, Outcome, Result
+from botocore.config import Config
+from rotor.cli.fleet_rotation import FleetRotation, Outcome, Polling, Result
 from rotor.cli.rate_limit import TokenBucket
 from rotor.cli.selection import Secret
 from rotor.cli.service_rotation import end_of
+from rotor.cli.throttling import Backoff, RetryingClient, Throttled
 from rotor.local.fleet import FUNCTION, make_fleet
 from rotor.local.throttling_proxy import EveryNth, Quotas, ThrottlingProxy
 
@@ -125,6 +128,59 @@ def test_cancel_stops_new_starts_and_reports_what_was_in_flight() -> None:
     assert done.interrupted and started == ["s0", "s1"]
     assert [o.result for o in plan] == [Result.ROTATED, Result.IN_FLIGHT] + [Result.NOT_STARTED] * 3
     assert "interrupted" in str(plan[1].reason) and plan[1].token is not None
+
+
+@pytest.mark.unit
+def test_a_rotation_not_seen_ending_by_its_timeout_is_left_in_flight() -> None:
+    clock = Clock()
+    plan = [Outcome(Secret("s", "arn:s", True, FUNCTION, {}, None, None, None, {}), FUNCTION)]
+    checks: list[float] = []
+
+    class Slow:  # its function never finishes
+        def start(self, outcome: Outcome, token: str) -> None:
+            pass
+
+        def check(self, outcome: Outcome) -> tuple[Result, str | None] | None:
+            checks.append(clock.now)
+            clock.now += 4  # each look takes the clock forward
+            return None
+
+    engine = FleetRotation(
+        Slow(),
+        TokenBucket(1000, clock=clock),
+        concurrency=1,
+        polling=Polling(timeout=10, first=0, factor=1, cap=0),
+        new_token=lambda: "token",
+        clock=clock,
+    )
+    done = engine.run(plan)
+    assert not done.interrupted and plan[0].result is Result.IN_FLIGHT
+    assert plan[0].reason is not None and plan[0].reason.startswith("not finished after 10 s")
+    assert checks == [100, 104, 108]  # looked until the timeout, then stopped
+    assert done.count(Result.IN_FLIGHT) == 1
+
+
+@pytest.mark.functional
+def test_a_call_throttled_on_every_attempt_gives_up_and_says_so(moto_endpoint: str) -> None:
+    with ThrottlingProxy(moto_endpoint, EveryNth(1, ("DescribeSecret",))) as proxy:
+        client = boto3.client(
+            "secretsmanager",
+            endpoint_url=proxy.endpoint,
+            region_name="us-east-1",
+            config=Config(retries={"mode": "standard", "max_attempts": 0}),
+        )
+        slowed: list[str] = []
+        retrying = RetryingClient(
+            client,
+            wait=lambda _s: False,
+            attempts=3,
+            backoff=Backoff(base=0),
+            on_throttle=slowed.append,
+        )
+        with pytest.raises(Throttled, match="DescribeSecret still throttled after 3 attempt"):
+            retrying.describe_secret(SecretId="any")
+    assert proxy.calls["DescribeSecret"] == 3 == retrying.throttles["DescribeSecret"]
+    assert slowed == ["DescribeSecret"] * 3
 
 
 # --- against Secrets Manager's API (moto over HTTP) ---------------------------------------------

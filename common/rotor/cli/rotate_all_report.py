@@ -31,8 +31,8 @@ def report(
             elapsed_seconds=round(run.elapsed, 3),
             rotations_per_second=round(rotated / run.elapsed, 3) if run.elapsed > 0 else None,
             throttled_calls=sum(client.throttles.values()),
-            calls=_by_api(client, client.calls),
-            throttled=_by_api(client, client.throttles),
+            calls=dict(sorted(client.calls.items())),
+            throttled=dict(sorted(client.throttles.items())),
         )
     return {
         "dry_run": run is None,
@@ -64,12 +64,6 @@ def _counted(result: Result, run: Run | None) -> bool:
     if run is None:
         return result in (Result.PLANNED, Result.REFUSED)
     return result is not Result.PLANNED
-
-
-def _by_api(client: RetryingClient, counts: Mapping[str, int]) -> dict[str, int]:
-    """Counts by API name (RotateSecret), as AWS's quotas and CloudTrail name them."""
-    names = client.meta.method_to_api_mapping
-    return {names.get(k, k): v for k, v in sorted(counts.items())}
 
 
 def show_plan(out: Output, plan: Sequence[Outcome]) -> None:

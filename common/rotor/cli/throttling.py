@@ -74,7 +74,7 @@ class RetryingClient:
         self.wait, self.attempts = wait, attempts
         self.backoff = backoff or Backoff()
         self.on_throttle = on_throttle
-        self.calls: Counter[str] = Counter()  # by operation, throttled attempts included
+        self.calls: Counter[str] = Counter()  # by API name, throttled attempts included
         self.throttles: Counter[str] = Counter()
         self._lock = threading.Lock()
 
@@ -83,8 +83,10 @@ class RetryingClient:
         if not callable(method) or name.startswith("get_paginator") or name.startswith("_"):
             return method
 
+        api = self.meta.method_to_api_mapping.get(name, name)  # RotateSecret, as quotas say
+
         def call(*args: Any, **kwargs: Any) -> Any:
-            return self.call(name, method, *args, **kwargs)
+            return self.call(api, method, *args, **kwargs)
 
         return call
 

@@ -83,6 +83,25 @@ class Run:
         return sum(1 for o in self.outcomes if o.result is result)
 
 
+class Cancellation:
+    """Ctrl-C's flag, shared by the scheduler and every wait of a run (throttling backoff,
+    polls): once set, nothing new starts and no wait lasts."""
+
+    def __init__(self) -> None:
+        self._set = threading.Event()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep, or less if cancelled meanwhile; True when cancelled."""
+        return self._set.wait(seconds) if seconds > 0 else self._set.is_set()
+
+    def cancel(self) -> None:
+        self._set.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._set.is_set()
+
+
 class FleetRotation:
     def __init__(
         self,
@@ -93,22 +112,22 @@ class FleetRotation:
         polling: Polling = Polling(),
         new_token: Callable[[], str],
         on_done: Callable[[Outcome], None] | None = None,
+        cancellation: Cancellation | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.rotation, self.starts = rotation, starts
         self.concurrency, self.polling = concurrency, polling
         self.new_token, self.on_done, self.clock = new_token, on_done, clock
-        self.stopped = threading.Event()  # set by cancel(): no new starts, no more waiting
+        self.cancellation = cancellation or Cancellation()
         self._queue: list[Outcome] = []
         self._lock = threading.Lock()
         self._running, self._finished = 0, threading.Event()
 
     def wait(self, seconds: float) -> bool:
-        """Sleep, or less if cancelled meanwhile; True when cancelled."""
-        return self.stopped.wait(seconds) if seconds > 0 else self.stopped.is_set()
+        return self.cancellation.wait(seconds)
 
     def cancel(self) -> None:
-        self.stopped.set()
+        self.cancellation.cancel()
 
     def run(self, outcomes: Sequence[Outcome]) -> Run:
         """Rotate every outcome still NOT_STARTED (refused ones are left as they are). A first
@@ -128,7 +147,7 @@ class FleetRotation:
             interrupted = True
             self.cancel()
             self._wait_for_workers()
-        return Run(list(outcomes), self.clock() - began, interrupted or self.stopped.is_set())
+        return Run(list(outcomes), self.clock() - began, interrupted or self.cancellation.cancelled)
 
     def _wait_for_workers(self) -> None:
         # An event, not Thread.join: a join interrupted by Ctrl-C can leave its thread
@@ -138,7 +157,7 @@ class FleetRotation:
 
     def _next(self) -> Outcome | None:
         with self._lock:
-            return self._queue.pop() if self._queue and not self.stopped.is_set() else None
+            return self._queue.pop() if self._queue and not self.cancellation.cancelled else None
 
     def _work(self) -> None:
         try:
@@ -171,7 +190,7 @@ class FleetRotation:
                     Result.IN_FLIGHT,
                     (
                         INTERRUPTED
-                        if self.stopped.is_set()
+                        if self.cancellation.cancelled
                         else f"cannot follow it ({_reason(exc)}): see `rotor stages`"
                     ),
                 )

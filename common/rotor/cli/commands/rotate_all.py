@@ -18,7 +18,7 @@ from typing import Any
 from rotor.cli import devkit, lambda_env
 from rotor.cli.context import Context
 from rotor.cli.errors import CliError, Exit
-from rotor.cli.fleet_rotation import FleetRotation, Outcome, Polling, Result
+from rotor.cli.fleet_rotation import Cancellation, FleetRotation, Outcome, Polling, Result
 from rotor.cli.options import add_command, positive_int
 from rotor.cli.rate_limit import TokenBucket
 from rotor.cli.rotate_all_report import exit_error, report, show_plan, show_run
@@ -122,17 +122,16 @@ def run(args: argparse.Namespace, context: Context) -> int:
                     outcome.result = Result.PLANNED
             context.out.result(report(args, plan, None), lambda: show_plan(context.out, plan))
             return 0
-        starts = TokenBucket(args.rate)
-        engine_box: list[FleetRotation] = []
+        starts, cancellation = TokenBucket(args.rate), Cancellation()
         paced = RetryingClient(
             aws.client("secretsmanager", local_command=command, max_attempts=0),
-            wait=lambda s: engine_box[0].wait(s),
-            on_throttle=lambda _op: starts.slow_down(),
+            wait=cancellation.wait,
+            on_throttle=lambda _api: starts.slow_down(),
         )
         rotation = (
             local.rotation(paced)
             if args.local
-            else ServiceRotation(paced, TokenBucket(POLL_RATE), lambda s: engine_box[0].wait(s))
+            else ServiceRotation(paced, TokenBucket(POLL_RATE), cancellation.wait)
         )
         with _progress(context, sum(o.result is Result.NOT_STARTED for o in plan)) as advance:
             engine = FleetRotation(
@@ -142,8 +141,8 @@ def run(args: argparse.Namespace, context: Context) -> int:
                 polling=Polling(timeout=args.timeout),
                 new_token=lambda: str(uuid.uuid4()),
                 on_done=advance,
+                cancellation=cancellation,
             )
-            engine_box.append(engine)
             done = engine.run(plan)
     doc = report(args, plan, done, paced)
     context.out.result(doc, lambda: show_run(context.out, done, doc["totals"]))

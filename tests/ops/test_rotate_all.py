@@ -522,3 +522,28 @@ def test_local_reports_a_failed_rotation_beside_the_others(
     assert by_name[f"{prefix}what"]["result"] == "refused"
     assert "no rotator for engine 'oracle'" in by_name[f"{prefix}what"]["reason"]
     assert "not-the-password" not in ran.out + ran.err
+
+
+@pytest.mark.integration
+def test_local_survives_throttling_of_the_harness_calls(
+    capsys: Any, sm: Any, moto_endpoint: str, pg: Any, make_role: Any
+) -> None:
+    prefix = f"ra{uuid.uuid4().hex[:8]}/"
+    for i in range(2):
+        user, password = make_role(pg)
+        value = json.dumps(pg_secret(pg, user, password))
+        sm.create_secret(Name=f"{prefix}pg{i}", SecretString=value)
+    policy = EveryNth(2, ("DescribeSecret", "RotateSecret", "GetSecretValue"))
+    with ThrottlingProxy(moto_endpoint, policy) as proxy:
+        ran = run(
+            capsys, "rotate-all", "--prefix", prefix, "--local", "--rotator", "postgresql-single",
+            "--output", "json", "--endpoint-url", proxy.endpoint,
+        )  # fmt: skip
+    assert ran.code == 0, ran.err
+    doc = ran.json()
+    assert [s["result"] for s in doc["secrets"]] == ["rotated", "rotated"]
+    for entry in doc["secrets"]:
+        value = secret_value(sm, entry["name"])
+        assert entry["token"] == current_version(sm, entry["name"])
+        assert pg_logs_in(pg, value["username"], value["password"])
+    assert doc["totals"]["throttled_calls"] > 0  # the harness's calls met throttling, and won

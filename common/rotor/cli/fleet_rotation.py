@@ -3,7 +3,7 @@
 polling, and cancellation that stops new starts and reports what is still in flight.
 
 It prints nothing: the command shows progress from ``on_done`` and the report from the
-outcomes, and the benchmark drives it directly. How one rotation starts and how its end is seen
+outcomes, and tests drive it directly. How one rotation starts and how its end is seen
 is a :class:`Rotation` (Secrets Manager's RotateSecret and DescribeSecret, or the local harness).
 """
 

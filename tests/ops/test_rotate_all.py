@@ -452,6 +452,11 @@ def test_runs_against_aws_without_the_development_kit(
     assert "2 rotated of 2 in" in ran.out and "throttled calls: 0" in ran.out
     loaded = json.loads(modules.read_text())
     assert [m for m in loaded if m.split(".")[0] in DEV_ONLY or m.startswith("rotor.local")] == []
+    local = without(
+        DEV_ONLY, "rotate-all", "--prefix", prefix, "--local", "--endpoint-url", moto_endpoint
+    )
+    assert local.code == 7 and local.out == ""
+    assert "`rotor rotate-all` needs the development kit" in local.error_line()
 
 
 # --- through the local harness, real rotators, real databases -----------------------------------

@@ -102,6 +102,7 @@ def run(args: argparse.Namespace, context: Context) -> int:
     if args.rotator and not args.local:
         raise CliError(Exit.USAGE, "rotate-all: --rotator needs --local (see --help)")
     selection = Selection.from_args(args)
+    local = _Local(args.rotator) if args.local else None  # the dev kit, before any call
     aws = context.need_aws()
     command = "rotate-all --local" if args.local else None
     sm = aws.client("secretsmanager", local_command=command)
@@ -109,10 +110,9 @@ def run(args: argparse.Namespace, context: Context) -> int:
     if not secrets:
         raise CliError(Exit.NOT_FOUND, "no secret matches the selection: nothing to rotate")
     with ExitStack() as stack:
-        if args.local:
+        if local is not None:
             stack.enter_context(lambda_env.environment(aws.handler_environment()))
             stack.enter_context(lambda_env.handler_logs(context.verbose))
-            local = _Local(args.rotator)
             plan = local.plan(secrets, lambda s: _value(sm, s))
         else:
             plan = service_plan(secrets)
@@ -130,7 +130,7 @@ def run(args: argparse.Namespace, context: Context) -> int:
         )
         rotation = (
             local.rotation(paced)
-            if args.local
+            if local is not None
             else ServiceRotation(paced, TokenBucket(POLL_RATE), cancellation.wait)
         )
         with _progress(context, sum(o.result is Result.NOT_STARTED for o in plan)) as advance:

@@ -11,8 +11,9 @@ Benchmarks, each a section of the results:
   and architecture): size unzipped and zipped, file count, largest packages; and, with
   ``--reference``, what AWS's sample ships beside the runtime's boto3.
 - ``downtime`` (bench/downtime.py): failed application queries while rotations run.
-- ``rotate-all``: a hook for the ``rotor rotate-all`` command over 1,000 secrets, which does
-  not exist yet: reported as not measured, never as a number.
+- ``rotate-all`` (bench/rotate_all.py): ``rotor rotate-all`` over 1,000 secrets in a local
+  moto, rotations/s achieved against the configured rate, and with Secrets Manager's quotas
+  enforced by a throttling proxy (OUT/rotate-all.png plots it).
 
 Writes OUT/results.json, OUT/results.md and OUT/results.png (when matplotlib is installed; it
 is in the dev extra), and prints the Markdown.
@@ -121,24 +122,15 @@ def downtime(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def rotate_all(args: argparse.Namespace) -> dict[str, Any]:
-    """HOOK, not a measurement yet: ``rotor rotate-all`` over 1,000 secrets.
-
-    The command belongs to the CLI and does not exist yet. When it does, measure here: create
-    1,000 secrets on the counting moto server (compare.counting_moto) against the private
-    servers, run the command once, and report its wall time, Secrets Manager calls (and
-    throttling retries) and database connections per secret, and its peak concurrency. Until
-    then this reports that it was not measured."""
-    help_text = subprocess.run(
-        [sys.executable, "-m", "rotor.cli", "--help"], capture_output=True, text=True, check=False
-    ).stdout
-    exists = "rotate-all" in help_text
+    """bench/rotate_all.py's runs, one row each: ``rotor rotate-all`` over 1,000 secrets in a
+    local moto, rotations/s achieved against the configured rate, and through the quota proxy."""
+    cmd = [sys.executable, str(ROOT / "bench" / "rotate_all.py")]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     return {
-        "status": "not measured",
-        "reason": (
-            "`rotor rotate-all` exists now: write its benchmark in bench/run.py rotate_all()"
-        )
-        if exists
-        else "the `rotor rotate-all` command does not exist yet",
+        "rows": rows,
+        "exit_code": done.returncode,
+        **({"stderr": done.stderr[-2000:]} if done.returncode else {}),
     }
 
 
@@ -289,13 +281,20 @@ def markdown(results: dict[str, Any]) -> str:
         ]
         lines.append("")
     if "rotate-all" in results:
-        hook = results["rotate-all"]
         lines += [
-            "## rotate-all over 1,000 secrets",
+            "## rotate-all over 1,000 secrets (bench/rotate_all.py)",
             "",
-            f"{hook['status']}: {hook['reason']}.",
-            "",
+            "| rate (/s) | quotas enforced | secrets | rotated | seconds | rotations/s | "
+            "throttled calls | calls per rotation |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|",
         ]
+        lines += [
+            f"| {r['rate']:g} | {'yes' if r['quotas'] else 'no'} | {r['secrets']} | "
+            f"{r['rotated']} | {r['seconds']:.1f} | {r['per_second']:.1f} | "
+            f"{r['throttled_calls']} | {r['calls_per_rotation']:g} |"
+            for r in results["rotate-all"]["rows"]
+        ]
+        lines.append("")
     if results.get("plot_note"):
         lines += [results["plot_note"], ""]
     return "\n".join(lines)
@@ -341,6 +340,34 @@ def plot(results: dict[str, Any], path: Path) -> str | None:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return None
+
+
+def plot_rotate_all(results: dict[str, Any], path: Path) -> None:
+    """rotate-all: rotations/s achieved against the configured rate (matplotlib, if any)."""
+    rows = results.get("rotate-all", {}).get("rows", [])
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    if not rows:
+        return
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for quotas, marker, label in ((False, "o", "straight to moto"), (True, "x", "quotas enforced")):
+        picked = [r for r in rows if r["quotas"] is quotas]
+        ax.plot([r["rate"] for r in picked], [r["per_second"] for r in picked], marker, label=label)
+    top = max(r["rate"] for r in rows)
+    ax.plot([0, top], [0, top], ":", label="achieved = configured")
+    ax.axhline(50 / 3, linestyle="--", label="ceiling: 50 writes/s, 3 per rotation")
+    ax.set_xlabel("--rate (rotations started/s)")
+    ax.set_ylabel("rotations/s achieved")
+    ax.set_title("rotor rotate-all over 1,000 secrets")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def git_commit() -> str:
@@ -398,6 +425,7 @@ def main() -> None:
     results["meta"]["load_after"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
     results["meta"]["seconds"] = round(time.perf_counter() - started)
     note = plot(results, args.out / "results.png")
+    plot_rotate_all(results, args.out / "rotate-all.png")
     if note:
         results["plot_note"] = note
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -58,9 +58,12 @@ class Aws:
     def is_local(url: str) -> bool:
         return urlsplit(url).hostname in LOOPBACK
 
-    def client(self, service: str, *, local_command: str | None = None) -> Any:
+    def client(
+        self, service: str, *, local_command: str | None = None, max_attempts: int = 3
+    ) -> Any:
         """A client of ``service``. ``local_command``: the harness command asking, which may
-        only talk to this machine (checked before any request is sent)."""
+        only talk to this machine (checked before any request is sent). ``max_attempts``:
+        botocore's retries after the first call; 0 lets the caller see every throttle."""
         import boto3
         from botocore.config import Config
 
@@ -68,7 +71,9 @@ class Aws:
         default_region = LOCAL_REGION if local_command or self.local else None
         region = self.region or session.region_name or default_region
         config = Config(
-            retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=60
+            retries={"mode": "standard", "max_attempts": max_attempts},
+            connect_timeout=5,
+            read_timeout=60,
         )
         endpoint = (
             self.endpoint_url if service == SECRETS_MANAGER else self._shared_endpoint(service)

@@ -9,10 +9,23 @@ from rotor.cli.commands import (
     new,
     resume,
     rotate,
+    rotate_all,
     rotators,
     schedule,
     stages,
     status,
 )
 
-ALL = (demo, rotate, stages, rotators, moto_server, new, schedule, status, resume, cancel)
+ALL = (
+    demo,
+    rotate,
+    stages,
+    rotators,
+    moto_server,
+    new,
+    schedule,
+    status,
+    rotate_all,
+    resume,
+    cancel,
+)

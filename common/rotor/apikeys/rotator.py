@@ -57,6 +57,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from rotor.apikeys.checks import ApiKeyChecks
 from rotor.apikeys.http import HttpClient, check_base_url, safe_id
 from rotor.apikeys.provider import IssuedKey, KeyInfo, NotOwned, Provider, ProviderContext
 from rotor.apikeys.registry import provider_class
@@ -64,6 +65,7 @@ from rotor.apikeys.secret import ApiKeySecret
 from rotor.errors import ConfigurationError, SecretFormatError, ServiceError
 from rotor.models import text_field
 from rotor.observability import logger, metrics, redactor
+from rotor.preflight import Check, Report
 from rotor.protocol import Rotation, Rotator
 from rotor.secrets import CURRENT, PENDING, PREVIOUS, SecretDescription
 
@@ -102,12 +104,12 @@ class ApiKeyRotator(Rotator):
         current = ApiKeySecret.parse(rotation.current(), where)
         provider = self.provider(rotation, current, where)
         try:
-            proven_id = self._prove_current(provider, current)
+            proven_id = self.prove_current(provider, current)
         except NotOwned:  # break glass is for exactly this, and only for this
             if not rotation.break_glass(provider.context.admin, provider.context.admin_where):
                 raise
             provider = self.provider(rotation, current, where, break_glass=True)
-            proven_id = self._prove_current(provider, current)
+            proven_id = self.prove_current(provider, current)
         prefix = current.prefix_for(rotation.secret_arn)
         issued = self._issue(provider, prefix + rotation.token, prefix)
         if not safe_id(issued.key_id):
@@ -156,9 +158,12 @@ class ApiKeyRotator(Rotator):
         if revoked:
             metrics.add_metric("ApiKeysRevoked", unit="Count", value=revoked)
 
+    def checks(self, rotation: Rotation, report: Report) -> list[Check]:
+        return ApiKeyChecks(self, rotation, report).build()
+
     # --- ownership ------------------------------------------------------------------------
     @staticmethod
-    def _prove_current(provider: Provider, current: ApiKeySecret) -> str | None:
+    def prove_current(provider: Provider, current: ApiKeySecret) -> str | None:
         """The proven id of the current key in the admin's account (``None``: not known, so
         never revoked later); raises :class:`NotOwned` when the key is not proven at all."""
         context = provider.context

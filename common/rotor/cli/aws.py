@@ -53,9 +53,15 @@ class Aws:
     def is_local(url: str) -> bool:
         return urlsplit(url).hostname in LOOPBACK
 
-    def client(self, service: str, *, local_command: str | None = None) -> Any:
+    def client(
+        self, service: str, *, local_command: str | None = None, own_endpoint: bool = False
+    ) -> Any:
         """A client of ``service``. ``local_command``: the harness command asking, which may
-        only talk to this machine (checked before any request is sent)."""
+        only talk to this machine (checked before any request is sent). ``own_endpoint``: a
+        service other than Secrets Manager, at the endpoint botocore resolves for it
+        (``AWS_ENDPOINT_URL_<SERVICE>``, ``AWS_ENDPOINT_URL``, the profile), not
+        ``--endpoint-url``; when none is set and Secrets Manager is on this machine, at that
+        same local endpoint, so a local run never reaches AWS."""
         import boto3
         from botocore.config import Config
 
@@ -65,9 +71,12 @@ class Aws:
         config = Config(
             retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=60
         )
+        endpoint = self.endpoint_url
+        if own_endpoint:
+            endpoint = None if _configured_endpoint(service) or not self.local else endpoint
         try:
             client = session.client(
-                service, endpoint_url=self.endpoint_url, region_name=region, config=config
+                service, endpoint_url=endpoint, region_name=region, config=config
             )
         except ValueError as exc:  # botocore: "Invalid endpoint: ..."
             raise CliError(
@@ -75,6 +84,8 @@ class Aws:
                 f"invalid --endpoint-url {self.endpoint_url!r} ({exc}): "
                 "give a URL such as http://127.0.0.1:5000",
             ) from None
+        if own_endpoint:
+            return client
         self.resolved_endpoint = str(client.meta.endpoint_url)
         self.resolved_region = str(client.meta.region_name)
         if local_command is not None:
@@ -110,3 +121,9 @@ class Aws:
         if self.profile:
             env["AWS_PROFILE"] = self.profile
         return env
+
+
+def _configured_endpoint(service: str) -> bool:
+    """Whether the environment gives ``service`` an endpoint (botocore reads these too)."""
+    own = "AWS_ENDPOINT_URL_" + service.upper().replace("-", "_")
+    return bool(os.environ.get(own) or os.environ.get("AWS_ENDPOINT_URL"))

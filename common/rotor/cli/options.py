@@ -9,6 +9,7 @@ what an existing command line means.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import NoReturn
 
 from rotor.cli.errors import CliError, Exit
@@ -87,8 +88,10 @@ def add_command(
     description: str,
     *,
     aws: bool = False,
+    parents: Sequence[Parser] = (),
 ) -> Parser:
-    parents = [global_options(top=False), *([aws_options()] if aws else [])]
+    """A command's parser; ``parents``: more shared options (e.g. ``selection_options()``)."""
+    parents = [global_options(top=False), *([aws_options()] if aws else []), *parents]
     parser: Parser = sub.add_parser(name, help=summary, description=description, parents=parents)
     return parser
 

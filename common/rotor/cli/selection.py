@@ -36,6 +36,7 @@ class Secret:
     next_rotation: datetime | None
     tags: Mapping[str, str]
     stages: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # version -> labels
+    kms_key_id: str | None = None  # KmsKeyId: a customer managed key, if any
 
     @classmethod
     def from_api(cls, meta: Mapping[str, Any]) -> Secret:
@@ -51,6 +52,7 @@ class Secret:
             next_rotation=meta.get("NextRotationDate"),
             tags={str(t["Key"]): str(t.get("Value", "")) for t in meta.get("Tags") or []},
             stages={str(v): tuple(s) for v, s in versions.items() if s},
+            kms_key_id=meta.get("KmsKeyId") or None,
         )
 
     def version_with(self, stage: str) -> str | None:

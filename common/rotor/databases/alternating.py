@@ -39,6 +39,7 @@ def _adopted(admin: DatabaseSecret, where: str, secret_arn: str) -> str | None:
 
 class AlternatingUsers(AdminRotator):
     strategy = "alternating"
+    uses_clone = True
     keeps = "new_and_previous"
 
     def create(self, rotation: Rotation) -> dict[str, Any]:

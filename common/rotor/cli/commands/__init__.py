@@ -2,6 +2,6 @@
 which adds its parser with ``run(args, context) -> exit code`` as default; none imports the
 development kit before it runs."""
 
-from rotor.cli.commands import demo, moto_server, new, rotate, rotators, stages
+from rotor.cli.commands import check, demo, moto_server, new, rotate, rotators, stages
 
-ALL = (demo, rotate, stages, rotators, moto_server, new)
+ALL = (demo, rotate, stages, rotators, moto_server, new, check)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from rotor.errors import EventError, StateError
+from rotor.errors import EventError, RotationError, StateError
 from rotor.observability import describe_exception, logger, redactor
 from rotor.secrets import CURRENT, PENDING, SecretDescription, SecretStore
 
@@ -127,7 +127,9 @@ def run(checks: list[Check]) -> list[Result]:
             status, reason = Status.PASS, check.run()
         except Skipped as exc:
             status, reason = Status.SKIPPED, str(exc)
-        except Exception as exc:  # the check failed: its error says why, scrubbed
+        except RotationError as exc:  # the check failed: rotor's error says why
+            status, reason = Status.FAIL, str(exc)
+        except Exception as exc:  # a driver's or botocore's error: named with its class
             status, reason = Status.FAIL, describe_exception(exc)
         results[check.name] = Result(check.name, status, one_line(reason))
     return list(results.values())

@@ -48,7 +48,9 @@ class Output:
                 Exit.MISSING,
                 "table output needs rich: pip install 'rotor[cli]' (or pass --output json)",
             ) from None
-        table = Table(*columns, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        for column in columns:  # fold: a long ARN wraps too (rich would cut it with "…")
+            table.add_column(column, overflow="fold")
         for row in rows:
             table.add_row(*row)
         console = Console(file=self.stdout, markup=False, highlight=False, emoji=False)

@@ -22,6 +22,8 @@ from tests.core.cli_support import DEV_ONLY, run, without
 from tests.helpers import secret_value, stages, unique_user
 from tests.ops.check_fakes import Function, Iam, IamApi, LambdaApi, function_arn, serve
 from tests.pg import logs_in, pg_secret, role_exists
+from tests.redis.test_redis_users import make_user as make_redis_user
+from tests.redis.test_redis_users import stored_hashes, user_secret
 
 ALTERNATING_CHECKS = [
     "rotation configured",
@@ -205,6 +207,23 @@ def test_mariadb_alternating_passes_with_the_servers_limit(
     assert "the server's limit" in reasons(entry)["clone name fits"]
 
 
+def test_redis_acl_users(capsys: Any, sm: Any, rotor_redis: Any, new_secret: Any) -> None:
+    admin = new_secret(rotor_redis.admin_secret())
+    user, password = make_redis_user(rotor_redis)
+    good = new_secret(user_secret(rotor_redis, user, password, admin))
+    wrong = new_secret(user_secret(rotor_redis, user, "not-the-password-0123", admin))
+    hashes = stored_hashes(rotor_redis, user)
+    ran = run(capsys, "check", "--local", "--no-iam", good, wrong, "--output", "json")
+    assert ran.code == 3, ran.err
+    entries = by_name(ran.json())
+    assert entries[named(sm, good)]["rotator"] == "redis"
+    assert failed(entries[named(sm, good)]) == set()
+    assert statuses(entries[named(sm, good)])["admin logs in"] == "pass"
+    assert failed(entries[named(sm, wrong)]) == {"current login"}
+    assert stored_hashes(rotor_redis, user) == hashes  # no password added or dropped
+    assert password not in ran.out
+
+
 def test_api_key_checks_prove_the_key_at_the_provider(
     capsys: Any, sm: Any, new_secret: Any
 ) -> None:
@@ -350,17 +369,24 @@ def test_iam_simulation_passes_and_fails_per_action(
 def test_function_failures_are_reported_per_secret(
     capsys: Any, sm: Any, alternating: Any, lambda_api: Any
 ) -> None:
-    gone, broken, none = alternating(), alternating(), alternating()
+    gone, broken, odd, none = alternating(), alternating(), alternating(), alternating()
     configure_rotation(sm, gone, function_arn("never-deployed"))
     deployed(sm, lambda_api, broken, "postgresql_alternating").handler = _old_rotor
-    ran = run(capsys, "check", gone, broken, none, "--no-iam", "--output", "json")
+    deployed(sm, lambda_api, odd, "postgresql_alternating").handler = _not_rotor
+    ran = run(capsys, "check", gone, broken, odd, none, "--no-iam", "--output", "json")
     assert ran.code == 3
     entries = by_name(ran.json())
     assert "ResourceNotFoundException" in reasons(entries[named(sm, gone)])["function checks"]
     assert "update its layer" in reasons(entries[named(sm, broken)])["function checks"]
+    assert "no check result" in reasons(entries[named(sm, odd)])["function checks"]
     unconfigured = entries[named(sm, none)]
     assert statuses(unconfigured) == {"function checks": "unchecked"}
     assert unconfigured["passed"] is True
+
+
+def _not_rotor(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Some other function: it answers, but not with checks."""
+    return {"checks": [{"check": "x", "status": "great"}]}
 
 
 def _old_rotor(event: dict[str, Any], context: Any) -> None:

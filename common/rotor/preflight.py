@@ -19,14 +19,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rotor.errors import EventError, RotationError, StateError
 from rotor.observability import describe_exception, logger, redactor
+from rotor.protocol import Rotation, RotationEvent, Rotator, Step
 from rotor.secrets import CURRENT, PENDING, SecretDescription, SecretStore
-
-if TYPE_CHECKING:
-    from rotor.protocol import Rotator
 
 CHECK_EVENT = "RotorCheck"
 
@@ -99,19 +97,17 @@ class ReadOnlyStore(SecretStore):
     put_pending = move_stage = remove_stage = _refuse
 
 
-def view(rotator: Rotator, description: SecretDescription) -> Any:
+class CheckView(Rotation):
     """The :class:`~rotor.protocol.Rotation` the checks see: AWSCURRENT and the admin secret
     read through a :class:`ReadOnlyStore`; AWSPENDING does not exist for a check."""
-    from rotor.protocol import Rotation, RotationEvent, Step
 
-    current = description.version_with(CURRENT) or ""
-    event = RotationEvent(Step.TEST, description.arn, current)
+    def __init__(self, rotator: Rotator, description: SecretDescription) -> None:
+        current = description.version_with(CURRENT) or ""
+        event = RotationEvent(Step.TEST, description.arn, current)
+        super().__init__(ReadOnlyStore(rotator.store), description, event)
 
-    class CheckView(Rotation):
-        def pending(self) -> dict[str, Any]:
-            raise StateError(f"A check reads no {PENDING} value.")
-
-    return CheckView(ReadOnlyStore(rotator.store), description, event)
+    def pending(self) -> dict[str, Any]:
+        raise StateError(f"A check reads no {PENDING} value.")
 
 
 def run(checks: list[Check]) -> list[Result]:
@@ -189,7 +185,7 @@ def handle(rotator: Rotator, event: Mapping[str, Any], context: Any) -> dict[str
         logger.error("Check refused", extra={"error": message, "rotator": rotator.name})
         error = type(exc) if isinstance(exc, EventError | StateError) else StateError
         raise error(message) from None
-    rotation = view(rotator, description)
+    rotation = CheckView(rotator, description)
     report = Report(description.arn, description.name, rotator.name)
     checks = [
         rotation_check(description, function_arn),
@@ -207,7 +203,7 @@ def handle(rotator: Rotator, event: Mapping[str, Any], context: Any) -> dict[str
     return report.to_json()
 
 
-def _readable(rotation: Any) -> str:
+def _readable(rotation: Rotation) -> str:
     rotation.current()
     version = rotation.description.version_with(CURRENT)
     return f"{CURRENT} (version {version}) is a JSON object"

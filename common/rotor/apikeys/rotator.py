@@ -54,10 +54,9 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from rotor.apikeys.checks import ApiKeyChecks
 from rotor.apikeys.http import HttpClient, check_base_url, safe_id
 from rotor.apikeys.provider import IssuedKey, KeyInfo, NotOwned, Provider, ProviderContext
 from rotor.apikeys.registry import provider_class
@@ -65,9 +64,11 @@ from rotor.apikeys.secret import ApiKeySecret
 from rotor.errors import ConfigurationError, SecretFormatError, ServiceError
 from rotor.models import text_field
 from rotor.observability import logger, metrics, redactor
-from rotor.preflight import Check, Report
 from rotor.protocol import Rotation, Rotator
 from rotor.secrets import CURRENT, PENDING, PREVIOUS, SecretDescription
+
+if TYPE_CHECKING:
+    from rotor.preflight import Check, Report
 
 # The rotation token in a key name: a UUID (what Secrets Manager generates) or 32-64 hex
 # digits. Strict on purpose: whatever follows another secret's prefix in its key names holds
@@ -159,6 +160,8 @@ class ApiKeyRotator(Rotator):
             metrics.add_metric("ApiKeysRevoked", unit="Count", value=revoked)
 
     def checks(self, rotation: Rotation, report: Report) -> list[Check]:
+        from rotor.apikeys.checks import ApiKeyChecks  # only a check event needs it
+
         return ApiKeyChecks(self, rotation, report).build()
 
     # --- ownership ------------------------------------------------------------------------

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from rotor.databases.checks import DatabaseChecks
 from rotor.databases.engine import Engine
 from rotor.databases.tls import TlsSettings
 from rotor.errors import AuthenticationFailed, StateError
 from rotor.models import DatabaseSecret
-from rotor.preflight import Check, Report
 from rotor.protocol import Rotation, Rotator
+
+if TYPE_CHECKING:
+    from rotor.preflight import Check, Report
 from rotor.secrets import CURRENT, PENDING
 
 
@@ -48,6 +49,8 @@ class DatabaseRotator(Rotator):
         return current, pending
 
     def checks(self, rotation: Rotation, report: Report) -> list[Check]:
+        from rotor.databases.checks import DatabaseChecks  # only a check event needs it
+
         return DatabaseChecks(self, rotation, report).build(
             admin=self.uses_admin, clone=self.uses_clone
         )

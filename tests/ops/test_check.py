@@ -417,3 +417,20 @@ def test_usage_errors_are_one_line(capsys: Any, alternating: Any) -> None:
     assert missing.code == 4 and "not found" in missing.error_line()
     both = run(capsys, "check", arn, "--local", "--via-function")
     assert both.code == 2
+
+
+def test_local_needs_the_development_kit(sm: Any, new_secret: Any) -> None:
+    arn = new_secret({"engine": "postgres"})
+    ran = without(DEV_ONLY, "check", "--local", arn)
+    assert ran.code == 7 and "pip install 'rotor[dev]'" in ran.error_line()
+
+
+def test_a_secret_that_names_no_rotator_fails_its_line(
+    capsys: Any, sm: Any, new_secret: Any
+) -> None:
+    arn = new_secret({"user": "app"})
+    ran = run(capsys, "check", "--local", "--no-iam", arn, "--output", "json")
+    assert ran.code == 1
+    [entry] = ran.json()["secrets"]
+    assert statuses(entry) == {"rotator": "fail"} and entry["rotator"] is None
+    assert "rotor:rotator" in reasons(entry)["rotator"]

@@ -4,7 +4,8 @@ development kit and the rotator's extras (its database driver)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from rotor.cli import devkit, lambda_env
@@ -26,23 +27,31 @@ class LocalChecks:
         self.aws, self.sm, self.given, self.handler_spec = aws, sm, given, handler
         self.verbose = verbose
         self.loaded: dict[str, Callable[..., Any]] = {}
+        self.specs: dict[str, str] = {}  # rotator name -> its handler
 
-    def run(self, secret: Secret) -> tuple[str | None, dict[str, Any], list[dict[str, str]]]:
-        """(the rotator's name, the handler's report, its check lines)."""
+    @contextlib.contextmanager
+    def environment(self) -> Iterator[LocalChecks]:
+        """The handlers' environment and logs, set once for the whole batch (one warm
+        Secrets Manager client, as in a warm container)."""
         with (
             lambda_env.environment(self.aws.handler_environment()),
             lambda_env.handler_logs(self.verbose),
         ):
-            try:
-                name, handler = self._handler(secret)
-            except LookupError as exc:
-                return None, {}, [line("rotator", FAIL, str(exc))]
-            try:
-                report = lambda_env.printing_to_stderr(handler)(
-                    {"RotorCheck": {"SecretId": secret.arn}}, None
-                )
-            except Exception as exc:  # refused, or a broken handler: scrubbed by the kit
-                return name, {}, [line(CHECK, FAIL, one_line(f"{type(exc).__name__}: {exc}"))]
+            yield self
+
+    def run(self, secret: Secret) -> tuple[str | None, dict[str, Any], list[dict[str, str]]]:
+        """(the rotator's name, the handler's report, its check lines); inside
+        :meth:`environment`."""
+        try:
+            name, handler = self._handler(secret)
+        except LookupError as exc:
+            return None, {}, [line("rotator", FAIL, str(exc))]
+        try:
+            report = lambda_env.printing_to_stderr(handler)(
+                {"RotorCheck": {"SecretId": secret.arn}}, None
+            )
+        except Exception as exc:  # refused, or a broken handler: scrubbed by the kit
+            return name, {}, [line(CHECK, FAIL, one_line(f"{type(exc).__name__}: {exc}"))]
         lines = lines_of(report)
         if lines is None:
             return name, {}, [line(CHECK, FAIL, f"handler {name} returned no check result")]
@@ -55,11 +64,12 @@ class LocalChecks:
             name = rotator_for(self._value(secret), secret.tags, self.given)
         except NoRotator as exc:
             raise LookupError(str(exc)) from None
-        rotators = devkit.load(COMMAND, "rotor.local.rotators")
-        found = rotators.find(name)
-        if found is None:
-            raise LookupError(f"no rotator {name!r} in this checkout: pass --handler")
-        return name, self._load(f"{found.path}:lambda_handler")
+        if name not in self.specs:  # the catalog parses every app.py: once per name
+            found = devkit.load(COMMAND, "rotor.local.rotators").find(name)
+            if found is None:
+                raise LookupError(f"no rotator {name!r} in this checkout: pass --handler")
+            self.specs[name] = f"{found.path}:lambda_handler"
+        return name, self._load(self.specs[name])
 
     def _value(self, secret: Secret) -> dict[str, Any] | None:
         """AWSCURRENT, read only when neither --rotator nor the tag names the rotator."""

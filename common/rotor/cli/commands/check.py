@@ -5,6 +5,7 @@ the deployed rotation function (default: its network, its role) or in this proce
 from __future__ import annotations
 
 import argparse
+import contextlib
 from typing import Any
 
 from rotor.cli import check_function, check_iam
@@ -79,21 +80,23 @@ def run(args: argparse.Namespace, context: Context) -> int:
         raise CliError(Exit.NOT_FOUND, "no secret matches the selection; nothing was checked")
     lam = aws.client("lambda", own_endpoint=True)
     iam = None if args.no_iam else aws.client("iam", own_endpoint=True)
-    local = None
-    if args.local:
-        from rotor.cli.check_local import LocalChecks
+    with contextlib.ExitStack() as stack:
+        local = None
+        if args.local:
+            from rotor.cli.check_local import LocalChecks
 
-        local = LocalChecks(aws, sm, args.rotator, args.handler, context.verbose)
-    docs = []
-    for secret in secrets:
-        context.out.line(f"checking {secret.name}…")
-        if local is not None:
-            rotator, report, lines = local.run(secret)
-        else:
-            rotator, report, lines = _via_function(lam, secret)
-        if iam is not None:
-            lines += check_iam.check(lam, iam, secret, report.get("admin_arn"))
-        docs.append(_entry(secret, rotator or report.get("rotator"), lines))
+            checks = LocalChecks(aws, sm, args.rotator, args.handler, context.verbose)
+            local = stack.enter_context(checks.environment())
+        docs = []
+        for secret in secrets:
+            context.out.line(f"checking {secret.name}…")
+            if local is not None:
+                rotator, report, lines = local.run(secret)
+            else:
+                rotator, report, lines = _via_function(lam, secret)
+            if iam is not None:
+                lines += check_iam.check(lam, iam, secret, report.get("admin_arn"))
+            docs.append(_entry(secret, rotator or report.get("rotator"), lines))
     doc = {
         "mode": "local" if args.local else "function",
         "passed": all(d["passed"] for d in docs),

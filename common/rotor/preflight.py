@@ -23,10 +23,10 @@ from typing import Any
 
 from rotor.errors import EventError, RotationError, StateError
 from rotor.observability import describe_exception, logger, redactor
-from rotor.protocol import Rotation, RotationEvent, Rotator, Step
+from rotor.protocol import CHECK_EVENT, Rotation, RotationEvent, Rotator, Step
 from rotor.secrets import CURRENT, PENDING, SecretDescription, SecretStore
 
-CHECK_EVENT = "RotorCheck"
+__all__ = ["CHECK_EVENT", "Check", "Report", "Result", "Skipped", "Status", "handle", "run"]
 
 
 class Status(StrEnum):
@@ -157,7 +157,7 @@ def _unqualified(arn: str) -> str:
 def rotation_check(description: SecretDescription, function_arn: str | None) -> Check:
     """Whether rotation is on, and by this function (when it is known: a deployed one)."""
 
-    def run() -> str:
+    def enabled() -> str:
         configured = description.rotation_lambda
         if not description.rotation_enabled:
             raise Skipped("rotation is not enabled yet: enable it once these checks pass")
@@ -165,7 +165,7 @@ def rotation_check(description: SecretDescription, function_arn: str | None) -> 
             return f"rotation enabled, by function {configured or 'unknown'}"
         return "rotation enabled, by this function"
 
-    return Check("rotation configured", run)
+    return Check("rotation configured", enabled)
 
 
 def handle(rotator: Rotator, event: Mapping[str, Any], context: Any) -> dict[str, Any]:

@@ -45,6 +45,7 @@ _T = TypeVar("_T")
 # it replaced (AWSPREVIOUS). Anything older must have stopped working.
 Keeps = Literal["new", "new_and_previous"]
 ALLOWED_SECRETS = "allowed_secrets"  # admin secret key: the rotated secrets it may act for
+CHECK_EVENT = "RotorCheck"  # an event with this key asks for the preflight checks (rotor.preflight)
 
 
 class Step(StrEnum):
@@ -223,7 +224,7 @@ class Rotator(ABC):
     def handler(self, event: Any, context: Any = None) -> Any:
         """Lambda handler: ``lambda_handler = MyRotator().handler``. An event with
         ``RotorCheck`` runs the preflight checks instead of a step, and returns their result."""
-        if isinstance(event, dict) and "RotorCheck" in event:
+        if isinstance(event, dict) and CHECK_EVENT in event:
             from rotor import preflight
 
             return preflight.handle(self, event, context)

@@ -216,7 +216,7 @@ def test_redis_acl_users(capsys: Any, sm: Any, rotor_redis: Any, new_secret: Any
     ran = run(capsys, "check", "--local", "--no-iam", good, wrong, "--output", "json")
     assert ran.code == 3, ran.err
     entries = by_name(ran.json())
-    assert entries[named(sm, good)]["rotator"] == "redis"
+    assert entries[named(sm, good)]["rotator"] == "redis-dual"  # as the rotator names itself
     assert failed(entries[named(sm, good)]) == set()
     assert statuses(entries[named(sm, good)])["admin logs in"] == "pass"
     assert failed(entries[named(sm, wrong)]) == {"current login"}
@@ -325,7 +325,9 @@ def test_via_the_function_and_iam_unchecked_on_moto(
 ) -> None:
     arn = alternating()
     deployed(sm, lambda_api, arn, "postgresql_alternating")
-    ran = run(capsys, "check", arn, "--output", "json")
+    team = unique_user("team")
+    sm.tag_resource(SecretId=arn, Tags=[{"Key": "team", "Value": team}])
+    ran = run(capsys, "check", "--tag", f"team={team}", "--output", "json")
     assert ran.code == 0, ran.err
     doc = ran.json()
     assert doc["mode"] == "function"
@@ -434,3 +436,22 @@ def test_a_secret_that_names_no_rotator_fails_its_line(
     [entry] = ran.json()["secrets"]
     assert statuses(entry) == {"rotator": "fail"} and entry["rotator"] is None
     assert "rotor:rotator" in reasons(entry)["rotator"]
+
+
+def test_a_custom_rotator_gets_the_base_checks(capsys: Any, sm: Any, new_secret: Any) -> None:
+    arn = new_secret({"host": "127.0.0.1", "username": "app", "password": "x" * 12})
+    ran = run(
+        capsys,
+        "check",
+        "--local",
+        "--no-iam",
+        "--handler",
+        "tests/kit/redis_users/app.py",
+        arn,
+        "--output",
+        "json",
+    )
+    assert ran.code == 0, ran.err
+    [entry] = ran.json()["secrets"]
+    assert entry["rotator"] == "redis-users"
+    assert statuses(entry) == {"rotation configured": "skipped", "secret readable": "pass"}

@@ -96,7 +96,7 @@ def run(args: argparse.Namespace, context: Context) -> int:
                 rotator, report, lines = _via_function(lam, secret)
             if iam is not None:
                 lines += check_iam.check(lam, iam, secret, report.get("admin_arn"))
-            docs.append(_entry(secret, rotator or report.get("rotator"), lines))
+            docs.append(_entry(secret, report.get("rotator") or rotator, lines))
     doc = {
         "mode": "local" if args.local else "function",
         "passed": all(d["passed"] for d in docs),

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from rotor import events, passwords, settings
 from rotor.errors import (
@@ -37,11 +37,15 @@ from rotor.observability import (
 )
 from rotor.secrets import CURRENT, PENDING, PREVIOUS, SecretDescription, SecretStore
 
+if TYPE_CHECKING:
+    from rotor.preflight import Check, Report
+
 _T = TypeVar("_T")
 # Which credentials work once a rotation is done: the new one only, or the new one and the one
 # it replaced (AWSPREVIOUS). Anything older must have stopped working.
 Keeps = Literal["new", "new_and_previous"]
 ALLOWED_SECRETS = "allowed_secrets"  # admin secret key: the rotated secrets it may act for
+CHECK_EVENT = "RotorCheck"  # an event with this key asks for the preflight checks (rotor.preflight)
 
 
 class Step(StrEnum):
@@ -210,11 +214,23 @@ class Rotator(ABC):
         """After AWSCURRENT moved to the new version (``rotation.description`` shows the labels
         as they now are; ``rotation.previous()`` is the value just replaced). Safe to repeat."""
 
+    def checks(self, rotation: Rotation, report: Report) -> list[Check]:
+        """Preflight checks of this rotator (:mod:`rotor.preflight`), after the base's
+        "secret readable": read-only uses of the code a rotation runs, AWSCURRENT only.
+        ``report.admin_arn``: set it to the admin secret's ARN once known."""
+        return []
+
     # --- the Lambda entry point ----------------------------------------------------------
-    def handler(self, event: Any, context: Any = None) -> None:
-        """Lambda handler: ``lambda_handler = MyRotator().handler``."""
+    def handler(self, event: Any, context: Any = None) -> Any:
+        """Lambda handler: ``lambda_handler = MyRotator().handler``. An event with
+        ``RotorCheck`` runs the preflight checks instead of a step, and returns their result."""
+        if isinstance(event, dict) and CHECK_EVENT in event:
+            from rotor import preflight
+
+            return preflight.handle(self, event, context)
         with _collector_paused_on_first_call():
             self._handle(event, context)
+        return None
 
     def _handle(self, event: Any, context: Any) -> None:
         started = time.perf_counter()

@@ -95,6 +95,7 @@ class SecretDescription:
     rotation_enabled: bool
     versions: dict[str, list[str]] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    rotation_lambda: str | None = None  # RotationLambdaARN: the function rotating it, if set
 
     def version_with(self, stage: str) -> str | None:
         return next((v for v, stages in self.versions.items() if stage in stages), None)
@@ -160,6 +161,7 @@ class SecretStore:
             rotation_enabled=bool(meta.get("RotationEnabled", False)),
             versions={k: list(v) for k, v in meta.get("VersionIdsToStages", {}).items()},
             tags={t["Key"]: t["Value"] for t in meta.get("Tags", [])},
+            rotation_lambda=meta.get("RotationLambdaARN") or None,
         )
 
     def get(self, secret_id: str, stage: str, version_id: str | None = None) -> dict[str, Any]:

@@ -54,7 +54,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from rotor.apikeys.http import HttpClient, check_base_url, safe_id
@@ -66,6 +66,9 @@ from rotor.models import text_field
 from rotor.observability import logger, metrics, redactor
 from rotor.protocol import Rotation, Rotator
 from rotor.secrets import CURRENT, PENDING, PREVIOUS, SecretDescription
+
+if TYPE_CHECKING:
+    from rotor.preflight import Check, Report
 
 # The rotation token in a key name: a UUID (what Secrets Manager generates) or 32-64 hex
 # digits. Strict on purpose: whatever follows another secret's prefix in its key names holds
@@ -105,12 +108,12 @@ class ApiKeyRotator(Rotator):
         current = ApiKeySecret.parse(rotation.current(), where)
         provider = self.provider(rotation, current, where)
         try:
-            proven_id = self._prove_current(provider, current)
+            proven_id = self.prove_current(provider, current)
         except NotOwned:  # break glass is for exactly this, and only for this
             if not rotation.break_glass(provider.context.admin, provider.context.admin_where):
                 raise
             provider = self.provider(rotation, current, where, break_glass=True)
-            proven_id = self._prove_current(provider, current)
+            proven_id = self.prove_current(provider, current)
         prefix = current.prefix_for(rotation.secret_arn)
         issued = self._issue(provider, prefix + rotation.token, prefix)
         if not safe_id(issued.key_id):
@@ -159,9 +162,14 @@ class ApiKeyRotator(Rotator):
         if revoked:
             metrics.add_metric("ApiKeysRevoked", unit="Count", value=revoked)
 
+    def checks(self, rotation: Rotation, report: Report) -> list[Check]:
+        from rotor.apikeys.checks import ApiKeyChecks  # only a check event needs it
+
+        return ApiKeyChecks(self, rotation, report).build()
+
     # --- ownership ------------------------------------------------------------------------
     @staticmethod
-    def _prove_current(provider: Provider, current: ApiKeySecret) -> str | None:
+    def prove_current(provider: Provider, current: ApiKeySecret) -> str | None:
         """The proven id of the current key in the admin's account (``None``: not known, so
         never revoked later); raises :class:`NotOwned` when the key is not proven at all."""
         context = provider.context

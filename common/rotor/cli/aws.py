@@ -88,7 +88,7 @@ class Aws:
                 f"invalid --endpoint-url {self.endpoint_url!r} ({exc}): "
                 "give a URL such as http://127.0.0.1:5000",
             ) from None
-        if service == SECRETS_MANAGER or self.resolved_endpoint is None:
+        if service == SECRETS_MANAGER:
             self.resolved_endpoint = str(client.meta.endpoint_url)
             self.resolved_region = str(client.meta.region_name)
         if local_command is not None:
@@ -99,9 +99,11 @@ class Aws:
         """Another service's endpoint: the same one only when it is on this machine (moto
         serves them all) and that service has no endpoint of its own set; a remote
         --endpoint-url (a VPC endpoint, say) is Secrets Manager's alone."""
-        if os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}"):
-            return None
-        return self.endpoint_url if self.is_local(self.endpoint_url or "") else None
+        own = "AWS_ENDPOINT_URL_" + service.upper().replace("-", "_")
+        if os.environ.get(own) or os.environ.get("AWS_ENDPOINT_URL"):
+            return None  # botocore reads these itself
+        endpoint = self.resolved_endpoint or self.endpoint_url
+        return endpoint if self.is_local(endpoint or "") else None
 
     def _require_loopback(self, command: str) -> None:
         if self.is_local(self.resolved_endpoint or ""):

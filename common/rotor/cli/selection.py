@@ -37,6 +37,7 @@ class Secret:
     tags: Mapping[str, str]
     stages: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # version -> labels
     created: datetime | None = None
+    kms_key_id: str | None = None  # KmsKeyId: a customer managed key, if any
 
     @classmethod
     def from_api(cls, meta: Mapping[str, Any]) -> Secret:
@@ -53,6 +54,7 @@ class Secret:
             tags={str(t["Key"]): str(t.get("Value", "")) for t in meta.get("Tags") or []},
             stages={str(v): tuple(s) for v, s in versions.items() if s},
             created=meta.get("CreatedDate"),
+            kms_key_id=meta.get("KmsKeyId") or None,
         )
 
     def version_with(self, stage: str) -> str | None:

@@ -20,6 +20,8 @@ from rotor.protocol import Rotation
 class AdminRotator(DatabaseRotator):
     """A database strategy whose password changes are made by the admin secret's login."""
 
+    uses_admin = True
+
     def proves(self, login: DatabaseSecret) -> bool:
         """Whether ``login`` really logs in (with its password, as that account)."""
         conn = self.engine.try_login(login, TlsSettings.for_secret(login))

@@ -42,6 +42,7 @@ class AlternatingUsers(AdminRotator):
     ``AlternatingUsers(PostgreSQL()).handler``."""
 
     strategy = "alternating"
+    uses_clone = True
     keeps = "new_and_previous"
 
     def create(self, rotation: Rotation) -> dict[str, Any]:

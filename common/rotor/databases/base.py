@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rotor.databases.engine import Engine
 from rotor.databases.tls import TlsSettings
 from rotor.errors import AuthenticationFailed, StateError
 from rotor.models import DatabaseSecret
 from rotor.protocol import Rotation, Rotator
+
+if TYPE_CHECKING:
+    from rotor.preflight import Check, Report
 from rotor.secrets import CURRENT, PENDING
 
 
 class DatabaseRotator(Rotator):
     strategy = "database"
+    # What the preflight checks cover beyond the login (rotor.databases.checks).
+    uses_admin: ClassVar[bool] = False
+    uses_clone: ClassVar[bool] = False
 
     def __init__(self, engine: Engine, store: Any = None) -> None:
         super().__init__(store)
@@ -41,6 +47,13 @@ class DatabaseRotator(Rotator):
                 "AWSCURRENT; it was edited by hand. Cancel this rotation and start a new one."
             )
         return current, pending
+
+    def checks(self, rotation: Rotation, report: Report) -> list[Check]:
+        from rotor.databases.checks import DatabaseChecks  # only a check event needs it
+
+        return DatabaseChecks(self, rotation, report).build(
+            admin=self.uses_admin, clone=self.uses_clone
+        )
 
     def verify(self, rotation: Rotation) -> None:
         name = rotation.description.name

@@ -4,6 +4,7 @@ development kit before it runs."""
 
 from rotor.cli.commands import (
     cancel,
+    check,
     demo,
     moto_server,
     new,
@@ -24,6 +25,7 @@ ALL = (
     moto_server,
     new,
     schedule,
+    check,
     status,
     rotate_all,
     resume,

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 from rotor.local.servers import (
-    _chown_tree,
     _ChildServer,
+    _chown_tree,
     _port_attempts,
     _private_env,
     _service_user,
@@ -38,7 +38,11 @@ _SEARCH = ("/usr/sbin", "/usr/local/sbin", "/opt/homebrew/sbin")
 def rabbitmq_scripts() -> Path | None:
     """The directory holding ``rabbitmq-server``, ``rabbitmqctl`` and ``rabbitmq-env``."""
     found = shutil.which("rabbitmq-server") or next(
-        (str(Path(d) / "rabbitmq-server") for d in _SEARCH if (Path(d) / "rabbitmq-server").is_file()),
+        (
+            str(Path(d) / "rabbitmq-server")
+            for d in _SEARCH
+            if (Path(d) / "rabbitmq-server").is_file()
+        ),
         None,
     )
     if found is None:
@@ -217,7 +221,7 @@ class RabbitMQServer(_ChildServer):
         )
         if result.returncode != 0:
             raise RuntimeError(f"rabbitmqctl {args[0]} failed: {result.stderr.strip()[-2000:]}")
-        return result.stdout
+        return str(result.stdout)
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
         """A management API request as the admin: a ``requests.Response``."""
@@ -259,4 +263,4 @@ class RabbitMQServer(_ChildServer):
         return True
 
     def admin_secret(self, **extra: Any) -> dict[str, Any]:
-        return super().admin_secret(management_port=self.management_port, **extra)
+        return super().admin_secret(**{"management_port": self.management_port, **extra})

@@ -141,11 +141,10 @@ class RabbitMQUsers(Rotator):
                 "it was edited by hand. Remove its AWSPENDING label and rotate again."
             )
         try:
+            admin = self.admin(rotation, current)
+        except AuthenticationFailed:  # a retry after the change: the old password is gone
             pending.logs_in()
-            return  # a retry: the user has this password already
-        except AuthenticationFailed:
-            pass
-        admin = self.admin(rotation, current)
+            return
         path = f"/api/users/{quote(current.username, safe='')}"
         tags = admin.api("GET", path)["tags"]  # PUT replaces the user: keep its tags
         admin.api(

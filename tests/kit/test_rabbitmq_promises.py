@@ -1,0 +1,103 @@
+"""What the walkthrough's RabbitMQ rotator promises beyond the kit: the new password reaches
+the broker only as its salted hash (every management request recorded by a real HTTP proxy
+between the rotator and RabbitMQ), and the user keeps its tags and vhost permissions."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import requests
+
+from tests.kit.test_rabbitmq_users import APP, rabbitmq_user  # noqa: F401 - the fixture
+
+
+class RecordingProxy(ThreadingHTTPServer):
+    """Forwards every request to ``upstream`` and keeps (method, path, body) of each."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream, self.seen = upstream, []
+        super().__init__(("127.0.0.1", 0), _Forward)
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+
+class _Forward(BaseHTTPRequestHandler):
+    server: RecordingProxy
+
+    def _forward(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.seen.append((self.command, self.path, body.decode()))
+        headers = {
+            k: v for k, v in self.headers.items() if k.lower() in ("authorization", "content-type")
+        }
+        answer = requests.request(
+            self.command, self.server.upstream + self.path, data=body, headers=headers, timeout=10
+        )
+        self.send_response(answer.status_code)
+        self.send_header("Content-Type", answer.headers.get("Content-Type", "application/json"))
+        self.send_header("Content-Length", str(len(answer.content)))
+        self.end_headers()
+        self.wfile.write(answer.content)
+
+    do_GET = do_PUT = _forward
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def proxy(rotor_rabbitmq) -> Iterator[RecordingProxy]:
+    server = RecordingProxy(rotor_rabbitmq.management_url)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_rotation_sends_a_hash_and_keeps_tags_and_permissions(
+    rotor_rabbitmq,
+    rotor_secret,
+    rotor_sm,
+    rotor_harness,
+    rabbitmq_user,  # noqa: F811
+    proxy,
+):
+    value = rabbitmq_user()
+    user = value["username"]
+    permissions_before = rotor_rabbitmq.api("GET", f"/api/permissions/%2F/{user}").json()
+    admin = rotor_secret(rotor_rabbitmq.admin_secret(management_port=proxy.port))
+    arn = rotor_secret({**value, "management_port": proxy.port, "adminarn": admin})
+
+    report = rotor_harness(APP).rotate(arn)
+
+    assert report.succeeded, report.steps
+    new = json.loads(
+        rotor_sm.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")["SecretString"]
+    )
+    assert rotor_rabbitmq.logs_in(user, new["password"])
+    assert not rotor_rabbitmq.logs_in(user, value["password"])
+    puts = [json.loads(body) for method, _, body in proxy.seen if method == "PUT"]
+    assert puts == [
+        {
+            "password_hash": puts[0]["password_hash"],
+            "hashing_algorithm": "rabbit_password_hashing_sha256",
+            "tags": ["monitoring"],
+        }
+    ]
+    for password in (value["password"], new["password"]):
+        assert not [seen for seen in proxy.seen if password in seen[1] + seen[2]]
+    stored = rotor_rabbitmq.api("GET", f"/api/users/{user}").json()
+    assert stored["tags"] == ["monitoring"]
+    salted = base64.b64decode(stored["password_hash"])  # RabbitMQ keeps the hash it was sent
+    assert salted[4:] == hashlib.sha256(salted[:4] + new["password"].encode()).digest()
+    assert rotor_rabbitmq.api("GET", f"/api/permissions/%2F/{user}").json() == permissions_before

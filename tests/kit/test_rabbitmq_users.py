@@ -46,4 +46,5 @@ def test_rabbitmq_users_rotator(rotor_check, rotor_rabbitmq, rabbitmq_user):
     )
     check.all()
     report = check.mutation_report()  # broken copies of the rotator: the kit must fail each
+    assert "apply does nothing" in report
     assert [mutant for mutant, complaint in report.items() if complaint is None] == []

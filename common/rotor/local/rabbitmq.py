@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
+from rotor.local import servers
 from rotor.local.servers import (
     _ChildServer,
     _chown_tree,
     _port_attempts,
     _private_env,
     _service_user,
-    free_port,
 )
 
 # Where the server's own scripts are when ``rabbitmq-server`` on PATH is a distribution's
@@ -98,10 +98,11 @@ class RabbitMQServer(_ChildServer):
         cookie.chmod(0o400)
         (self.directory / "enabled_plugins").write_text("[rabbitmq_management].\n")
         (self.directory / "rabbitmq-env.conf").write_text("")  # not /etc/rabbitmq's
-        self.port = self.port or free_port()
-        self.management_port = self.management_port or free_port()
-        self.dist_port = self.dist_port or free_port()
+        self.port = self.port or servers.free_port()
+        self.management_port = self.management_port or servers.free_port()
+        self.dist_port = self.dist_port or servers.free_port()
         for attempt in _port_attempts(self):
+            self.log_file.unlink(missing_ok=True)  # a lost port race's errors are not ours
             self._configure(with_admin_password=True)
             _private_env(self.directory)
             _chown_tree(self.directory, user)
@@ -123,7 +124,7 @@ class RabbitMQServer(_ChildServer):
                 if not attempt.retry_if_port_taken("eaddrinuse"):
                     self.stop()
                     raise
-                self.management_port, self.dist_port = free_port(), free_port()
+                self.management_port, self.dist_port = servers.free_port(), servers.free_port()
         self._configure(with_admin_password=False)
         return self
 
@@ -146,7 +147,7 @@ class RabbitMQServer(_ChildServer):
     def _env(self) -> dict[str, str]:
         assert self.directory is not None
         directory = self.directory
-        ctl_port = free_port()
+        ctl_port = servers.free_port()
         return {
             **_private_env(directory),
             "HOME": str(directory),
@@ -178,22 +179,30 @@ class RabbitMQServer(_ChildServer):
         return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
 
     def _wait_ready(self) -> None:
-        """Until the management API answers the admin (the last thing the node starts)."""
+        """Until the management API lists the AMQP listener on our port: the management
+        listener starts first, and a node that cannot bind AMQP's port stops after it."""
         import requests
 
         deadline = time.monotonic() + self.timeout
         while self.process is not None and self.process.poll() is None:
+            if "eaddrinuse" in self.log_text():
+                raise RuntimeError(f"rabbitmq-server could not bind: {self.log_text()[-2000:]}")
             try:
-                if self.api("GET", "/api/overview").status_code == 200:
+                overview = self.api("GET", "/api/overview")
+                if overview.status_code == 200 and any(
+                    listener["protocol"] == "amqp" and listener["port"] == self.port
+                    for listener in overview.json().get("listeners", [])
+                ):
                     return
             except requests.RequestException:
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError("rabbitmq-server did not answer in time.")
             time.sleep(0.2)
-        console = (self.directory / "console.log") if self.directory else None
-        text = console.read_text(errors="replace") if console and console.exists() else ""
-        raise RuntimeError(f"rabbitmq-server exited: {(self.log_text() + text)[-2000:]}")
+        assert self.directory is not None
+        console = self.directory / "console.log"
+        text = self.log_text() + (console.read_text(errors="replace") if console.exists() else "")
+        raise RuntimeError(f"rabbitmq-server exited: {text[-2000:]}")
 
     def end_process(self) -> None:
         """SIGTERM (a clean shutdown of the node), then SIGKILL to the whole group after 60 s."""

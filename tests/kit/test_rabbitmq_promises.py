@@ -1,6 +1,7 @@
-"""What the walkthrough's RabbitMQ rotator promises beyond the kit: the new password reaches
-the broker only as its salted hash (every management request recorded by a real HTTP proxy
-between the rotator and RabbitMQ), and the user keeps its tags and vhost permissions."""
+"""What the walkthrough's RabbitMQ rotator promises beyond the kit: the management API gets
+the new password only as its salted hash (every request recorded by a real HTTP proxy between
+the rotator and RabbitMQ); the user keeps its tags, vhost permissions and limits; a connection
+opened before the rotation stays open."""
 
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ def proxy(rotor_rabbitmq) -> Iterator[RecordingProxy]:
     server.server_close()
 
 
-def test_a_rotation_sends_a_hash_and_keeps_tags_and_permissions(
+def test_a_rotation_sends_a_hash_and_keeps_the_rest_of_the_user(
     rotor_rabbitmq,
     rotor_secret,
     rotor_sm,
@@ -74,7 +75,10 @@ def test_a_rotation_sends_a_hash_and_keeps_tags_and_permissions(
 ):
     value = rabbitmq_user()
     user = value["username"]
+    limit = {"value": 20}
+    rotor_rabbitmq.api("PUT", f"/api/user-limits/{user}/max-connections", json=limit)
     permissions_before = rotor_rabbitmq.api("GET", f"/api/permissions/%2F/{user}").json()
+    opened_before = rotor_rabbitmq.connect(user, value["password"])
     admin = rotor_secret(rotor_rabbitmq.admin_secret(management_port=proxy.port))
     arn = rotor_secret({**value, "management_port": proxy.port, "adminarn": admin})
 
@@ -101,3 +105,6 @@ def test_a_rotation_sends_a_hash_and_keeps_tags_and_permissions(
     salted = base64.b64decode(stored["password_hash"])  # RabbitMQ keeps the hash it was sent
     assert salted[4:] == hashlib.sha256(salted[:4] + new["password"].encode()).digest()
     assert rotor_rabbitmq.api("GET", f"/api/permissions/%2F/{user}").json() == permissions_before
+    assert stored["limits"] == {"max-connections": 20}
+    assert opened_before.channel().is_open  # a round trip: the broker still serves it
+    opened_before.close()

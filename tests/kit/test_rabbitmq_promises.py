@@ -1,7 +1,8 @@
 """What the walkthrough's RabbitMQ rotator promises beyond the kit: the management API gets
 the new password only as its salted hash (every request recorded by a real HTTP proxy between
 the rotator and RabbitMQ); the user keeps its tags, vhost permissions and limits; a connection
-opened before the rotation stays open."""
+opened before the rotation stays open. TLS is the default: a plaintext broker is an error that
+says what to check, and changes nothing."""
 
 from __future__ import annotations
 
@@ -108,3 +109,22 @@ def test_a_rotation_sends_a_hash_and_keeps_the_rest_of_the_user(
     assert stored["limits"] == {"max-connections": 20}
     assert opened_before.channel().is_open  # a round trip: the broker still serves it
     opened_before.close()
+
+
+def test_tls_is_the_default_and_a_plaintext_broker_is_refused(
+    rotor_rabbitmq,
+    rotor_secret,
+    rotor_harness,
+    rabbitmq_user,  # noqa: F811
+):
+    value = rabbitmq_user()
+    del value["ssl"]  # the private broker speaks plaintext only
+
+    report = rotor_harness(APP, attempts=1).rotate(rotor_secret(value))
+
+    assert not report.succeeded
+    error = report.steps[-1].error
+    assert error.startswith(f"ServiceError: RabbitMQ at {rotor_rabbitmq.host}:")
+    assert error.endswith("check keys 'host', 'port' and 'ssl'.")
+    assert value["password"] not in error
+    assert rotor_rabbitmq.logs_in(value["username"], value["password"])

@@ -89,8 +89,9 @@ class Login:
                 f"{where}: user '{self.username}' may not use vhost '{self.vhost}'; "
                 "grant it permissions there or fix key 'vhost'."
             ) from None
-        except pika.exceptions.AMQPError as exc:
-            raise ServiceError(f"{where}: {type(exc).__name__}.") from None
+        except (pika.exceptions.AMQPError, OSError) as exc:  # OSError: TLS, sockets
+            hint = "check keys 'host', 'port' and 'ssl'"
+            raise ServiceError(f"{where}: {type(exc).__name__}; {hint}.") from None
 
     def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """A management API request as this login; its JSON answer."""
@@ -107,7 +108,8 @@ class Login:
                 verify=settings().ca_bundle or True,
             )
         except requests.RequestException as exc:
-            raise ServiceError(f"RabbitMQ API at {where}: {type(exc).__name__}.") from None
+            hint = "check keys 'host', 'management_port' and 'ssl'"
+            raise ServiceError(f"RabbitMQ API at {where}: {type(exc).__name__}; {hint}.") from None
         if response.status_code == 401:
             raise AuthenticationFailed(f"RabbitMQ API at {where} refused '{self.username}'.")
         if not response.ok:

@@ -2,7 +2,8 @@
 the new password only as its salted hash (every request recorded by a real HTTP proxy between
 the rotator and RabbitMQ); the user keeps its tags, vhost permissions and limits; a connection
 opened before the rotation stays open. TLS is the default: a plaintext broker is an error that
-says what to check, and changes nothing."""
+says what to check, and changes nothing; so is an admin secret for a user without the
+administrator tag."""
 
 from __future__ import annotations
 
@@ -127,4 +128,24 @@ def test_tls_is_the_default_and_a_plaintext_broker_is_refused(
     assert error.startswith(f"ServiceError: RabbitMQ at {rotor_rabbitmq.host}:")
     assert error.endswith("check keys 'host', 'port' and 'ssl'.")
     assert value["password"] not in error
+    assert rotor_rabbitmq.logs_in(value["username"], value["password"])
+
+
+def test_an_admin_without_the_administrator_tag_changes_nothing(
+    rotor_rabbitmq,
+    rotor_secret,
+    rotor_harness,
+    rabbitmq_user,  # noqa: F811
+):
+    weak = rabbitmq_user()  # a user with the monitoring tag only, named as the admin
+    value = {**rabbitmq_user(), "adminarn": rotor_secret(weak)}
+
+    report = rotor_harness(APP, attempts=1).rotate(rotor_secret(value))
+
+    assert not report.succeeded
+    error = report.steps[-1].error
+    assert error.endswith(
+        f"refused '{weak['username']}': it needs its password and the administrator tag."
+    )
+    assert value["password"] not in error and weak["password"] not in error
     assert rotor_rabbitmq.logs_in(value["username"], value["password"])

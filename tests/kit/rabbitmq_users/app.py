@@ -111,7 +111,10 @@ class Login:
             hint = "check keys 'host', 'management_port' and 'ssl'"
             raise ServiceError(f"RabbitMQ API at {where}: {type(exc).__name__}; {hint}.") from None
         if response.status_code == 401:
-            raise AuthenticationFailed(f"RabbitMQ API at {where} refused '{self.username}'.")
+            raise AuthenticationFailed(  # a wrong password, or a user not an administrator
+                f"RabbitMQ API at {where} refused '{self.username}': it needs its password "
+                "and the administrator tag."
+            )
         if not response.ok:
             raise ServiceError(f"RabbitMQ API at {where}: {method} {path}: {response.status_code}.")
         return response.json() if response.content else None

@@ -125,6 +125,9 @@ class RabbitMQServer(_ChildServer):
                     self.stop()
                     raise
                 self.management_port, self.dist_port = servers.free_port(), servers.free_port()
+            except BaseException:  # Ctrl-C while it boots: no node left running
+                self.stop()
+                raise
         self._configure(with_admin_password=False)
         return self
 

@@ -207,6 +207,7 @@ SERVER_FIXTURES = frozenset(
         "rotor_postgres",
         "rotor_mariadb",
         "rotor_redis",
+        "rotor_rabbitmq",
     }
 )
 

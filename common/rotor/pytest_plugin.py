@@ -11,7 +11,7 @@ Installed with ``rotor[dev]`` (a ``pytest11`` entry point), it offers fixtures, 
 ``rotor_secret(value, name=None) -> arn``, ``rotor_harness(handler, **options) -> Harness``,
 ``rotor_check(handler, **options) -> RotatorCheck``
     Factories bound to ``rotor_sm``; ``handler`` is a callable or ``path/to/app.py[:func]``.
-``rotor_postgres``, ``rotor_mariadb``, ``rotor_redis``
+``rotor_postgres``, ``rotor_mariadb``, ``rotor_redis``, ``rotor_rabbitmq``
     Throwaway servers with real password authentication, one per session. A server not
     installed here fails the test with a line saying what to install.
 """
@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # rotor itself loads only when a fixture runs: pytest loads t
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
     from rotor.local.harness import Handler, Harness
+    from rotor.local.rabbitmq import RabbitMQServer
     from rotor.local.servers import LocalServer, MariaDBServer, PostgresServer, RedisServer
     from rotor.testing import RotatorCheck
 
@@ -186,3 +187,12 @@ def rotor_redis() -> Iterator[RedisServer]:
     from rotor.local.servers import RedisServer
 
     yield from _server(RedisServer, "rotor_redis")
+
+
+@pytest.fixture(scope="session")
+def rotor_rabbitmq() -> Iterator[RabbitMQServer]:
+    """A private RabbitMQ node with the management API (``management_url``): admin ``admin``
+    (administrator tag) its only user, no ``guest``."""
+    from rotor.local.rabbitmq import RabbitMQServer
+
+    yield from _server(RabbitMQServer, "rotor_rabbitmq")

@@ -1,5 +1,6 @@
 """RotatorCheck catches the bugs a rotator author really makes, each with a message saying
-what to fix. The rotator under test is the walkthrough's Redis one, broken one way at a time."""
+what to fix. The rotator under test is the kit's Redis subject (redis_users), broken one way
+at a time."""
 
 from __future__ import annotations
 
@@ -132,7 +133,7 @@ def test_awspending_left_behind_fails(redis_check, rotor_sm):
         redis_check(sticky, keeps="new_and_previous").rotates()
 
 
-def test_every_mutant_of_the_walkthrough_rotator_fails(redis_check):
+def test_every_mutant_of_the_kits_subject_fails(redis_check):
     report = redis_check(RedisUsers).mutation_report()
     assert set(report) == {
         "create returns the current value",

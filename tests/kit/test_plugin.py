@@ -75,10 +75,13 @@ def test_a_user_test_file_needs_nothing_but_the_plugin(pytester, monkeypatch):
     [
         ("rotor_redis", "rotor_redis: No redis-server found: install Redis"),
         ("rotor_mariadb", "rotor_mariadb: No MariaDB server found"),
+        ("rotor_rabbitmq", "rotor_rabbitmq: No rabbitmq-server found: install RabbitMQ"),
     ],
 )
 def test_a_server_not_installed_fails_with_what_to_install(pytester, monkeypatch, fixture, hint):
     monkeypatch.setenv("PATH", str(pytester.mkdir("empty-bin")))
+    # /usr/sbin is searched too (not on every user's PATH): a conftest hides it.
+    pytester.makeconftest("import rotor.local.rabbitmq as r\nr._SEARCH = ()\n")
     pytester.makepyfile(test_user=f"def test_needs_a_server({fixture}):\n    pass\n")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)

@@ -1,4 +1,5 @@
-"""The walkthrough's rotator (docs/writing-a-rotator.md) proved by rotor's kit on a real Redis."""
+"""The kit's test subject (redis_users/app.py) passes the kit on a real Redis; its
+``redis_user`` fixture serves test_kit_catches.py's broken copies."""
 
 from __future__ import annotations
 

@@ -22,7 +22,10 @@ def blocks() -> dict[str, list[str]]:
 
 
 def test_the_walkthrough_shows_both_files():
-    assert set(blocks()) == {"tests/kit/redis_users/app.py", "tests/kit/test_redis_users.py"}
+    assert set(blocks()) == {
+        "tests/kit/rabbitmq_users/app.py",
+        "tests/kit/test_rabbitmq_users.py",
+    }
 
 
 @pytest.mark.parametrize("path", sorted(blocks()))

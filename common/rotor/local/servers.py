@@ -695,7 +695,7 @@ class RedisServer(_ChildServer):
             try:
                 self.connect().close()
                 return
-            except redis.ConnectionError:
+            except (redis.ConnectionError, redis.TimeoutError):  # Timeout: another's port
                 if time.monotonic() > deadline:
                     raise RuntimeError("redis-server did not accept connections in time.") from None
                 time.sleep(0.05)

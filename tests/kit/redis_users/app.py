@@ -1,6 +1,10 @@
 """Redis ACL users: an admin gives the user a new password; the one it replaces keeps working
 until the next rotation, and older ones are removed.
 
+The test kit's own subject: tests/kit/test_kit_catches.py breaks it one way at a time to prove
+each check bites (rotor ships its own Redis rotator, rotators/redis; the walkthrough in
+docs/writing-a-rotator.md is tests/kit/rabbitmq_users).
+
 The secret: {"host", "port", "username", "password", "adminarn"} and, for a server without
 TLS, "ssl": false. The admin secret named by "adminarn" holds an admin login to the same server.
 """

@@ -34,10 +34,13 @@ from deploy.cfn_yaml import (
     split,
     sub,
 )
+from deploy.roles import ACCOUNT_SECRETS, READ, ROTATE, Scope, grant, role
 from deploy.rotators import ROTATORS, Rotator
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIME, ARCHITECTURE = "python3.13", "x86_64"
+SECRET_TAG = "rotor:scope"  # IAM condition keys are literal: the tag keys cannot be parameters
+ADMIN_TAG = "rotor:admin-scope"
 ALARM_ACTIONS = if_(
     "HasEmail",
     [ref("NotificationTopic")],
@@ -93,9 +96,21 @@ def rotator_parameters(r: Rotator) -> dict[str, Any]:
                 f"{r.title}: ARNs of the secrets this function may rotate (its IAM scope). IAM "
                 "wildcards are allowed, e.g. arn:aws:secretsmanager:eu-west-1:111122223333:secret:"
                 "app/* or, for one secret, ...:secret:app/orders-?????? (Secrets Manager appends 6 "
-                "characters to the name). Leave empty to not deploy this rotator."
+                "characters to the name). Leave empty, with "
+                f"{r.name}SecretTag empty too, to not deploy this rotator."
             ),
-        }
+        },
+        f"{r.name}SecretTag": {
+            "Type": "String",
+            "Default": "",
+            "AllowedPattern": TAG_VALUE,
+            "Description": (
+                f"{r.title}: scope by tag, for fleets too large for ARN lists: the function "
+                f"may also rotate every secret of this account and Region tagged {SECRET_TAG}="
+                "<this value>. Whoever may tag secrets can then bring them into scope: restrict "
+                "secretsmanager:TagResource (docs/deploying.md). Leave empty for ARNs only."
+            ),
+        },
     }
     if r.admin:
         params[f"{r.name}AdminSecretArns"] = {
@@ -103,7 +118,8 @@ def rotator_parameters(r: Rotator) -> dict[str, Any]:
             "Default": "",
             "Description": (
                 f"{r.title}: ARNs (or patterns) of {r.admin}. Read-only access "
-                f"(GetSecretValue, DescribeSecret). Required when {r.name}SecretArns is set."
+                f"(GetSecretValue, DescribeSecret). {r.name}SecretArns or {r.name}SecretTag "
+                "needs this or AdminSecretTag."
             ),
         }
     params[f"{r.name}ScheduledSecret"] = {
@@ -185,6 +201,21 @@ NETWORK = {
         "Description": (
             "Security groups for the functions when SubnetIds is set (egress to the database "
             "port and to the Secrets Manager endpoint on 443)."
+        ),
+    },
+}
+TAG_VALUE = r"^[A-Za-z0-9 _.:/=+@-]*$"
+TAGS = {
+    "AdminSecretTag": {
+        "Type": "String",
+        "Default": "",
+        "AllowedPattern": TAG_VALUE,
+        "Description": (
+            f"Scope by tag for admin secrets: the rotators that read admin secrets may read "
+            f"(GetSecretValue, DescribeSecret) every secret of this account and Region tagged "
+            f"{ADMIN_TAG}=<this value>. A tag of its own ({ADMIN_TAG}, not {SECRET_TAG}): "
+            "tagging a secret for rotation never makes it readable as an admin secret. Leave "
+            "empty for ARNs only."
         ),
     },
 }
@@ -304,6 +335,7 @@ def parameter_groups(rotators: tuple[Rotator, ...]) -> list[tuple[str, list[str]
         ("Schedule attached by this stack", list(SCHEDULE)),
         ("Encryption and network", [*NETWORK, *settings_of(settings.CONNECTIONS)]),
         ("Password policy", list(settings_of(settings.PASSWORDS))),
+        ("Scope by tag (fleets too large for ARN lists)", list(TAGS)),
         ("Failure notifications", list(NOTIFICATIONS)),
         (
             "Observability and tuning",
@@ -319,7 +351,7 @@ def parameters(rotators: tuple[Rotator, ...]) -> dict[str, Any]:
         every.update(rotator_parameters(r))
     for topic in settings.TOPICS:
         every.update(settings_of(topic))
-    every.update({**SCHEDULE, **NETWORK, **NOTIFICATIONS, **FUNCTIONS})
+    every.update({**SCHEDULE, **NETWORK, **TAGS, **NOTIFICATIONS, **FUNCTIONS})
     ordered = [name for _, names in parameter_groups(rotators) for name in names]
     if sorted(ordered) != sorted(every):
         raise ValueError("every parameter must be in exactly one console group")
@@ -333,17 +365,25 @@ def rules(rotators: tuple[Rotator, ...]) -> dict[str, Any]:
 
     found: dict[str, Any] = {}
     for r in rotators:
-        given = not_(contains(ref(f"{r.name}SecretArns"), ""))
+        given = or_(
+            not_(contains(ref(f"{r.name}SecretArns"), "")),
+            not_(equals(ref(f"{r.name}SecretTag"), "")),
+        )
         if r.admin:
             found[f"{r.name}NeedsAdminSecrets"] = rule(
                 given,
-                not_(contains(ref(f"{r.name}AdminSecretArns"), "")),
-                f"{r.name}AdminSecretArns must list the admin secrets this rotator reads.",
+                or_(
+                    not_(contains(ref(f"{r.name}AdminSecretArns"), "")),
+                    not_(equals(ref("AdminSecretTag"), "")),
+                ),
+                f"{r.name}AdminSecretArns (or AdminSecretTag) must name the admin secrets this "
+                "rotator reads.",
             )
         found[f"{r.name}ScheduleNeedsRotator"] = rule(
             not_(equals(ref(f"{r.name}ScheduledSecret"), "")),
             given,
-            f"{r.name}ScheduledSecret needs {r.name}SecretArns (the function's IAM scope).",
+            f"{r.name}ScheduledSecret needs {r.name}SecretArns or {r.name}SecretTag (the "
+            "function's IAM scope).",
         )
     found["VpcNeedsSecurityGroups"] = rule(
         not_(contains(ref("SubnetIds"), "")),
@@ -361,7 +401,12 @@ def _listed(parameter: str) -> Any:
 def conditions(rotators: tuple[Rotator, ...]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for r in rotators:
-        found[f"Deploy{r.name}"] = _listed(f"{r.name}SecretArns")
+        found[f"{r.name}ByArn"] = _listed(f"{r.name}SecretArns")
+        found[f"{r.name}ByTag"] = not_(equals(ref(f"{r.name}SecretTag"), ""))
+        found[f"Deploy{r.name}"] = or_(condition(f"{r.name}ByArn"), condition(f"{r.name}ByTag"))
+        if r.admin:
+            found[f"{r.name}AdminsByArn"] = _listed(f"{r.name}AdminSecretArns")
+            found[f"{r.name}AnyTag"] = or_(condition(f"{r.name}ByTag"), condition("HasAdminTag"))
         found[f"Schedule{r.name}"] = and_(
             condition(f"Deploy{r.name}"), not_(equals(ref(f"{r.name}ScheduledSecret"), ""))
         )
@@ -369,6 +414,7 @@ def conditions(rotators: tuple[Rotator, ...]) -> dict[str, Any]:
         {
             "HasVpc": _listed("SubnetIds"),
             "HasKmsKey": _listed("KmsKeyArns"),
+            "HasAdminTag": not_(equals(ref("AdminSecretTag"), "")),
             "UseSecretsManagerPasswords": equals(
                 ref(str(settings.Settings.password_source.parameter)), "secretsmanager"
             ),
@@ -465,144 +511,47 @@ def function(r: Rotator) -> dict[str, Any]:
     }
 
 
-def _kms_via_secrets_manager() -> dict[str, Any]:
-    return {"kms:ViaService": sub("secretsmanager.${AWS::Region}.amazonaws.com")}
-
-
-def role_statements(r: Rotator) -> list[Any]:
-    secrets, admins = ref(f"{r.name}SecretArns"), ref(f"{r.name}AdminSecretArns")
-    statements: list[Any] = [
-        {
-            "Sid": "RotateTheSecrets",
-            "Effect": "Allow",
-            "Action": [
-                "secretsmanager:DescribeSecret",
-                "secretsmanager:GetSecretValue",
-                "secretsmanager:PutSecretValue",
-                "secretsmanager:UpdateSecretVersionStage",
-            ],
-            "Resource": secrets,
-        }
+def fleet_scope(r: Rotator) -> Scope:
+    """A rotator's scope in template.yaml: its ARN lists, its tag value, or both."""
+    arns, admin_arns = ref(f"{r.name}SecretArns"), ref(f"{r.name}AdminSecretArns")
+    rotated = [
+        if_(f"{r.name}ByArn", grant("RotateTheSecrets", ROTATE, arns), NO_VALUE),
+        if_(
+            f"{r.name}ByTag",
+            grant(
+                "RotateTaggedSecrets",
+                ROTATE,
+                ACCOUNT_SECRETS,
+                (SECRET_TAG, ref(f"{r.name}SecretTag")),
+            ),
+            NO_VALUE,
+        ),
     ]
-    if r.admin:
-        statements.append(
-            {
-                "Sid": "ReadAdminSecrets",
-                "Effect": "Allow",
-                "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
-                "Resource": admins,
-            }
-        )
-    if r.rds_managed_admins:  # admin secrets without host (rds!db-…): find the endpoint
-        statements.append(
-            if_(
-                "HasRdsManagedAdmins",
-                {
-                    "Sid": "FindRdsManagedAdminDatabase",
-                    "Effect": "Allow",
-                    "Action": ["rds:DescribeDBInstances", "rds:DescribeDBClusters"],
-                    "Resource": ref("RdsManagedAdminDatabaseArns"),
-                },
-                NO_VALUE,
-            )
-        )
-    encrypted = (
-        split(",", join(",", [join(",", secrets), join(",", admins)])) if r.admin else secrets
+    admins = [
+        if_(f"{r.name}AdminsByArn", grant("ReadAdminSecrets", READ, admin_arns), NO_VALUE),
+        if_(
+            "HasAdminTag",
+            grant(
+                "ReadTaggedAdminSecrets",
+                READ,
+                ACCOUNT_SECRETS,
+                (ADMIN_TAG, ref("AdminSecretTag")),
+            ),
+            NO_VALUE,
+        ),
+    ]
+    listed = split(",", join(",", [join(",", arns), join(",", admin_arns)])) if r.admin else arns
+    return Scope(
+        rotated=rotated,
+        admins=admins,
+        keys=ref("KmsKeyArns"),
+        has_key="HasKmsKey",
+        # a tag-scoped secret's ARN is not known here: any secret of the account, but only
+        # through Secrets Manager, whose own calls the tag conditions above already restrict
+        encrypted=if_(
+            f"{r.name}AnyTag" if r.admin else f"{r.name}ByTag", [ACCOUNT_SECRETS], listed
+        ),
     )
-    statements += [
-        if_(
-            "UseSecretsManagerPasswords",
-            {
-                "Sid": "GeneratePasswords",
-                "Effect": "Allow",
-                "Action": "secretsmanager:GetRandomPassword",
-                "Resource": "*",
-            },
-            NO_VALUE,
-        ),
-        if_(
-            "HasKmsKey",
-            {
-                "Sid": "UseCustomerKeyForTheseSecrets",
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                "Resource": ref("KmsKeyArns"),
-                "Condition": {
-                    "StringEquals": _kms_via_secrets_manager(),
-                    "StringLike": {"kms:EncryptionContext:SecretARN": encrypted},
-                },
-            },
-            NO_VALUE,
-        ),
-        if_(
-            "HasKmsKey",
-            {
-                "Sid": "DescribeCustomerKey",
-                "Effect": "Allow",
-                "Action": "kms:DescribeKey",
-                "Resource": ref("KmsKeyArns"),
-                "Condition": {"StringEquals": _kms_via_secrets_manager()},
-            },
-            NO_VALUE,
-        ),
-        if_(
-            "HasEventBus",
-            {
-                "Sid": "PutRotationEvents",
-                "Effect": "Allow",
-                "Action": "events:PutEvents",
-                "Resource": sub(
-                    "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:"
-                    f"event-bus/${{{settings.Settings.event_bus.parameter}}}"
-                ),
-            },
-            NO_VALUE,
-        ),
-        {
-            "Sid": "WriteOwnLogs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": get_att(f"{r.name}LogGroup", "Arn"),
-        },
-    ]
-    return statements
-
-
-def role(r: Rotator) -> dict[str, Any]:
-    return {
-        "Type": "AWS::IAM::Role",
-        "Condition": f"Deploy{r.name}",
-        "Properties": {
-            "Description": sub(f"rotor {r.directory} rotation function (${{AWS::StackName}})"),
-            "AssumeRolePolicyDocument": {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "lambda.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            },
-            "ManagedPolicyArns": [
-                sub("arn:${AWS::Partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"),
-                if_(
-                    "HasVpc",
-                    sub(
-                        "arn:${AWS::Partition}:iam::aws:policy/service-role/"
-                        "AWSLambdaVPCAccessExecutionRole"
-                    ),
-                    NO_VALUE,
-                ),
-            ],
-            "Policies": [
-                {
-                    "PolicyName": "rotate-secrets",
-                    "PolicyDocument": {"Version": "2012-10-17", "Statement": role_statements(r)},
-                }
-            ],
-        },
-    }
 
 
 def rotator_resources(r: Rotator) -> dict[str, Any]:
@@ -619,7 +568,7 @@ def rotator_resources(r: Rotator) -> dict[str, Any]:
                 "RetentionInDays": ref("LogRetentionDays"),
             },
         },
-        Key(f"{r.name}Role", blank=True): role(r),
+        Key(f"{r.name}Role", blank=True): role(r, fleet_scope(r)),
         Key(
             f"{r.name}InvokePermission",
             "Secrets Manager may invoke the function for any secret of this account "

@@ -203,10 +203,23 @@ def _is_broad(resource: str) -> bool:
     return resource.strip() == "*" or re.search(r":secret:\*$", resource) is not None
 
 
+TAG_KEYS = ("secretsmanager:resourcetag/", "aws:resourcetag/")
+
+
+def tag_scoped(statement: dict[str, Any]) -> bool:
+    """The statement holds only for secrets carrying a tag with one exact, non-empty value
+    (``StringEquals`` on a resource tag; a wildcard ``StringLike`` scopes nothing)."""
+    equal = statement.get("Condition", {}).get("StringEquals", {})
+    return any(
+        key.lower().startswith(TAG_KEYS) and value not in ("", None, [])
+        for key, value in equal.items()
+    )
+
+
 def check_iam(template: dict[str, Any]) -> list[str]:
     """Problems: Secrets Manager writes (or any action but GetRandomPassword) on ``*`` or on
-    every secret, NotAction/NotResource grants, broad managed policies and SAM policy templates
-    that grant Secrets Manager access."""
+    every secret unless a resource tag condition scopes them, NotAction/NotResource grants,
+    broad managed policies and SAM policy templates that grant Secrets Manager access."""
     report = Report()
     for st in statements(template):
         if st.body.get("Effect") != "Allow":
@@ -215,7 +228,7 @@ def check_iam(template: dict[str, Any]) -> list[str]:
             report.add(f"{st.where}: Allow with NotAction/NotResource grants too much.")
             continue
         broad = [r for r in st.resources() if _is_broad(r)]
-        if not broad:
+        if not broad or (tag_scoped(st.body) and "*" not in st.resources()):
             continue
         for action in st.actions():
             lowered = action.lower()

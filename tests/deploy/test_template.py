@@ -69,26 +69,79 @@ def test_get_random_password_is_the_only_action_on_star(template: dict[str, Any]
             assert "UseSecretsManagerPasswords" in st.conditions, st.where
 
 
+ACCOUNT_SECRETS = {
+    "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*"
+}
+
+
 def test_rotation_actions_are_scoped_to_the_secret_parameters(template: dict[str, Any]) -> None:
+    """Each rotator writes only the secrets its ARN list names (when listed) or those tagged
+    rotor:scope=<its SecretTag> (when set): two statements, each under its own condition."""
     write = {"secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}
-    seen = set()
+    seen: dict[str, set[str]] = {}
     for st in cfn.statements(template):
         if write & set(st.actions()):
-            seen.add(st.where.split("/")[0])
-            assert st.body["Resource"] == {"Ref": st.where.split("Role")[0] + "SecretArns"}
-    assert seen == {f"{name.removesuffix('Function')}Role" for name in functions(template)}
+            rotator = st.where.split("Role")[0]
+            if st.body["Resource"] == {"Ref": f"{rotator}SecretArns"}:
+                assert st.conditions == (f"{rotator}ByArn",), st.where
+                assert "Condition" not in st.body
+                seen.setdefault(rotator, set()).add("arn")
+            else:
+                assert st.body["Resource"] == ACCOUNT_SECRETS, st.where
+                assert st.conditions == (f"{rotator}ByTag",), st.where
+                assert st.body["Condition"] == {
+                    "StringEquals": {
+                        "secretsmanager:ResourceTag/rotor:scope": {"Ref": f"{rotator}SecretTag"}
+                    }
+                }
+                seen.setdefault(rotator, set()).add("tag")
+    rotators = {name.removesuffix("Function") for name in functions(template)}
+    assert seen == {rotator: {"arn", "tag"} for rotator in rotators}
+    conditions = template["Conditions"]
+    for rotator in rotators:
+        assert conditions[f"{rotator}ByTag"] == {
+            "Fn::Not": [{"Fn::Equals": [{"Ref": f"{rotator}SecretTag"}, ""]}]
+        }
 
 
 def test_admin_secrets_are_read_only(template: dict[str, Any]) -> None:
+    """By ARN or by their own tag (rotor:admin-scope, never the rotated secrets' rotor:scope)."""
     readers = [
-        st for st in cfn.statements(template) if "AdminSecretArns" in str(st.body.get("Resource"))
+        st
+        for st in cfn.statements(template)
+        if "AdminSecretArns" in str(st.body.get("Resource"))
+        or "AdminSecretTag" in str(st.body.get("Condition"))
     ]
-    assert readers
+    assert {st.body["Sid"] for st in readers} == {"ReadAdminSecrets", "ReadTaggedAdminSecrets"}
     for st in readers:
         assert set(st.actions()) <= {
             "secretsmanager:GetSecretValue",
             "secretsmanager:DescribeSecret",
         }, st.where
+        if st.body["Sid"] == "ReadTaggedAdminSecrets":
+            assert st.conditions == ("HasAdminTag",)
+            assert st.body["Condition"] == {
+                "StringEquals": {
+                    "secretsmanager:ResourceTag/rotor:admin-scope": {"Ref": "AdminSecretTag"}
+                }
+            }
+
+
+def test_tag_scope_reaches_customer_keys_only_through_secrets_manager(
+    template: dict[str, Any],
+) -> None:
+    """A tag-scoped secret's ARN is unknown to the template: its key may decrypt any secret of
+    the account, but only via Secrets Manager (whose calls the tag conditions restrict), and
+    only when a tag scope is set; with ARNs only, the ARN lists as before."""
+    for st in cfn.statements(template):
+        if "kms:Decrypt" not in st.actions():
+            continue
+        encrypted = st.body["Condition"]["StringLike"]["kms:EncryptionContext:SecretARN"]
+        rotator = st.where.split("Role")[0]
+        ((tagged, by_tag, by_arn),) = encrypted.values()
+        assert tagged in (f"{rotator}AnyTag", f"{rotator}ByTag")
+        assert by_tag == [ACCOUNT_SECRETS]
+        assert f"{rotator}SecretArns" in str(by_arn) and "secret:*" not in str(by_arn)
 
 
 def test_kms_only_for_a_customer_key_and_only_for_these_secrets(template: dict[str, Any]) -> None:
@@ -137,6 +190,18 @@ Resources:
                 Resource: !Sub "arn:${AWS::Partition}:secretsmanager:*:*:secret:*"
               - {Effect: Allow, Action: "secretsmanager:*", Resource: ["arn:x", "*"]}
               - {Effect: Allow, NotAction: "s3:*", Resource: "*"}
+              - Effect: Allow
+                Action: secretsmanager:PutSecretValue
+                Resource: "arn:aws:secretsmanager:eu-west-1:111122223333:secret:*"
+                Condition: {StringLike: {"secretsmanager:ResourceTag/rotor:scope": "*"}}
+              - Effect: Allow
+                Action: secretsmanager:UpdateSecretVersionStage
+                Resource: "*"
+                Condition: {StringEquals: {"secretsmanager:ResourceTag/rotor:scope": "x"}}
+              - Effect: Allow
+                Action: secretsmanager:RotateSecret
+                Resource: "arn:aws:secretsmanager:eu-west-1:111122223333:secret:*"
+                Condition: {StringEquals: {"secretsmanager:ResourceTag/rotor:scope": "x"}}
   Perm:
     Type: AWS::Lambda::Permission
     Properties:
@@ -152,6 +217,9 @@ Resources:
     assert "GetSecretValue" in iam and "secret:*" in iam
     assert "secretsmanager:*" in iam
     assert "NotAction" in iam
+    assert "PutSecretValue on 'arn:aws:secretsmanager" in iam  # a wildcard tag scopes nothing
+    assert "UpdateSecretVersionStage on '*'" in iam  # a tag never makes '*' acceptable
+    assert "RotateSecret" not in iam  # every secret, but only those with this exact tag
     assert "SecretsManagerReadWrite" in iam
     perms = "\n".join(cfn.check_permissions(bad, FUNCTION))
     assert "without SourceAccount" in perms
@@ -202,7 +270,10 @@ def test_functions_deploy_only_when_their_secrets_are_given(template: dict[str, 
         assert function["Condition"] == f"Deploy{rotator}"
         assert params[f"{rotator}SecretArns"]["Type"] == "CommaDelimitedList"
         assert params[f"{rotator}SecretArns"]["Default"] == ""
-        assert f"{rotator}SecretArns" in str(conditions[f"Deploy{rotator}"])
+        assert conditions[f"Deploy{rotator}"] == {
+            "Fn::Or": [{"Condition": f"{rotator}ByArn"}, {"Condition": f"{rotator}ByTag"}]
+        }
+        assert f"{rotator}SecretArns" in str(conditions[f"{rotator}ByArn"])
         for resource in template["Resources"].values():  # no orphan left when not deployed
             if rotator in str(resource.get("Properties", {})) and resource is not function:
                 assert resource.get("Condition", "").endswith(rotator), resource

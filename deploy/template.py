@@ -59,31 +59,44 @@ LogGroup, Role, InvokePermission, RotationSchedule and ErrorsAlarm (all under it
 Deploy<Rotator> condition), then the failure visibility every rotator shares."""
 
 
-def build(rotators: tuple[Rotator, ...] = ROTATORS) -> dict[str, Any]:
+def sam_template(
+    description: str,
+    groups: list[tuple[str, list[str]]],
+    sections: dict[str, Any],
+) -> dict[str, Any]:
+    """A SAM template: its description, console parameter groups, then ``sections``
+    (Parameters, Rules, Conditions, Globals, Resources, Outputs) in that order."""
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Transform": "AWS::Serverless-2016-10-31",
-        "Description": (
-            "rotor - AWS Secrets Manager rotation functions (PostgreSQL, MySQL, API keys) "
-            "sharing one layer, with least-privilege roles, rotation schedules and failure "
-            "alarms. A rotator is deployed only when its <Rotator>SecretArns parameter is set. "
-            "See docs/deploying.md."
-        ),
+        "Description": description,
         Key("Metadata", blank=True): {
             "AWS::CloudFormation::Interface": {
                 "ParameterGroups": [
-                    {"Label": {"default": label}, "Parameters": names}
-                    for label, names in parameter_groups(rotators)
+                    {"Label": {"default": label}, "Parameters": names} for label, names in groups
                 ]
             }
         },
-        Key("Parameters", blank=True): parameters(rotators),
-        Key("Rules", blank=True): rules(rotators),
-        Key("Conditions", blank=True): conditions(rotators),
-        Key("Globals", blank=True): {"Function": function_globals()},
-        Key("Resources", blank=True): resources(rotators),
-        Key("Outputs", blank=True): outputs(rotators),
+        **{Key(name, blank=True): value for name, value in sections.items()},
     }
+
+
+def build(rotators: tuple[Rotator, ...] = ROTATORS) -> dict[str, Any]:
+    return sam_template(
+        "rotor - AWS Secrets Manager rotation functions (PostgreSQL, MySQL, API keys) sharing "
+        "one layer, with least-privilege roles, rotation schedules and failure alarms. A "
+        "rotator is deployed only when its <Rotator>SecretArns parameter is set. See "
+        "docs/deploying.md.",
+        parameter_groups(rotators),
+        {
+            "Parameters": parameters(rotators),
+            "Rules": rules(rotators),
+            "Conditions": conditions(rotators),
+            "Globals": {"Function": function_globals()},
+            "Resources": resources(rotators),
+            "Outputs": outputs(rotators),
+        },
+    )
 
 
 # --- parameters -----------------------------------------------------------------------------
@@ -359,71 +372,86 @@ def parameters(rotators: tuple[Rotator, ...]) -> dict[str, Any]:
 
 
 # --- rules and conditions -------------------------------------------------------------------
-def rules(rotators: tuple[Rotator, ...]) -> dict[str, Any]:
-    def rule(when: Any, holds: Any, why: str) -> dict[str, Any]:
-        return {"RuleCondition": when, "Assertions": [{"Assert": holds, "AssertDescription": why}]}
+def rule(when: Any, holds: Any, why: str) -> dict[str, Any]:
+    return {"RuleCondition": when, "Assertions": [{"Assert": holds, "AssertDescription": why}]}
 
+
+def given(parameter: str) -> Any:
+    """True (in Rules) when a String parameter is not empty."""
+    return not_(equals(ref(parameter), ""))
+
+
+def vpc_rule(subnets: str = "SubnetIds", groups: str = "SecurityGroupIds") -> dict[str, Any]:
+    return rule(
+        not_(contains(ref(subnets), "")),
+        not_(contains(ref(groups), "")),
+        f"{groups} must be set when {subnets} is.",
+    )
+
+
+def rules(rotators: tuple[Rotator, ...]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for r in rotators:
-        given = or_(
+        scoped = or_(
             not_(contains(ref(f"{r.name}SecretArns"), "")),
-            not_(equals(ref(f"{r.name}SecretTag"), "")),
+            given(f"{r.name}SecretTag"),
         )
         if r.admin:
             found[f"{r.name}NeedsAdminSecrets"] = rule(
-                given,
+                scoped,
                 or_(
                     not_(contains(ref(f"{r.name}AdminSecretArns"), "")),
-                    not_(equals(ref("AdminSecretTag"), "")),
+                    given("AdminSecretTag"),
                 ),
                 f"{r.name}AdminSecretArns (or AdminSecretTag) must name the admin secrets this "
                 "rotator reads.",
             )
         found[f"{r.name}ScheduleNeedsRotator"] = rule(
-            not_(equals(ref(f"{r.name}ScheduledSecret"), "")),
-            given,
+            given(f"{r.name}ScheduledSecret"),
+            scoped,
             f"{r.name}ScheduledSecret needs {r.name}SecretArns or {r.name}SecretTag (the "
             "function's IAM scope).",
         )
-    found["VpcNeedsSecurityGroups"] = rule(
-        not_(contains(ref("SubnetIds"), "")),
-        not_(contains(ref("SecurityGroupIds"), "")),
-        "SecurityGroupIds must be set when SubnetIds is.",
-    )
+    found["VpcNeedsSecurityGroups"] = vpc_rule()
     return found
 
 
-def _listed(parameter: str) -> Any:
+def listed(parameter: str) -> Any:
     """True when a list parameter is not empty."""
     return not_(equals(join("", ref(parameter)), ""))
+
+
+def setting_conditions() -> dict[str, Any]:
+    """Conditions on the settings' parameters, for the statements in deploy/roles.py."""
+    return {
+        "UseSecretsManagerPasswords": equals(
+            ref(str(settings.Settings.password_source.parameter)), "secretsmanager"
+        ),
+        "HasRdsManagedAdmins": listed("RdsManagedAdminDatabaseArns"),
+        "HasEventBus": given(str(settings.Settings.event_bus.parameter)),
+    }
 
 
 def conditions(rotators: tuple[Rotator, ...]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for r in rotators:
-        found[f"{r.name}ByArn"] = _listed(f"{r.name}SecretArns")
-        found[f"{r.name}ByTag"] = not_(equals(ref(f"{r.name}SecretTag"), ""))
+        found[f"{r.name}ByArn"] = listed(f"{r.name}SecretArns")
+        found[f"{r.name}ByTag"] = given(f"{r.name}SecretTag")
         found[f"Deploy{r.name}"] = or_(condition(f"{r.name}ByArn"), condition(f"{r.name}ByTag"))
         if r.admin:
-            found[f"{r.name}AdminsByArn"] = _listed(f"{r.name}AdminSecretArns")
+            found[f"{r.name}AdminsByArn"] = listed(f"{r.name}AdminSecretArns")
             found[f"{r.name}AnyTag"] = or_(condition(f"{r.name}ByTag"), condition("HasAdminTag"))
         found[f"Schedule{r.name}"] = and_(
-            condition(f"Deploy{r.name}"), not_(equals(ref(f"{r.name}ScheduledSecret"), ""))
+            condition(f"Deploy{r.name}"), given(f"{r.name}ScheduledSecret")
         )
     found.update(
         {
-            "HasVpc": _listed("SubnetIds"),
-            "HasKmsKey": _listed("KmsKeyArns"),
-            "HasAdminTag": not_(equals(ref("AdminSecretTag"), "")),
-            "UseSecretsManagerPasswords": equals(
-                ref(str(settings.Settings.password_source.parameter)), "secretsmanager"
-            ),
-            "HasRdsManagedAdmins": _listed("RdsManagedAdminDatabaseArns"),
-            "HasEventBus": not_(equals(ref(str(settings.Settings.event_bus.parameter)), "")),
-            "HasEmail": not_(equals(ref("NotificationEmail"), "")),
-            "HasExistingTopic": and_(
-                not_(condition("HasEmail")), not_(equals(ref("NotificationTopicArn"), ""))
-            ),
+            "HasVpc": listed("SubnetIds"),
+            "HasKmsKey": listed("KmsKeyArns"),
+            "HasAdminTag": given("AdminSecretTag"),
+            **setting_conditions(),
+            "HasEmail": given("NotificationEmail"),
+            "HasExistingTopic": and_(not_(condition("HasEmail")), given("NotificationTopicArn")),
             "HasTopic": or_(condition("HasEmail"), condition("HasExistingTopic")),
         }
     )
@@ -458,17 +486,20 @@ def environment(scoped_to: Rotator | None) -> dict[str, Any]:
     return {v.name: ref(v.parameter) for v in chosen if v.parameter is not None}
 
 
-def function_globals() -> dict[str, Any]:
+def function_globals(
+    layers: Any = None, subnets: str = "SubnetIds", groups: str = "SecurityGroupIds"
+) -> dict[str, Any]:
+    """What every function shares: runtime, tracing, the layer, the VPC and the settings."""
     return {
         "Runtime": RUNTIME,
         "Architectures": [ARCHITECTURE],
         "MemorySize": 256,
         "Timeout": ref("FunctionTimeout"),
         "Tracing": "Active",
-        "Layers": [ref("RotorLayer")],
+        "Layers": layers or [ref("RotorLayer")],
         "VpcConfig": if_(
             "HasVpc",
-            {"SubnetIds": ref("SubnetIds"), "SecurityGroupIds": ref("SecurityGroupIds")},
+            {"SubnetIds": ref(subnets), "SecurityGroupIds": ref(groups)},
             NO_VALUE,
         ),
         "Environment": {"Variables": environment(None)},
@@ -476,14 +507,17 @@ def function_globals() -> dict[str, Any]:
 
 
 # --- resources ------------------------------------------------------------------------------
-def layer() -> dict[str, Any]:
+def layer(root: str = "", when: str | None = None) -> dict[str, Any]:
+    """The layer, built by `sam build` from ``<root>layer/`` (``root``: the way from the
+    template's directory to the repository's)."""
     return {
         "Type": "AWS::Serverless::LayerVersion",
+        **({"Condition": when} if when else {}),
         "Properties": {
             "LayerName": sub("${AWS::StackName}-rotor"),
             "Description": "rotor's runtime (common/rotor without its dev kit) and its "
             "dependencies",
-            "ContentUri": "layer/",
+            "ContentUri": f"{root}layer/",
             "CompatibleRuntimes": [RUNTIME],
             "CompatibleArchitectures": [ARCHITECTURE],
             "LicenseInfo": "Apache-2.0",
@@ -493,10 +527,11 @@ def layer() -> dict[str, Any]:
     }
 
 
-def function(r: Rotator) -> dict[str, Any]:
+def function(r: Rotator, root: str = "", name: Any = None) -> dict[str, Any]:
     props: dict[str, Any] = {
+        **({"FunctionName": name} if name is not None else {}),
         "Description": f"rotor - {r.title}",
-        "CodeUri": f"rotators/{r.directory}/",
+        "CodeUri": f"{root}rotators/{r.directory}/",
         "Handler": "app.lambda_handler",
         "Role": get_att(f"{r.name}Role", "Arn"),
         "LoggingConfig": {"LogGroup": ref(f"{r.name}LogGroup")},
@@ -554,12 +589,22 @@ def fleet_scope(r: Rotator) -> Scope:
     )
 
 
-def rotator_resources(r: Rotator) -> dict[str, Any]:
+def rotator_resources(
+    r: Rotator,
+    scope: Scope,
+    *,
+    root: str = "",
+    name: Any = None,
+    alarm_actions: Any = ALARM_ACTIONS,
+    schedule: bool = True,
+) -> dict[str, Any]:
+    """A rotator's function, log group, role, invoke permission, schedule (unless ``schedule``
+    is false: the per-secret app leaves it to the user's stack) and alarm."""
     deploy = f"Deploy{r.name}"
-    return {
+    found: dict[str, Any] = {
         Key(
             f"{r.name}Function", f"---- {r.title}: rotators/{r.directory}/app.py ----", blank=True
-        ): function(r),
+        ): function(r, root, name),
         Key(f"{r.name}LogGroup", blank=True): {
             "Type": "AWS::Logs::LogGroup",
             "Condition": deploy,
@@ -568,7 +613,7 @@ def rotator_resources(r: Rotator) -> dict[str, Any]:
                 "RetentionInDays": ref("LogRetentionDays"),
             },
         },
-        Key(f"{r.name}Role", blank=True): role(r, fleet_scope(r)),
+        Key(f"{r.name}Role", blank=True): role(r, scope),
         Key(
             f"{r.name}InvokePermission",
             "Secrets Manager may invoke the function for any secret of this account "
@@ -585,7 +630,9 @@ def rotator_resources(r: Rotator) -> dict[str, Any]:
                 "SourceAccount": ref("AWS::AccountId"),
             },
         },
-        Key(f"{r.name}RotationSchedule", blank=True): {
+    }
+    if schedule:
+        found[Key(f"{r.name}RotationSchedule", blank=True)] = {
             "Type": "AWS::SecretsManager::RotationSchedule",
             "Condition": f"Schedule{r.name}",
             "DependsOn": f"{r.name}InvokePermission",
@@ -598,29 +645,29 @@ def rotator_resources(r: Rotator) -> dict[str, Any]:
                     "Duration": ref("RotationWindow"),
                 },
             },
-        },
-        Key(f"{r.name}ErrorsAlarm", blank=True): {
-            "Type": "AWS::CloudWatch::Alarm",
-            "Condition": deploy,
-            "Properties": {
-                "AlarmDescription": sub(
-                    f"rotor {r.directory} (${{AWS::StackName}}) failed a rotation step; "
-                    "Secrets Manager retries, but AWSPENDING blocks the next rotation until it "
-                    "succeeds. See the function's log group."
-                ),
-                "Namespace": "AWS/Lambda",
-                "MetricName": "Errors",
-                "Dimensions": [{"Name": "FunctionName", "Value": ref(f"{r.name}Function")}],
-                "Statistic": "Sum",
-                "Period": 300,
-                "EvaluationPeriods": 1,
-                "Threshold": 1,
-                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-                "TreatMissingData": "notBreaching",
-                "AlarmActions": ALARM_ACTIONS,
-            },
+        }
+    found[Key(f"{r.name}ErrorsAlarm", blank=True)] = {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Condition": deploy,
+        "Properties": {
+            "AlarmDescription": sub(
+                f"rotor {r.directory} (${{AWS::StackName}}) failed a rotation step; "
+                "Secrets Manager retries, but AWSPENDING blocks the next rotation until it "
+                "succeeds. See the function's log group."
+            ),
+            "Namespace": "AWS/Lambda",
+            "MetricName": "Errors",
+            "Dimensions": [{"Name": "FunctionName", "Value": ref(f"{r.name}Function")}],
+            "Statistic": "Sum",
+            "Period": 300,
+            "EvaluationPeriods": 1,
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
+            "AlarmActions": alarm_actions,
         },
     }
+    return found
 
 
 def shared_resources() -> dict[str, Any]:
@@ -740,7 +787,7 @@ def resources(rotators: tuple[Rotator, ...]) -> dict[str, Any]:
         ): layer()
     }
     for r in rotators:
-        found.update(rotator_resources(r))
+        found.update(rotator_resources(r, fleet_scope(r)))
     found.update(shared_resources())
     return found
 

@@ -18,6 +18,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
+APP = ROOT / "apps" / "rotation" / "template.yaml"  # one secret's function (docs/migrating.md)
 NO_VALUE = {"Ref": "AWS::NoValue"}
 
 # The one Secrets Manager action a rotation function may hold on every resource.

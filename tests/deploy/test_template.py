@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,15 +25,20 @@ def of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
 
 
 # --- linters --------------------------------------------------------------------------------
-def test_cfn_lint_has_no_findings() -> None:
-    proc = cfn.run([cfn.venv_tool("cfn-lint"), str(cfn.TEMPLATE)], timeout=300)
+TEMPLATES = pytest.mark.parametrize("path", [cfn.TEMPLATE, cfn.APP], ids=["template", "app"])
+
+
+@TEMPLATES
+def test_cfn_lint_has_no_findings(path: Path) -> None:
+    proc = cfn.run([cfn.venv_tool("cfn-lint"), str(path)], timeout=300)
     assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout + proc.stderr
 
 
+@TEMPLATES
 @pytest.mark.parametrize("args", [["--lint"], []], ids=["lint", "translate"])
-def test_sam_validate(sam: str, args: list[str]) -> None:
+def test_sam_validate(sam: str, args: list[str], path: Path) -> None:
     proc = cfn.run(
-        [sam, "validate", "--template-file", str(cfn.TEMPLATE), *args], env=sam_env(), timeout=300
+        [sam, "validate", "--template-file", str(path), *args], env=sam_env(), timeout=300
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "is a valid SAM Template" in proc.stdout + proc.stderr

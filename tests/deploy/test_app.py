@@ -7,6 +7,7 @@ itself: test_template.py, over both templates.)"""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -256,3 +257,29 @@ def test_sam_build_builds_the_app(
     layer = built / "RotorLayer" / "python" / "rotor"
     for relative in runtime_files():
         assert (layer / relative).read_bytes() == (package / relative).read_bytes(), relative
+
+
+def test_a_rotator_row_with_hosted_types_joins_the_app() -> None:
+    """The application follows the rotator table: a row's ``hosted`` types become values of
+    RotationType deploying that row's function, scoped to the one secret like the others."""
+    row = replace(ROTATORS[0], name="PostgresqlReplica", hosted=("AuroraReplicaSingleUser",))
+    built = cfn_yaml.as_cfn(generator.build((*ROTATORS, row)))
+    assert "AuroraReplicaSingleUser" in built["Parameters"]["RotationType"]["AllowedValues"]
+    assert built["Conditions"]["DeployPostgresqlReplica"] == {
+        "Fn::Equals": [{"Ref": "RotationType"}, "AuroraReplicaSingleUser"]
+    }
+    function = built["Resources"]["PostgresqlReplicaFunction"]
+    assert function["Properties"]["CodeUri"] == "../../rotators/postgresql_single/"
+    rotate = [
+        st
+        for st in cfn.statements(built)
+        if st.where.startswith("PostgresqlReplicaRole")
+        and "secretsmanager:PutSecretValue" in st.actions()
+    ]
+    assert [st.body["Resource"] for st in rotate] == [{"Ref": "SecretArn"}]
+    assert "PostgresqlReplicaFunction" in str(built["Outputs"]["RotationLambdaARN"]["Value"])
+    without = cfn_yaml.as_cfn(
+        generator.build(tuple(r for r in ROTATORS if r.name != "MysqlSingle"))
+    )
+    assert "MySQLSingleUser" not in without["Parameters"]["RotationType"]["AllowedValues"]
+    assert "MysqlSingleFunction" not in without["Resources"]

@@ -414,3 +414,29 @@ def test_rds_describe_only_for_the_named_databases(template: dict[str, Any]) -> 
         assert set(st.actions()) == {"rds:DescribeDBInstances", "rds:DescribeDBClusters"}
         assert st.body["Resource"] == {"Ref": "RdsManagedAdminDatabaseArns"}, st.where
         assert "HasRdsManagedAdmins" in st.conditions, st.where
+
+
+def test_schedule_in_another_stack_example_lints_and_imports_an_export(
+    template: dict[str, Any], tmp_path: Path
+) -> None:
+    """docs/deploying.md's RotationSchedule for teams that keep schedules in their own stacks:
+    valid CloudFormation, importing an export this template makes."""
+    text = (cfn.ROOT / "docs" / "deploying.md").read_text()
+    section = text.split("### From other stacks", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "schedule.yaml"
+    path.write_text('AWSTemplateFormatVersion: "2010-09-09"\n' + block)
+    proc = cfn.run([cfn.venv_tool("cfn-lint"), str(path)], timeout=300)
+    assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout + proc.stderr
+    stack = cfn.yaml.load(block, Loader=cfn.CfnLoader)
+    (schedule,) = [
+        r
+        for r in stack["Resources"].values()
+        if r["Type"] == "AWS::SecretsManager::RotationSchedule"
+    ]
+    imported = schedule["Properties"]["RotationLambdaARN"]["Fn::ImportValue"]
+    assert imported.startswith("rotor-prod-"), imported  # samconfig.toml's prod stack
+    output = imported.removeprefix("rotor-prod-")
+    assert template["Outputs"][output]["Export"]["Name"] == {
+        "Fn::Sub": f"${{AWS::StackName}}-{output}"
+    }

@@ -43,7 +43,8 @@ hosted rotation types each replaces) and common/rotor/settings.py: edit those, n
 rotor for one secret, with HostedRotationLambda's parameters: nest it in your stack as an
 AWS::Serverless::Application (Location: this file; `sam package` uploads it) and give your
 RotationSchedule its RotationLambdaARN output, or deploy it alone:
-`sam build -t apps/rotation/template.yaml && sam deploy --guided` (docs/migrating.md)."""
+`sam build --build-in-source -t apps/rotation/template.yaml && sam deploy --guided`
+(docs/migrating.md)."""
 
 
 def hosted_rows(rotators: tuple[Rotator, ...] = ROTATORS) -> tuple[Rotator, ...]:

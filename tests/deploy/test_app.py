@@ -1,8 +1,8 @@
 """apps/rotation/template.yaml, the per-secret application in hosted rotation's words: built from
 the rotator table as generated, least privilege for its one secret, every HostedRotationLambda
 property accounted for in docs/migrating.md, the doc's example stacks lint clean against the
-real application, and `sam build` builds it. (cfn-lint and `sam validate` of the application
-itself: test_template.py, over both templates.)"""
+real application, and `sam build` builds it nested in the doc's stack. (cfn-lint and `sam
+validate` of the application itself: test_template.py, over both templates.)"""
 
 from __future__ import annotations
 
@@ -240,12 +240,19 @@ def test_doc_examples_swap_hosted_rotation_for_the_app_in_the_same_schedule() ->
     assert "AWS::SecretsManager" not in str(blocks["hosted-after"]["Transform"])
 
 
-def test_sam_build_builds_the_app(
+def test_sam_build_builds_the_app_nested_in_the_docs_user_stack(
     sam: str, runtime_python: Path, tmp_path: Path, app: dict[str, Any]
 ) -> None:
-    """One build: every function is its rotator's code as in the repository, and the layer
-    holds rotor's runtime modules as in the repository."""
-    built = sam_build(sam, runtime_python, cfn.APP, tmp_path / "build")
+    """One build, as a user runs it: docs/migrating.md's stack, with rotor beside it, builds
+    the nested application; every function is its rotator's code as in the repository and the
+    layer holds rotor's runtime modules as in the repository."""
+    (tmp_path / "rotor").symlink_to(cfn.ROOT)
+    stack = tmp_path / "template.yaml"
+    stack.write_text(doc_blocks()["hosted-after"])
+    built = sam_build(sam, runtime_python, stack, tmp_path / "build") / "OrdersDbRotator"
+    parent = cfn.load(tmp_path / "build" / "template.yaml")
+    location = parent["Resources"]["OrdersDbRotator"]["Properties"]["Location"]
+    assert location == "OrdersDbRotator/template.yaml"
     for name, function in functions(app).items():
         source = (cfn.APP.parent / function["Properties"]["CodeUri"]).resolve()
         files = [p for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts]

@@ -139,6 +139,47 @@ def find(value: Any, predicate: Any, conditions: tuple[str, ...] = ()) -> Iterat
             yield from find(inner, predicate, conditions)
 
 
+def resolve(value: Any, params: dict[str, Any], conditions: dict[str, bool]) -> Any:
+    """``value`` as CloudFormation would deploy it with these parameter values and conditions
+    (Ref, Fn::If, Fn::Join, Fn::Split, Fn::Sub of the pseudo parameters; AWS::NoValue
+    dropped). Enough for policy documents; a reference to a resource stays its logical id."""
+    if isinstance(value, list):
+        found = [resolve(v, params, conditions) for v in value]
+        return [v for v in found if v is not _DROPPED]
+    if not isinstance(value, dict):
+        return value
+    if value == NO_VALUE:
+        return _DROPPED
+    (key, inner), *rest = value.items()
+    if rest or not key.startswith(("Ref", "Fn::")):
+        found = {k: resolve(v, params, conditions) for k, v in value.items()}
+        return {k: v for k, v in found.items() if v is not _DROPPED}
+    if key == "Ref":
+        return params.get(inner, inner)
+    if key == "Fn::If":
+        name, yes, no = inner
+        return resolve(yes if conditions[name] else no, params, conditions)
+    if key == "Fn::Join":
+        separator, parts = inner
+        return separator.join(
+            str(resolve(p, params, conditions)) for p in resolve(parts, params, conditions)
+        )
+    if key == "Fn::Split":
+        separator, text = inner
+        return str(resolve(text, params, conditions)).split(separator)
+    if key == "Fn::Sub":
+        for name, pseudo in PSEUDO.items():
+            inner = inner.replace(f"${{{name}}}", pseudo)
+        return inner
+    if key == "Fn::GetAtt":
+        return f"{inner[0]}.{inner[1]}"
+    raise ValueError(f"resolve: {key} is not supported")
+
+
+_DROPPED = object()
+PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "111122223333"}
+
+
 # --- IAM ------------------------------------------------------------------------------------
 @dataclass
 class Statement:

@@ -3,6 +3,7 @@ schedules, failure visibility, and drift against the code (env vars, metric name
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -131,6 +132,57 @@ def test_admin_secrets_are_read_only(template: dict[str, Any]) -> None:
                     "secretsmanager:ResourceTag/rotor:admin-scope": {"Ref": "AdminSecretTag"}
                 }
             }
+
+
+POLICY_LIMIT = 10_240  # characters of a role's inline policies (IAM quota, whitespace aside)
+
+
+def policy_size(template: dict[str, Any], secrets: int, by_tag: bool, kms: bool) -> int:
+    """The deployed size of the alternating PostgreSQL role's policy for ``secrets`` secrets
+    (and one admin secret per 20), scoped by ARN (one per secret) or by tag."""
+    rotator = "PostgresqlAlternating"
+    arn = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:"
+    params = {
+        f"{rotator}SecretArns": []
+        if by_tag
+        else [f"{arn}app/t{i:04d}/db-??????" for i in range(secrets)],
+        f"{rotator}AdminSecretArns": []
+        if by_tag
+        else [f"{arn}platform/c{i:03d}-admin-??????" for i in range(1 + secrets // 20)],
+        f"{rotator}SecretTag": "pg-alt-prod" if by_tag else "",
+        "AdminSecretTag": "prod" if by_tag else "",
+        "KmsKeyArns": [
+            "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        ],
+    }
+    conditions = {
+        f"{rotator}ByArn": not by_tag,
+        f"{rotator}AdminsByArn": not by_tag,
+        f"{rotator}ByTag": by_tag,
+        f"{rotator}AnyTag": by_tag,
+        "HasAdminTag": by_tag,
+        "HasKmsKey": kms,
+        "HasRdsManagedAdmins": False,
+        "UseSecretsManagerPasswords": True,
+        "HasEventBus": False,
+        "HasVpc": False,
+    }
+    policy = template["Resources"][f"{rotator}Role"]["Properties"]["Policies"][0]
+    document = cfn.resolve(policy["PolicyDocument"], params, conditions)
+    statements = document["Statement"]
+    rotate = [s for s in statements if "secretsmanager:PutSecretValue" in s["Action"]]
+    assert len(rotate) == 1 and (("Condition" in rotate[0]) == by_tag)
+    return len(json.dumps(document, separators=(",", ":")))
+
+
+@pytest.mark.parametrize("kms", [False, True], ids=["aws-key", "customer-key"])
+def test_tag_scope_fits_the_policy_limit_whatever_the_fleet(
+    template: dict[str, Any], kms: bool
+) -> None:
+    """ARN lists outgrow a role's policy limit at about a hundred secrets (half that with a
+    customer key: the ARNs repeat in the encryption context); a tag scope stays the same size."""
+    assert policy_size(template, 200, by_tag=False, kms=kms) > POLICY_LIMIT
+    assert policy_size(template, 5000, by_tag=True, kms=kms) < POLICY_LIMIT / 4
 
 
 def test_tag_scope_reaches_customer_keys_only_through_secrets_manager(

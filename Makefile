@@ -61,7 +61,7 @@ $(STAMP): pyproject.toml | system-deps
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam build
 
-template:  ## template.yaml and the docs' generated tables, from deploy/rotators.py and rotor/settings.py
+template:  ## template.yaml, apps/rotation/template.yaml and the docs' generated tables, from deploy/rotators.py and rotor/settings.py
 	$(PYTHON) deploy/generate.py
 
 layer: $(STAMP)  ## the Lambda layer alone, into build/layer (sam build does the same)

@@ -1,5 +1,6 @@
-"""The documentation's generated tables: the settings (README.md, docs/deploying.md) and the
-rotators (docs/deploying.md), each between a pair of markers in the Markdown file."""
+"""The documentation's generated tables: the settings (README.md, docs/deploying.md), the
+rotators (docs/deploying.md) and the hosted rotation types each replaces (docs/migrating.md),
+each between a pair of markers in the Markdown file."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from rotor import settings
 from rotor.settings import TABLE, Var
 
-from deploy.rotators import ROTATORS
+from deploy.rotators import HOSTED_ELSEWHERE, ROTATORS
 
 BEGIN = "<!-- BEGIN generated {name}: deploy/generate.py (make template); edit its source -->"
 END = "<!-- END generated {name} -->"
@@ -51,7 +52,21 @@ def rotators_table() -> str:
     return "\n".join(rows)
 
 
-SECTIONS = {"settings": settings_table, "rotators": rotators_table}
+def rotation_types_table() -> str:
+    rows = ["| `RotationType` | rotor's rotator | code |", "| --- | --- | --- |"]
+    for r in ROTATORS:
+        for kind in r.hosted:
+            rows.append(f"| `{kind}` | `{r.name}` ({_cell(r.title)}) | `rotators/{r.directory}/` |")
+    for kind in HOSTED_ELSEWHERE:
+        rows.append(f"| `{kind}` | none: rotor has no rotator for this engine | |")
+    return "\n".join(rows)
+
+
+SECTIONS = {
+    "settings": settings_table,
+    "rotators": rotators_table,
+    "rotation-types": rotation_types_table,
+}
 
 
 def fill(text: str, where: str) -> str:

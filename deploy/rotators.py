@@ -20,24 +20,38 @@ class Rotator:
     title: str  # what it rotates, in words: console labels and descriptions
     admin: str = ""  # the admin secrets it reads, in words; "" for none (the secret itself)
     rds_managed_admins: bool = False  # an admin secret may be RDS-managed (no host in it)
+    # the HostedRotationLambda RotationTypes it replaces (apps/rotation deploys it for them)
+    hosted: tuple[str, ...] = ()
 
 
 ROTATORS = (
-    Rotator("PostgresqlSingle", "postgresql_single", "PostgreSQL, single user"),
+    Rotator(
+        "PostgresqlSingle",
+        "postgresql_single",
+        "PostgreSQL, single user",
+        hosted=("PostgreSQLSingleUser",),
+    ),
     Rotator(
         "PostgresqlAlternating",
         "postgresql_alternating",
         "PostgreSQL, alternating users",
         admin=MASTERARN_ADMINS,
         rds_managed_admins=True,
+        hosted=("PostgreSQLMultiUser",),
     ),
-    Rotator("MysqlSingle", "mysql_single", "MySQL/MariaDB/Aurora MySQL, single user"),
+    Rotator(
+        "MysqlSingle",
+        "mysql_single",
+        "MySQL/MariaDB/Aurora MySQL, single user",
+        hosted=("MySQLSingleUser", "MariaDBSingleUser"),
+    ),
     Rotator(
         "MysqlAlternating",
         "mysql_alternating",
         "MySQL/MariaDB/Aurora MySQL, alternating users",
         admin=MASTERARN_ADMINS,
         rds_managed_admins=True,
+        hosted=("MySQLMultiUser", "MariaDBMultiUser"),
     ),
     Rotator(
         "MysqlDual",
@@ -53,4 +67,16 @@ ROTATORS = (
         "third-party API keys",
         admin="the provider admin secrets named by the rotated secrets' adminarn",
     ),
+)
+
+# HostedRotationLambda's other RotationTypes: engines rotor has no rotator for.
+HOSTED_ELSEWHERE = (
+    "OracleSingleUser",
+    "OracleMultiUser",
+    "SQLServerSingleUser",
+    "SQLServerMultiUser",
+    "RedshiftSingleUser",
+    "RedshiftMultiUser",
+    "MongoDBSingleUser",
+    "MongoDBMultiUser",
 )

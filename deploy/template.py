@@ -34,10 +34,13 @@ from deploy.cfn_yaml import (
     split,
     sub,
 )
+from deploy.roles import ACCOUNT_SECRETS, READ, ROTATE, Scope, grant, role
 from deploy.rotators import ROTATORS, Rotator
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIME, ARCHITECTURE = "python3.13", "x86_64"
+SECRET_TAG = "rotor:scope"  # IAM condition keys are literal: the tag keys cannot be parameters
+ADMIN_TAG = "rotor:admin-scope"
 ALARM_ACTIONS = if_(
     "HasEmail",
     [ref("NotificationTopic")],
@@ -56,31 +59,44 @@ LogGroup, Role, InvokePermission, RotationSchedule and ErrorsAlarm (all under it
 Deploy<Rotator> condition), then the failure visibility every rotator shares."""
 
 
-def build(rotators: tuple[Rotator, ...] = ROTATORS) -> dict[str, Any]:
+def sam_template(
+    description: str,
+    groups: list[tuple[str, list[str]]],
+    sections: dict[str, Any],
+) -> dict[str, Any]:
+    """A SAM template: its description, console parameter groups, then ``sections``
+    (Parameters, Rules, Conditions, Globals, Resources, Outputs) in that order."""
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Transform": "AWS::Serverless-2016-10-31",
-        "Description": (
-            "rotor - AWS Secrets Manager rotation functions (PostgreSQL, MySQL, API keys) "
-            "sharing one layer, with least-privilege roles, rotation schedules and failure "
-            "alarms. A rotator is deployed only when its <Rotator>SecretArns parameter is set. "
-            "See docs/deploying.md."
-        ),
+        "Description": description,
         Key("Metadata", blank=True): {
             "AWS::CloudFormation::Interface": {
                 "ParameterGroups": [
-                    {"Label": {"default": label}, "Parameters": names}
-                    for label, names in parameter_groups(rotators)
+                    {"Label": {"default": label}, "Parameters": names} for label, names in groups
                 ]
             }
         },
-        Key("Parameters", blank=True): parameters(rotators),
-        Key("Rules", blank=True): rules(rotators),
-        Key("Conditions", blank=True): conditions(rotators),
-        Key("Globals", blank=True): {"Function": function_globals()},
-        Key("Resources", blank=True): resources(rotators),
-        Key("Outputs", blank=True): outputs(rotators),
+        **{Key(name, blank=True): value for name, value in sections.items()},
     }
+
+
+def build(rotators: tuple[Rotator, ...] = ROTATORS) -> dict[str, Any]:
+    return sam_template(
+        "rotor - AWS Secrets Manager rotation functions (PostgreSQL, MySQL, API keys) sharing "
+        "one layer, with least-privilege roles, rotation schedules and failure alarms. A "
+        "rotator is deployed only when its <Rotator>SecretArns parameter is set. See "
+        "docs/deploying.md.",
+        parameter_groups(rotators),
+        {
+            "Parameters": parameters(rotators),
+            "Rules": rules(rotators),
+            "Conditions": conditions(rotators),
+            "Globals": {"Function": function_globals()},
+            "Resources": resources(rotators),
+            "Outputs": outputs(rotators),
+        },
+    )
 
 
 # --- parameters -----------------------------------------------------------------------------
@@ -93,9 +109,21 @@ def rotator_parameters(r: Rotator) -> dict[str, Any]:
                 f"{r.title}: ARNs of the secrets this function may rotate (its IAM scope). IAM "
                 "wildcards are allowed, e.g. arn:aws:secretsmanager:eu-west-1:111122223333:secret:"
                 "app/* or, for one secret, ...:secret:app/orders-?????? (Secrets Manager appends 6 "
-                "characters to the name). Leave empty to not deploy this rotator."
+                "characters to the name). Leave empty, with "
+                f"{r.name}SecretTag empty too, to not deploy this rotator."
             ),
-        }
+        },
+        f"{r.name}SecretTag": {
+            "Type": "String",
+            "Default": "",
+            "AllowedPattern": TAG_VALUE,
+            "Description": (
+                f"{r.title}: scope by tag, for fleets too large for ARN lists: the function "
+                f"may also rotate every secret of this account and Region tagged {SECRET_TAG}="
+                "<this value>. Whoever may tag secrets can then bring them into scope: restrict "
+                "secretsmanager:TagResource (docs/deploying.md). Leave empty for ARNs only."
+            ),
+        },
     }
     if r.admin:
         params[f"{r.name}AdminSecretArns"] = {
@@ -103,7 +131,8 @@ def rotator_parameters(r: Rotator) -> dict[str, Any]:
             "Default": "",
             "Description": (
                 f"{r.title}: ARNs (or patterns) of {r.admin}. Read-only access "
-                f"(GetSecretValue, DescribeSecret). Required when {r.name}SecretArns is set."
+                f"(GetSecretValue, DescribeSecret). {r.name}SecretArns or {r.name}SecretTag "
+                "needs this or AdminSecretTag."
             ),
         }
     params[f"{r.name}ScheduledSecret"] = {
@@ -185,6 +214,21 @@ NETWORK = {
         "Description": (
             "Security groups for the functions when SubnetIds is set (egress to the database "
             "port and to the Secrets Manager endpoint on 443)."
+        ),
+    },
+}
+TAG_VALUE = r"^[A-Za-z0-9 _.:/=+@-]*$"
+TAGS = {
+    "AdminSecretTag": {
+        "Type": "String",
+        "Default": "",
+        "AllowedPattern": TAG_VALUE,
+        "Description": (
+            f"Scope by tag for admin secrets: the rotators that read admin secrets may read "
+            f"(GetSecretValue, DescribeSecret) every secret of this account and Region tagged "
+            f"{ADMIN_TAG}=<this value>. A tag of its own ({ADMIN_TAG}, not {SECRET_TAG}): "
+            "tagging a secret for rotation never makes it readable as an admin secret. Leave "
+            "empty for ARNs only."
         ),
     },
 }
@@ -304,6 +348,7 @@ def parameter_groups(rotators: tuple[Rotator, ...]) -> list[tuple[str, list[str]
         ("Schedule attached by this stack", list(SCHEDULE)),
         ("Encryption and network", [*NETWORK, *settings_of(settings.CONNECTIONS)]),
         ("Password policy", list(settings_of(settings.PASSWORDS))),
+        ("Scope by tag (fleets too large for ARN lists)", list(TAGS)),
         ("Failure notifications", list(NOTIFICATIONS)),
         (
             "Observability and tuning",
@@ -319,7 +364,7 @@ def parameters(rotators: tuple[Rotator, ...]) -> dict[str, Any]:
         every.update(rotator_parameters(r))
     for topic in settings.TOPICS:
         every.update(settings_of(topic))
-    every.update({**SCHEDULE, **NETWORK, **NOTIFICATIONS, **FUNCTIONS})
+    every.update({**SCHEDULE, **NETWORK, **TAGS, **NOTIFICATIONS, **FUNCTIONS})
     ordered = [name for _, names in parameter_groups(rotators) for name in names]
     if sorted(ordered) != sorted(every):
         raise ValueError("every parameter must be in exactly one console group")
@@ -327,57 +372,86 @@ def parameters(rotators: tuple[Rotator, ...]) -> dict[str, Any]:
 
 
 # --- rules and conditions -------------------------------------------------------------------
-def rules(rotators: tuple[Rotator, ...]) -> dict[str, Any]:
-    def rule(when: Any, holds: Any, why: str) -> dict[str, Any]:
-        return {"RuleCondition": when, "Assertions": [{"Assert": holds, "AssertDescription": why}]}
+def rule(when: Any, holds: Any, why: str) -> dict[str, Any]:
+    return {"RuleCondition": when, "Assertions": [{"Assert": holds, "AssertDescription": why}]}
 
+
+def given(parameter: str) -> Any:
+    """True (in Rules) when a String parameter is not empty."""
+    return not_(equals(ref(parameter), ""))
+
+
+def vpc_rule(subnets: str = "SubnetIds", groups: str = "SecurityGroupIds") -> dict[str, Any]:
+    return rule(
+        not_(contains(ref(subnets), "")),
+        not_(contains(ref(groups), "")),
+        f"{groups} must be set when {subnets} is.",
+    )
+
+
+def rules(rotators: tuple[Rotator, ...]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for r in rotators:
-        given = not_(contains(ref(f"{r.name}SecretArns"), ""))
+        scoped = or_(
+            not_(contains(ref(f"{r.name}SecretArns"), "")),
+            given(f"{r.name}SecretTag"),
+        )
         if r.admin:
             found[f"{r.name}NeedsAdminSecrets"] = rule(
-                given,
-                not_(contains(ref(f"{r.name}AdminSecretArns"), "")),
-                f"{r.name}AdminSecretArns must list the admin secrets this rotator reads.",
+                scoped,
+                or_(
+                    not_(contains(ref(f"{r.name}AdminSecretArns"), "")),
+                    given("AdminSecretTag"),
+                ),
+                f"{r.name}AdminSecretArns (or AdminSecretTag) must name the admin secrets this "
+                "rotator reads.",
             )
         found[f"{r.name}ScheduleNeedsRotator"] = rule(
-            not_(equals(ref(f"{r.name}ScheduledSecret"), "")),
-            given,
-            f"{r.name}ScheduledSecret needs {r.name}SecretArns (the function's IAM scope).",
+            given(f"{r.name}ScheduledSecret"),
+            scoped,
+            f"{r.name}ScheduledSecret needs {r.name}SecretArns or {r.name}SecretTag (the "
+            "function's IAM scope).",
         )
-    found["VpcNeedsSecurityGroups"] = rule(
-        not_(contains(ref("SubnetIds"), "")),
-        not_(contains(ref("SecurityGroupIds"), "")),
-        "SecurityGroupIds must be set when SubnetIds is.",
-    )
+    found["VpcNeedsSecurityGroups"] = vpc_rule()
     return found
 
 
-def _listed(parameter: str) -> Any:
+def listed(parameter: str) -> Any:
     """True when a list parameter is not empty."""
     return not_(equals(join("", ref(parameter)), ""))
+
+
+def setting_conditions() -> dict[str, Any]:
+    """Conditions on the settings' parameters, for the statements in deploy/roles.py."""
+    return {
+        "UseSecretsManagerPasswords": equals(
+            ref(str(settings.Settings.password_source.parameter)), "secretsmanager"
+        ),
+        "HasRdsManagedAdmins": listed("RdsManagedAdminDatabaseArns"),
+        "HasEventBus": given(str(settings.Settings.event_bus.parameter)),
+    }
 
 
 def conditions(rotators: tuple[Rotator, ...]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for r in rotators:
-        found[f"Deploy{r.name}"] = _listed(f"{r.name}SecretArns")
+        found[f"{r.name}ByArn"] = listed(f"{r.name}SecretArns")
+        found[f"{r.name}ByTag"] = given(f"{r.name}SecretTag")
+        found[f"Deploy{r.name}"] = or_(condition(f"{r.name}ByArn"), condition(f"{r.name}ByTag"))
+        if r.admin:
+            found[f"{r.name}AdminsByArn"] = listed(f"{r.name}AdminSecretArns")
+            found[f"{r.name}AnyTag"] = or_(condition(f"{r.name}ByTag"), condition("HasAdminTag"))
         found[f"Schedule{r.name}"] = and_(
-            condition(f"Deploy{r.name}"), not_(equals(ref(f"{r.name}ScheduledSecret"), ""))
+            condition(f"Deploy{r.name}"), given(f"{r.name}ScheduledSecret")
         )
     found.update(
         {
-            "HasVpc": _listed("SubnetIds"),
-            "HasKmsKey": _listed("KmsKeyArns"),
-            "UseSecretsManagerPasswords": equals(
-                ref(str(settings.Settings.password_source.parameter)), "secretsmanager"
-            ),
-            "HasRdsManagedAdmins": _listed("RdsManagedAdminDatabaseArns"),
-            "HasEventBus": not_(equals(ref(str(settings.Settings.event_bus.parameter)), "")),
-            "HasEmail": not_(equals(ref("NotificationEmail"), "")),
-            "HasExistingTopic": and_(
-                not_(condition("HasEmail")), not_(equals(ref("NotificationTopicArn"), ""))
-            ),
+            "HasVpc": listed("SubnetIds"),
+            "HasKmsKey": listed("KmsKeyArns"),
+            "HasAdminTag": given("AdminSecretTag"),
+            **setting_conditions(),
+            "HasEmail": given("NotificationEmail"),
+            "HasExistingTopic": and_(not_(condition("HasEmail")), given("NotificationTopicArn")),
             "HasTopic": or_(condition("HasEmail"), condition("HasExistingTopic")),
         }
     )
@@ -412,17 +486,20 @@ def environment(scoped_to: Rotator | None) -> dict[str, Any]:
     return {v.name: ref(v.parameter) for v in chosen if v.parameter is not None}
 
 
-def function_globals() -> dict[str, Any]:
+def function_globals(
+    layers: Any = None, subnets: str = "SubnetIds", groups: str = "SecurityGroupIds"
+) -> dict[str, Any]:
+    """What every function shares: runtime, tracing, the layer, the VPC and the settings."""
     return {
         "Runtime": RUNTIME,
         "Architectures": [ARCHITECTURE],
         "MemorySize": 256,
         "Timeout": ref("FunctionTimeout"),
         "Tracing": "Active",
-        "Layers": [ref("RotorLayer")],
+        "Layers": layers or [ref("RotorLayer")],
         "VpcConfig": if_(
             "HasVpc",
-            {"SubnetIds": ref("SubnetIds"), "SecurityGroupIds": ref("SecurityGroupIds")},
+            {"SubnetIds": ref(subnets), "SecurityGroupIds": ref(groups)},
             NO_VALUE,
         ),
         "Environment": {"Variables": environment(None)},
@@ -430,14 +507,17 @@ def function_globals() -> dict[str, Any]:
 
 
 # --- resources ------------------------------------------------------------------------------
-def layer() -> dict[str, Any]:
+def layer(root: str = "", when: str | None = None) -> dict[str, Any]:
+    """The layer, built by `sam build` from ``<root>layer/`` (``root``: the way from the
+    template's directory to the repository's)."""
     return {
         "Type": "AWS::Serverless::LayerVersion",
+        **({"Condition": when} if when else {}),
         "Properties": {
             "LayerName": sub("${AWS::StackName}-rotor"),
             "Description": "rotor's runtime (common/rotor without its dev kit) and its "
             "dependencies",
-            "ContentUri": "layer/",
+            "ContentUri": f"{root}layer/",
             "CompatibleRuntimes": [RUNTIME],
             "CompatibleArchitectures": [ARCHITECTURE],
             "LicenseInfo": "Apache-2.0",
@@ -447,10 +527,11 @@ def layer() -> dict[str, Any]:
     }
 
 
-def function(r: Rotator) -> dict[str, Any]:
+def function(r: Rotator, root: str = "", name: Any = None) -> dict[str, Any]:
     props: dict[str, Any] = {
+        **({"FunctionName": name} if name is not None else {}),
         "Description": f"rotor - {r.title}",
-        "CodeUri": f"rotators/{r.directory}/",
+        "CodeUri": f"{root}rotators/{r.directory}/",
         "Handler": "app.lambda_handler",
         "Role": get_att(f"{r.name}Role", "Arn"),
         "LoggingConfig": {"LogGroup": ref(f"{r.name}LogGroup")},
@@ -465,152 +546,65 @@ def function(r: Rotator) -> dict[str, Any]:
     }
 
 
-def _kms_via_secrets_manager() -> dict[str, Any]:
-    return {"kms:ViaService": sub("secretsmanager.${AWS::Region}.amazonaws.com")}
-
-
-def role_statements(r: Rotator) -> list[Any]:
-    secrets, admins = ref(f"{r.name}SecretArns"), ref(f"{r.name}AdminSecretArns")
-    statements: list[Any] = [
-        {
-            "Sid": "RotateTheSecrets",
-            "Effect": "Allow",
-            "Action": [
-                "secretsmanager:DescribeSecret",
-                "secretsmanager:GetSecretValue",
-                "secretsmanager:PutSecretValue",
-                "secretsmanager:UpdateSecretVersionStage",
-            ],
-            "Resource": secrets,
-        }
+def fleet_scope(r: Rotator) -> Scope:
+    """A rotator's scope in template.yaml: its ARN lists, its tag value, or both."""
+    arns, admin_arns = ref(f"{r.name}SecretArns"), ref(f"{r.name}AdminSecretArns")
+    rotated = [
+        if_(f"{r.name}ByArn", grant("RotateTheSecrets", ROTATE, arns), NO_VALUE),
+        if_(
+            f"{r.name}ByTag",
+            grant(
+                "RotateTaggedSecrets",
+                ROTATE,
+                ACCOUNT_SECRETS,
+                (SECRET_TAG, ref(f"{r.name}SecretTag")),
+            ),
+            NO_VALUE,
+        ),
     ]
-    if r.admin:
-        statements.append(
-            {
-                "Sid": "ReadAdminSecrets",
-                "Effect": "Allow",
-                "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
-                "Resource": admins,
-            }
-        )
-    if r.rds_managed_admins:  # admin secrets without host (rds!db-…): find the endpoint
-        statements.append(
-            if_(
-                "HasRdsManagedAdmins",
-                {
-                    "Sid": "FindRdsManagedAdminDatabase",
-                    "Effect": "Allow",
-                    "Action": ["rds:DescribeDBInstances", "rds:DescribeDBClusters"],
-                    "Resource": ref("RdsManagedAdminDatabaseArns"),
-                },
-                NO_VALUE,
-            )
-        )
-    encrypted = (
-        split(",", join(",", [join(",", secrets), join(",", admins)])) if r.admin else secrets
+    admins = [
+        if_(f"{r.name}AdminsByArn", grant("ReadAdminSecrets", READ, admin_arns), NO_VALUE),
+        if_(
+            "HasAdminTag",
+            grant(
+                "ReadTaggedAdminSecrets",
+                READ,
+                ACCOUNT_SECRETS,
+                (ADMIN_TAG, ref("AdminSecretTag")),
+            ),
+            NO_VALUE,
+        ),
+    ]
+    listed = split(",", join(",", [join(",", arns), join(",", admin_arns)])) if r.admin else arns
+    return Scope(
+        rotated=rotated,
+        admins=admins,
+        keys=ref("KmsKeyArns"),
+        has_key="HasKmsKey",
+        # a tag-scoped secret's ARN is not known here: any secret of the account, but only
+        # through Secrets Manager, whose own calls the tag conditions above already restrict
+        encrypted=if_(
+            f"{r.name}AnyTag" if r.admin else f"{r.name}ByTag", [ACCOUNT_SECRETS], listed
+        ),
     )
-    statements += [
-        if_(
-            "UseSecretsManagerPasswords",
-            {
-                "Sid": "GeneratePasswords",
-                "Effect": "Allow",
-                "Action": "secretsmanager:GetRandomPassword",
-                "Resource": "*",
-            },
-            NO_VALUE,
-        ),
-        if_(
-            "HasKmsKey",
-            {
-                "Sid": "UseCustomerKeyForTheseSecrets",
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                "Resource": ref("KmsKeyArns"),
-                "Condition": {
-                    "StringEquals": _kms_via_secrets_manager(),
-                    "StringLike": {"kms:EncryptionContext:SecretARN": encrypted},
-                },
-            },
-            NO_VALUE,
-        ),
-        if_(
-            "HasKmsKey",
-            {
-                "Sid": "DescribeCustomerKey",
-                "Effect": "Allow",
-                "Action": "kms:DescribeKey",
-                "Resource": ref("KmsKeyArns"),
-                "Condition": {"StringEquals": _kms_via_secrets_manager()},
-            },
-            NO_VALUE,
-        ),
-        if_(
-            "HasEventBus",
-            {
-                "Sid": "PutRotationEvents",
-                "Effect": "Allow",
-                "Action": "events:PutEvents",
-                "Resource": sub(
-                    "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:"
-                    f"event-bus/${{{settings.Settings.event_bus.parameter}}}"
-                ),
-            },
-            NO_VALUE,
-        ),
-        {
-            "Sid": "WriteOwnLogs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": get_att(f"{r.name}LogGroup", "Arn"),
-        },
-    ]
-    return statements
 
 
-def role(r: Rotator) -> dict[str, Any]:
-    return {
-        "Type": "AWS::IAM::Role",
-        "Condition": f"Deploy{r.name}",
-        "Properties": {
-            "Description": sub(f"rotor {r.directory} rotation function (${{AWS::StackName}})"),
-            "AssumeRolePolicyDocument": {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "lambda.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            },
-            "ManagedPolicyArns": [
-                sub("arn:${AWS::Partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"),
-                if_(
-                    "HasVpc",
-                    sub(
-                        "arn:${AWS::Partition}:iam::aws:policy/service-role/"
-                        "AWSLambdaVPCAccessExecutionRole"
-                    ),
-                    NO_VALUE,
-                ),
-            ],
-            "Policies": [
-                {
-                    "PolicyName": "rotate-secrets",
-                    "PolicyDocument": {"Version": "2012-10-17", "Statement": role_statements(r)},
-                }
-            ],
-        },
-    }
-
-
-def rotator_resources(r: Rotator) -> dict[str, Any]:
+def rotator_resources(
+    r: Rotator,
+    scope: Scope,
+    *,
+    root: str = "",
+    name: Any = None,
+    alarm_actions: Any = ALARM_ACTIONS,
+    schedule: bool = True,
+) -> dict[str, Any]:
+    """A rotator's function, log group, role, invoke permission, schedule (unless ``schedule``
+    is false: the per-secret app leaves it to the user's stack) and alarm."""
     deploy = f"Deploy{r.name}"
-    return {
+    found: dict[str, Any] = {
         Key(
             f"{r.name}Function", f"---- {r.title}: rotators/{r.directory}/app.py ----", blank=True
-        ): function(r),
+        ): function(r, root, name),
         Key(f"{r.name}LogGroup", blank=True): {
             "Type": "AWS::Logs::LogGroup",
             "Condition": deploy,
@@ -619,7 +613,7 @@ def rotator_resources(r: Rotator) -> dict[str, Any]:
                 "RetentionInDays": ref("LogRetentionDays"),
             },
         },
-        Key(f"{r.name}Role", blank=True): role(r),
+        Key(f"{r.name}Role", blank=True): role(r, scope),
         Key(
             f"{r.name}InvokePermission",
             "Secrets Manager may invoke the function for any secret of this account "
@@ -636,7 +630,9 @@ def rotator_resources(r: Rotator) -> dict[str, Any]:
                 "SourceAccount": ref("AWS::AccountId"),
             },
         },
-        Key(f"{r.name}RotationSchedule", blank=True): {
+    }
+    if schedule:
+        found[Key(f"{r.name}RotationSchedule", blank=True)] = {
             "Type": "AWS::SecretsManager::RotationSchedule",
             "Condition": f"Schedule{r.name}",
             "DependsOn": f"{r.name}InvokePermission",
@@ -649,29 +645,29 @@ def rotator_resources(r: Rotator) -> dict[str, Any]:
                     "Duration": ref("RotationWindow"),
                 },
             },
-        },
-        Key(f"{r.name}ErrorsAlarm", blank=True): {
-            "Type": "AWS::CloudWatch::Alarm",
-            "Condition": deploy,
-            "Properties": {
-                "AlarmDescription": sub(
-                    f"rotor {r.directory} (${{AWS::StackName}}) failed a rotation step; "
-                    "Secrets Manager retries, but AWSPENDING blocks the next rotation until it "
-                    "succeeds. See the function's log group."
-                ),
-                "Namespace": "AWS/Lambda",
-                "MetricName": "Errors",
-                "Dimensions": [{"Name": "FunctionName", "Value": ref(f"{r.name}Function")}],
-                "Statistic": "Sum",
-                "Period": 300,
-                "EvaluationPeriods": 1,
-                "Threshold": 1,
-                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-                "TreatMissingData": "notBreaching",
-                "AlarmActions": ALARM_ACTIONS,
-            },
+        }
+    found[Key(f"{r.name}ErrorsAlarm", blank=True)] = {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Condition": deploy,
+        "Properties": {
+            "AlarmDescription": sub(
+                f"rotor {r.directory} (${{AWS::StackName}}) failed a rotation step; "
+                "Secrets Manager retries, but AWSPENDING blocks the next rotation until it "
+                "succeeds. See the function's log group."
+            ),
+            "Namespace": "AWS/Lambda",
+            "MetricName": "Errors",
+            "Dimensions": [{"Name": "FunctionName", "Value": ref(f"{r.name}Function")}],
+            "Statistic": "Sum",
+            "Period": 300,
+            "EvaluationPeriods": 1,
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
+            "AlarmActions": alarm_actions,
         },
     }
+    return found
 
 
 def shared_resources() -> dict[str, Any]:
@@ -791,7 +787,7 @@ def resources(rotators: tuple[Rotator, ...]) -> dict[str, Any]:
         ): layer()
     }
     for r in rotators:
-        found.update(rotator_resources(r))
+        found.update(rotator_resources(r, fleet_scope(r)))
     found.update(shared_resources())
     return found
 

@@ -18,6 +18,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
+APP = ROOT / "apps" / "rotation" / "template.yaml"  # one secret's function (docs/migrating.md)
 NO_VALUE = {"Ref": "AWS::NoValue"}
 
 # The one Secrets Manager action a rotation function may hold on every resource.
@@ -138,6 +139,47 @@ def find(value: Any, predicate: Any, conditions: tuple[str, ...] = ()) -> Iterat
             yield from find(inner, predicate, conditions)
 
 
+def resolve(value: Any, params: dict[str, Any], conditions: dict[str, bool]) -> Any:
+    """``value`` as CloudFormation would deploy it with these parameter values and conditions
+    (Ref, Fn::If, Fn::Join, Fn::Split, Fn::Sub of the pseudo parameters; AWS::NoValue
+    dropped). Enough for policy documents; a reference to a resource stays its logical id."""
+    if isinstance(value, list):
+        found = [resolve(v, params, conditions) for v in value]
+        return [v for v in found if v is not _DROPPED]
+    if not isinstance(value, dict):
+        return value
+    if value == NO_VALUE:
+        return _DROPPED
+    (key, inner), *rest = value.items()
+    if rest or not key.startswith(("Ref", "Fn::")):
+        found = {k: resolve(v, params, conditions) for k, v in value.items()}
+        return {k: v for k, v in found.items() if v is not _DROPPED}
+    if key == "Ref":
+        return params.get(inner, inner)
+    if key == "Fn::If":
+        name, yes, no = inner
+        return resolve(yes if conditions[name] else no, params, conditions)
+    if key == "Fn::Join":
+        separator, parts = inner
+        return separator.join(
+            str(resolve(p, params, conditions)) for p in resolve(parts, params, conditions)
+        )
+    if key == "Fn::Split":
+        separator, text = inner
+        return str(resolve(text, params, conditions)).split(separator)
+    if key == "Fn::Sub":
+        for name, pseudo in PSEUDO.items():
+            inner = inner.replace(f"${{{name}}}", pseudo)
+        return inner
+    if key == "Fn::GetAtt":
+        return f"{inner[0]}.{inner[1]}"
+    raise ValueError(f"resolve: {key} is not supported")
+
+
+_DROPPED = object()
+PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "111122223333"}
+
+
 # --- IAM ------------------------------------------------------------------------------------
 @dataclass
 class Statement:
@@ -203,10 +245,23 @@ def _is_broad(resource: str) -> bool:
     return resource.strip() == "*" or re.search(r":secret:\*$", resource) is not None
 
 
+TAG_KEYS = ("secretsmanager:resourcetag/", "aws:resourcetag/")
+
+
+def tag_scoped(statement: dict[str, Any]) -> bool:
+    """The statement holds only for secrets carrying a tag with one exact, non-empty value
+    (``StringEquals`` on a resource tag; a wildcard ``StringLike`` scopes nothing)."""
+    equal = statement.get("Condition", {}).get("StringEquals", {})
+    return any(
+        key.lower().startswith(TAG_KEYS) and value not in ("", None, [])
+        for key, value in equal.items()
+    )
+
+
 def check_iam(template: dict[str, Any]) -> list[str]:
     """Problems: Secrets Manager writes (or any action but GetRandomPassword) on ``*`` or on
-    every secret, NotAction/NotResource grants, broad managed policies and SAM policy templates
-    that grant Secrets Manager access."""
+    every secret unless a resource tag condition scopes them, NotAction/NotResource grants,
+    broad managed policies and SAM policy templates that grant Secrets Manager access."""
     report = Report()
     for st in statements(template):
         if st.body.get("Effect") != "Allow":
@@ -215,7 +270,7 @@ def check_iam(template: dict[str, Any]) -> list[str]:
             report.add(f"{st.where}: Allow with NotAction/NotResource grants too much.")
             continue
         broad = [r for r in st.resources() if _is_broad(r)]
-        if not broad:
+        if not broad or (tag_scoped(st.body) and "*" not in st.resources()):
             continue
         for action in st.actions():
             lowered = action.lower()

@@ -91,17 +91,13 @@ def sam() -> str:
         pytest.fail(str(exc))
 
 
-@pytest.fixture(scope="session")
-def built(
-    sam: str, runtime_python: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Path]:
-    """`sam build` of template.yaml, run from the repository root as users run it.
+def sam_build(sam: str, runtime_python: Path, template: Path, build_dir: Path) -> Path:
+    """`sam build` of ``template``, run from the repository root as users run it.
 
-    Built into a temporary directory (never the developer's .aws-sam) and without --cached:
-    SAM's cache keys on the layer directory only, so a cached build would ship a stale rotor.
-    pip's own download cache keeps the build at about 25 s once warm.
+    Into ``build_dir`` (never the developer's .aws-sam) and without --cached: SAM's cache keys
+    on the layer directory only, so a cached build would ship a stale rotor. pip's own
+    download cache keeps the build at about 25 s once warm.
     """
-    build_dir = tmp_path_factory.mktemp("sam") / "build"
     env = sam_env(
         PATH=f"{runtime_python.parent}{os.pathsep}{os.environ.get('PATH', '')}",
         PYTHON=sys.executable,
@@ -113,7 +109,7 @@ def built(
             "build",
             "--build-in-source",
             "--template-file",
-            str(TEMPLATE),
+            str(template),
             "--build-dir",
             str(build_dir),
         ],
@@ -124,5 +120,13 @@ def built(
     assert proc.returncode == 0, (
         f"sam build failed after {seconds:.0f}s:\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}"
     )
-    print(f"\nsam build: {seconds:.1f}s")  # shown with -s; the report's durations show it too
-    yield build_dir
+    print(f"\nsam build of {template.name}: {seconds:.1f}s")  # shown with -s
+    return build_dir
+
+
+@pytest.fixture(scope="session")
+def built(
+    sam: str, runtime_python: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """`sam build` of template.yaml."""
+    yield sam_build(sam, runtime_python, TEMPLATE, tmp_path_factory.mktemp("sam") / "build")

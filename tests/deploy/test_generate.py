@@ -24,6 +24,10 @@ FUNCTION = "AWS::Serverless::Function"
 
 
 def test_regenerating_changes_nothing() -> None:
+    """Both templates (template.yaml and apps/rotation's) and the docs' tables."""
+    from deploy import generate
+
+    assert {cfn.TEMPLATE, cfn.APP, cfn.ROOT / "docs" / "migrating.md"} <= set(generate.generated())
     proc = cfn.run([sys.executable, "deploy/generate.py", "--check"], timeout=120)
     assert proc.returncode == 0, proc.stderr
 

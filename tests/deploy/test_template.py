@@ -3,8 +3,10 @@ schedules, failure visibility, and drift against the code (env vars, metric name
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,15 +26,20 @@ def of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
 
 
 # --- linters --------------------------------------------------------------------------------
-def test_cfn_lint_has_no_findings() -> None:
-    proc = cfn.run([cfn.venv_tool("cfn-lint"), str(cfn.TEMPLATE)], timeout=300)
+TEMPLATES = pytest.mark.parametrize("path", [cfn.TEMPLATE, cfn.APP], ids=["template", "app"])
+
+
+@TEMPLATES
+def test_cfn_lint_has_no_findings(path: Path) -> None:
+    proc = cfn.run([cfn.venv_tool("cfn-lint"), str(path)], timeout=300)
     assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout + proc.stderr
 
 
+@TEMPLATES
 @pytest.mark.parametrize("args", [["--lint"], []], ids=["lint", "translate"])
-def test_sam_validate(sam: str, args: list[str]) -> None:
+def test_sam_validate(sam: str, args: list[str], path: Path) -> None:
     proc = cfn.run(
-        [sam, "validate", "--template-file", str(cfn.TEMPLATE), *args], env=sam_env(), timeout=300
+        [sam, "validate", "--template-file", str(path), *args], env=sam_env(), timeout=300
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "is a valid SAM Template" in proc.stdout + proc.stderr
@@ -69,26 +76,130 @@ def test_get_random_password_is_the_only_action_on_star(template: dict[str, Any]
             assert "UseSecretsManagerPasswords" in st.conditions, st.where
 
 
+ACCOUNT_SECRETS = {
+    "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*"
+}
+
+
 def test_rotation_actions_are_scoped_to_the_secret_parameters(template: dict[str, Any]) -> None:
+    """Each rotator writes only the secrets its ARN list names (when listed) or those tagged
+    rotor:scope=<its SecretTag> (when set): two statements, each under its own condition."""
     write = {"secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}
-    seen = set()
+    seen: dict[str, set[str]] = {}
     for st in cfn.statements(template):
         if write & set(st.actions()):
-            seen.add(st.where.split("/")[0])
-            assert st.body["Resource"] == {"Ref": st.where.split("Role")[0] + "SecretArns"}
-    assert seen == {f"{name.removesuffix('Function')}Role" for name in functions(template)}
+            rotator = st.where.split("Role")[0]
+            if st.body["Resource"] == {"Ref": f"{rotator}SecretArns"}:
+                assert st.conditions == (f"{rotator}ByArn",), st.where
+                assert "Condition" not in st.body
+                seen.setdefault(rotator, set()).add("arn")
+            else:
+                assert st.body["Resource"] == ACCOUNT_SECRETS, st.where
+                assert st.conditions == (f"{rotator}ByTag",), st.where
+                assert st.body["Condition"] == {
+                    "StringEquals": {
+                        "secretsmanager:ResourceTag/rotor:scope": {"Ref": f"{rotator}SecretTag"}
+                    }
+                }
+                seen.setdefault(rotator, set()).add("tag")
+    rotators = {name.removesuffix("Function") for name in functions(template)}
+    assert seen == {rotator: {"arn", "tag"} for rotator in rotators}
+    conditions = template["Conditions"]
+    for rotator in rotators:
+        assert conditions[f"{rotator}ByTag"] == {
+            "Fn::Not": [{"Fn::Equals": [{"Ref": f"{rotator}SecretTag"}, ""]}]
+        }
 
 
 def test_admin_secrets_are_read_only(template: dict[str, Any]) -> None:
+    """By ARN or by their own tag (rotor:admin-scope, never the rotated secrets' rotor:scope)."""
     readers = [
-        st for st in cfn.statements(template) if "AdminSecretArns" in str(st.body.get("Resource"))
+        st
+        for st in cfn.statements(template)
+        if "AdminSecretArns" in str(st.body.get("Resource"))
+        or "AdminSecretTag" in str(st.body.get("Condition"))
     ]
-    assert readers
+    assert {st.body["Sid"] for st in readers} == {"ReadAdminSecrets", "ReadTaggedAdminSecrets"}
     for st in readers:
         assert set(st.actions()) <= {
             "secretsmanager:GetSecretValue",
             "secretsmanager:DescribeSecret",
         }, st.where
+        if st.body["Sid"] == "ReadTaggedAdminSecrets":
+            assert st.conditions == ("HasAdminTag",)
+            assert st.body["Condition"] == {
+                "StringEquals": {
+                    "secretsmanager:ResourceTag/rotor:admin-scope": {"Ref": "AdminSecretTag"}
+                }
+            }
+
+
+POLICY_LIMIT = 10_240  # characters of a role's inline policies (IAM quota, whitespace aside)
+
+
+def policy_size(template: dict[str, Any], secrets: int, by_tag: bool, kms: bool) -> int:
+    """The deployed size of the alternating PostgreSQL role's policy for ``secrets`` secrets
+    (and one admin secret per 20), scoped by ARN (one per secret) or by tag."""
+    rotator = "PostgresqlAlternating"
+    arn = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:"
+    params = {
+        f"{rotator}SecretArns": []
+        if by_tag
+        else [f"{arn}app/t{i:04d}/db-??????" for i in range(secrets)],
+        f"{rotator}AdminSecretArns": []
+        if by_tag
+        else [f"{arn}platform/c{i:03d}-admin-??????" for i in range(1 + secrets // 20)],
+        f"{rotator}SecretTag": "pg-alt-prod" if by_tag else "",
+        "AdminSecretTag": "prod" if by_tag else "",
+        "KmsKeyArns": [
+            "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        ],
+    }
+    conditions = {
+        f"{rotator}ByArn": not by_tag,
+        f"{rotator}AdminsByArn": not by_tag,
+        f"{rotator}ByTag": by_tag,
+        f"{rotator}AnyTag": by_tag,
+        "HasAdminTag": by_tag,
+        "HasKmsKey": kms,
+        "HasRdsManagedAdmins": False,
+        "UseSecretsManagerPasswords": True,
+        "HasEventBus": False,
+        "HasVpc": False,
+    }
+    policy = template["Resources"][f"{rotator}Role"]["Properties"]["Policies"][0]
+    document = cfn.resolve(policy["PolicyDocument"], params, conditions)
+    statements = document["Statement"]
+    rotate = [s for s in statements if "secretsmanager:PutSecretValue" in s["Action"]]
+    assert len(rotate) == 1 and (("Condition" in rotate[0]) == by_tag)
+    return len(json.dumps(document, separators=(",", ":")))
+
+
+@pytest.mark.parametrize("kms", [False, True], ids=["aws-key", "customer-key"])
+def test_tag_scope_fits_the_policy_limit_whatever_the_fleet(
+    template: dict[str, Any], kms: bool
+) -> None:
+    """ARN lists outgrow a role's policy limit at about a hundred secrets (half that with a
+    customer key: the ARNs repeat in the encryption context); a tag scope stays the same size."""
+    assert policy_size(template, 200, by_tag=False, kms=kms) > POLICY_LIMIT
+    assert policy_size(template, 5000, by_tag=True, kms=kms) < POLICY_LIMIT / 4
+
+
+def test_tag_scope_reaches_customer_keys_only_through_secrets_manager(
+    template: dict[str, Any],
+) -> None:
+    """A tag-scoped secret's ARN is unknown to the template: its key may decrypt any secret of
+    the account, but only via Secrets Manager (whose calls the tag conditions restrict), and
+    only when a tag scope is set; with ARNs only, the ARN lists as before."""
+    for st in cfn.statements(template):
+        if "kms:Decrypt" not in st.actions():
+            continue
+        encrypted = st.body["Condition"]["StringLike"]["kms:EncryptionContext:SecretARN"]
+        rotator = st.where.split("Role")[0]
+        ((tagged, by_tag, by_arn),) = encrypted.values()
+        assert tagged in (f"{rotator}AnyTag", f"{rotator}ByTag")
+        assert by_tag == [ACCOUNT_SECRETS]
+        assert f"{rotator}SecretArns" in str(by_arn) and "secret:*" not in str(by_arn)
 
 
 def test_kms_only_for_a_customer_key_and_only_for_these_secrets(template: dict[str, Any]) -> None:
@@ -137,6 +248,18 @@ Resources:
                 Resource: !Sub "arn:${AWS::Partition}:secretsmanager:*:*:secret:*"
               - {Effect: Allow, Action: "secretsmanager:*", Resource: ["arn:x", "*"]}
               - {Effect: Allow, NotAction: "s3:*", Resource: "*"}
+              - Effect: Allow
+                Action: secretsmanager:PutSecretValue
+                Resource: "arn:aws:secretsmanager:eu-west-1:111122223333:secret:*"
+                Condition: {StringLike: {"secretsmanager:ResourceTag/rotor:scope": "*"}}
+              - Effect: Allow
+                Action: secretsmanager:UpdateSecretVersionStage
+                Resource: "*"
+                Condition: {StringEquals: {"secretsmanager:ResourceTag/rotor:scope": "x"}}
+              - Effect: Allow
+                Action: secretsmanager:RotateSecret
+                Resource: "arn:aws:secretsmanager:eu-west-1:111122223333:secret:*"
+                Condition: {StringEquals: {"secretsmanager:ResourceTag/rotor:scope": "x"}}
   Perm:
     Type: AWS::Lambda::Permission
     Properties:
@@ -152,6 +275,9 @@ Resources:
     assert "GetSecretValue" in iam and "secret:*" in iam
     assert "secretsmanager:*" in iam
     assert "NotAction" in iam
+    assert "PutSecretValue on 'arn:aws:secretsmanager" in iam  # a wildcard tag scopes nothing
+    assert "UpdateSecretVersionStage on '*'" in iam  # a tag never makes '*' acceptable
+    assert "RotateSecret" not in iam  # every secret, but only those with this exact tag
     assert "SecretsManagerReadWrite" in iam
     perms = "\n".join(cfn.check_permissions(bad, FUNCTION))
     assert "without SourceAccount" in perms
@@ -202,7 +328,10 @@ def test_functions_deploy_only_when_their_secrets_are_given(template: dict[str, 
         assert function["Condition"] == f"Deploy{rotator}"
         assert params[f"{rotator}SecretArns"]["Type"] == "CommaDelimitedList"
         assert params[f"{rotator}SecretArns"]["Default"] == ""
-        assert f"{rotator}SecretArns" in str(conditions[f"Deploy{rotator}"])
+        assert conditions[f"Deploy{rotator}"] == {
+            "Fn::Or": [{"Condition": f"{rotator}ByArn"}, {"Condition": f"{rotator}ByTag"}]
+        }
+        assert f"{rotator}SecretArns" in str(conditions[f"{rotator}ByArn"])
         for resource in template["Resources"].values():  # no orphan left when not deployed
             if rotator in str(resource.get("Properties", {})) and resource is not function:
                 assert resource.get("Condition", "").endswith(rotator), resource
@@ -337,3 +466,29 @@ def test_rds_describe_only_for_the_named_databases(template: dict[str, Any]) -> 
         assert set(st.actions()) == {"rds:DescribeDBInstances", "rds:DescribeDBClusters"}
         assert st.body["Resource"] == {"Ref": "RdsManagedAdminDatabaseArns"}, st.where
         assert "HasRdsManagedAdmins" in st.conditions, st.where
+
+
+def test_schedule_in_another_stack_example_lints_and_imports_an_export(
+    template: dict[str, Any], tmp_path: Path
+) -> None:
+    """docs/deploying.md's RotationSchedule for teams that keep schedules in their own stacks:
+    valid CloudFormation, importing an export this template makes."""
+    text = (cfn.ROOT / "docs" / "deploying.md").read_text()
+    section = text.split("### From other stacks", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "schedule.yaml"
+    path.write_text('AWSTemplateFormatVersion: "2010-09-09"\n' + block)
+    proc = cfn.run([cfn.venv_tool("cfn-lint"), str(path)], timeout=300)
+    assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout + proc.stderr
+    stack = cfn.yaml.load(block, Loader=cfn.CfnLoader)
+    (schedule,) = [
+        r
+        for r in stack["Resources"].values()
+        if r["Type"] == "AWS::SecretsManager::RotationSchedule"
+    ]
+    imported = schedule["Properties"]["RotationLambdaARN"]["Fn::ImportValue"]
+    assert imported.startswith("rotor-prod-"), imported  # samconfig.toml's prod stack
+    output = imported.removeprefix("rotor-prod-")
+    assert template["Outputs"][output]["Export"]["Name"] == {
+        "Fn::Sub": f"${{AWS::StackName}}-{output}"
+    }

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rotor import settings
+from rotor._version import __version__
 from rotor.settings import TABLE, Choice, File, Flag, Number, OptionalText, Text, Var, Whole
 
 from deploy.cfn_yaml import (
@@ -72,7 +73,8 @@ def build(rotators: tuple[Rotator, ...] = ROTATORS) -> dict[str, Any]:
                     {"Label": {"default": label}, "Parameters": names}
                     for label, names in parameter_groups(rotators)
                 ]
-            }
+            },
+            "AWS::ServerlessRepo::Application": serverless_repo(),
         },
         Key("Parameters", blank=True): parameters(rotators),
         Key("Rules", blank=True): rules(rotators),
@@ -80,6 +82,21 @@ def build(rotators: tuple[Rotator, ...] = ROTATORS) -> dict[str, Any]:
         Key("Globals", blank=True): {"Function": function_globals()},
         Key("Resources", blank=True): resources(rotators),
         Key("Outputs", blank=True): outputs(rotators),
+    }
+
+
+def serverless_repo() -> dict[str, Any]:
+    """The Serverless Application Repository entry (`sam publish`; docs/releasing.md): its
+    SemanticVersion is rotor's version, so a published application says which release it is."""
+    return {
+        "Name": "rotor",
+        "Description": "AWS Secrets Manager rotation functions for PostgreSQL, MySQL/MariaDB, "
+        "Redis/Valkey and API keys: one layer, least-privilege roles, schedules and alarms.",
+        "Author": "rotor-maintainers",
+        "SpdxLicenseId": "Apache-2.0",
+        "ReadmeUrl": "README.md",
+        "Labels": ["secretsmanager", "rotation", "postgresql", "mysql", "redis"],
+        "SemanticVersion": __version__,
     }
 
 
@@ -435,8 +452,8 @@ def layer() -> dict[str, Any]:
         "Type": "AWS::Serverless::LayerVersion",
         "Properties": {
             "LayerName": sub("${AWS::StackName}-rotor"),
-            "Description": "rotor's runtime (common/rotor without its dev kit) and its "
-            "dependencies",
+            "Description": f"rotor {__version__}: its runtime (common/rotor without its dev "
+            "kit) and its dependencies",
             "ContentUri": "layer/",
             "CompatibleRuntimes": [RUNTIME],
             "CompatibleArchitectures": [ARCHITECTURE],

@@ -19,14 +19,14 @@ def deterministic_zip(source: Path, target: Path, epoch: int) -> Path:
     """Zip the files under ``source`` (paths relative to it) into ``target``."""
     stamp = time.gmtime(max(epoch, 315532800))[:6]  # zip dates start in 1980
     files = sorted(p for p in source.rglob("*") if p.is_file())
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in files:
             info = zipfile.ZipInfo(path.relative_to(source).as_posix(), date_time=stamp)
             mode = 0o755 if path.stat().st_mode & 0o111 else 0o644
             info.external_attr = (0o100000 | mode) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3  # Unix, so the mode is read back on any machine
-            archive.writestr(info, path.read_bytes(), compresslevel=9)
+            archive.writestr(info, path.read_bytes())
     return target
 
 

@@ -238,6 +238,8 @@ def release(
         release_notes = notes(__version__)
     except ChangelogError as exc:
         raise ReleaseError(str(exc)) from None
+    if built is not None and not (built / "template.yaml").is_file():
+        raise ReleaseError(f"{built} is no sam build (no template.yaml): run `sam build` first.")
     out = out_root / f"rotor-{__version__}"
     if out.exists():
         shutil.rmtree(out)
@@ -297,7 +299,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        out = release(args.out.resolve(), args.built, args.s3_bucket, args.s3_prefix)
+        out = release(
+            args.out.resolve(),
+            args.built.resolve() if args.built else None,
+            args.s3_bucket,
+            args.s3_prefix,
+        )
     except ReleaseError as exc:
         print(f"deploy/release.py: {exc}", file=sys.stderr)
         return 1

@@ -133,6 +133,19 @@ def test_the_layer_zip_is_the_same_bytes_from_the_same_files(
     assert sha256(again) == sha256(shipped)
 
 
+def test_the_layers_bytecode_names_the_paths_lambda_has(released: Path) -> None:
+    """Compiled for /opt/python, not for the build's scratch directory: tracebacks on Lambda
+    find their source, and two builds of the same files zip to the same bytes."""
+    with zipfile.ZipFile(artefact(released, "rotor-layer-*.zip")) as archive:
+        compiled = {n: archive.read(n) for n in archive.namelist() if n.startswith("python/rotor/")}
+    sources = [n for n in compiled if n.endswith(".py")]
+    assert sources
+    for source in sources:
+        directory, name = source.rsplit("/", 1)
+        pyc = compiled[f"{directory}/__pycache__/{name[:-3]}.cpython-313.pyc"]
+        assert f"/opt/{source}".encode() in pyc, source
+
+
 def s3_uris(value: Any) -> list[str]:
     return [s for s in cfn.strings(value) if s.startswith("s3://")]
 

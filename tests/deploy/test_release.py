@@ -154,7 +154,7 @@ def s3_uris(value: Any) -> list[str]:
 def test_packaged_templates_reference_artefacts_the_release_holds(released: Path, app: str) -> None:
     packaged = cfn.load(released / f"{app}.packaged.yaml")
     source = cfn.load(next(a.template for a in release.applications() if a.name == app))
-    assert packaged["Parameters"] == source["Parameters"]
+    assert packaged.get("Parameters") == source.get("Parameters")
     assert packaged["Resources"].keys() == source["Resources"].keys()
     uris = []
     for name, resource in packaged["Resources"].items():
@@ -209,6 +209,23 @@ def test_the_checksums_vouch_for_every_file_and_catch_a_change(
     notes_file.write_text(notes_file.read_text() + " ")
     (copy / "extra.txt").write_text("x")
     assert verify_sums(copy) == ["RELEASE_NOTES.md: changed", "extra.txt: not listed"]
+
+
+def test_every_application_is_packaged(tmp_path: Path) -> None:
+    """template.yaml, then each apps/<name>/template.yaml, whoever adds one."""
+    for path in ("template.yaml", "apps/rotation/template.yaml", "apps/audit/template.yaml"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("Resources: {}\n")
+    (tmp_path / "apps" / "notes").mkdir()
+    found = [
+        (a.name, a.template.relative_to(tmp_path).as_posix())
+        for a in release.applications(tmp_path)
+    ]
+    assert found == [
+        ("rotor", "template.yaml"),
+        ("audit", "apps/audit/template.yaml"),
+        ("rotation", "apps/rotation/template.yaml"),
+    ]
 
 
 def test_a_version_without_a_changelog_entry_is_refused_before_anything(

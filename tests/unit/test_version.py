@@ -14,7 +14,7 @@ from rotor._version import __version__
 
 from deploy.changelog import ChangelogError, entries, notes
 from tests.conftest import ROOT
-from tests.core.cli_support import run
+from tests.core.cli_support import DEV_ONLY, without
 from tests.deploy import cfn
 
 SEMVER = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)")
@@ -33,9 +33,10 @@ def test_the_package_metadata_reads_it_from_the_one_place() -> None:
     assert attr == "rotor._version.__version__"
 
 
-def test_the_cli_prints_it(capsys: pytest.CaptureFixture[str]) -> None:
-    ran = run(capsys, "--version")
-    assert ran.code == 0 and ran.out == f"rotor {__version__}\n"
+def test_the_cli_prints_it_with_only_the_cli_extra_installed() -> None:
+    """`pip install 'rotor[cli]'` has no moto, pytest, Powertools or drivers."""
+    ran = without(DEV_ONLY, "--version")
+    assert ran.code == 0 and ran.out == f"rotor {__version__}\n", ran.err
 
 
 def test_the_template_names_it_on_the_layer_and_for_the_serverless_repository() -> None:

@@ -110,19 +110,11 @@ def sam_env(**extra: str) -> dict[str, str]:
 
 
 def distributions(out: Path, epoch: int) -> list[Path]:
-    """Wheel and sdist, from this checkout, with the build tools already installed."""
+    """The sdist, then the wheel built from it (so the sdist is proven to build, and no stale
+    file of the checkout's build/ reaches the wheel), with the build tools already installed."""
     before = set(out.iterdir())
     run(
-        [
-            sys.executable,
-            "-m",
-            "build",
-            "--no-isolation",
-            "--sdist",
-            "--wheel",
-            "--outdir",
-            str(out),
-        ],
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out)],
         "python -m build",
         cwd=ROOT,
         env={**os.environ, "SOURCE_DATE_EPOCH": str(epoch)},

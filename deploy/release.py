@@ -225,7 +225,8 @@ def layer_zip(built: Path, out: Path, epoch: int) -> Path:
 def release(
     out_root: Path, built: Path | None = None, bucket: str | None = None, prefix: str = ""
 ) -> Path:
-    """Build the release of this checkout's version; return its directory."""
+    """Build the release of this checkout's version; return its directory. It is built beside
+    and renamed into place at the end: a failed build leaves the previous one as it was."""
     try:
         release_notes = notes(__version__)
     except ChangelogError as exc:
@@ -233,13 +234,24 @@ def release(
     if built is not None and not (built / "template.yaml").is_file():
         raise ReleaseError(f"{built} is no sam build (no template.yaml): run `sam build` first.")
     out = out_root / f"rotor-{__version__}"
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    partial = out_root / f".rotor-{__version__}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        (partial / "RELEASE_NOTES.md").write_text(release_notes)
+        build_into(partial, built, bucket, prefix or f"rotor/{__version__}")
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    shutil.rmtree(out, ignore_errors=True)
+    partial.rename(out)
+    return out
+
+
+def build_into(out: Path, built: Path | None, bucket: str | None, prefix: str) -> None:
+    """The artefacts, then their checksums, into ``out``."""
     epoch = source_date_epoch()
-    (out / "RELEASE_NOTES.md").write_text(release_notes)
     distributions(out, epoch)
-    prefix = prefix or f"rotor/{__version__}"
     with (
         tempfile.TemporaryDirectory(prefix="rotor-release-") as scratch,
         contextlib.ExitStack() as stack,
@@ -263,7 +275,6 @@ def release(
         if s3 is not None:
             download_bucket(s3, OFFLINE_BUCKET, out / "s3")
     write_sums(out)
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:

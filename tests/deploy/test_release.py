@@ -228,10 +228,54 @@ def test_every_application_is_packaged(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize("app", [a.name for a in release.applications()])
+def test_packaged_templates_pass_cfn_lint(released: Path, app: str) -> None:
+    proc = cfn.run([cfn.venv_tool("cfn-lint"), str(released / f"{app}.packaged.yaml")], timeout=300)
+    assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout + proc.stderr
+
+
+@pytest.fixture
+def previous_release(tmp_path: Path) -> Path:
+    """A release directory already there, which a refused or failed build must leave alone."""
+    kept = tmp_path / "dist" / f"rotor-{__version__}"
+    kept.mkdir(parents=True)
+    (kept / "SHA256SUMS").write_text("kept\n")
+    return kept
+
+
+def unchanged(kept: Path) -> bool:
+    siblings = sorted(p.name for p in kept.parent.iterdir())
+    return siblings == [kept.name] and (kept / "SHA256SUMS").read_text() == "kept\n"
+
+
 def test_a_version_without_a_changelog_entry_is_refused_before_anything(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    previous_release: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(release, "__version__", "99.0.0")
-    with pytest.raises(release.ReleaseError, match=r"no entry for 99\.0\.0"):
-        release.release(tmp_path / "dist")
-    assert list(tmp_path.iterdir()) == []
+    assert release.main(["--out", str(previous_release.parent)]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("deploy/release.py: CHANGELOG.md has no entry for 99.0.0: rename")
+    assert unchanged(previous_release)
+
+
+def test_a_missing_sam_build_is_refused_before_anything(
+    previous_release: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--out", str(previous_release.parent), "--built", str(tmp_path / "no-build")]
+    assert release.main(args) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.endswith("no-build is no sam build (no template.yaml): run `sam build` first.")
+    assert unchanged(previous_release)
+
+
+def test_a_failed_build_leaves_the_previous_release_as_it_was(
+    previous_release: Path, built: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fails(out: Path, epoch: int) -> list[Path]:
+        (out / "half-written.whl").write_text("")
+        raise release.ReleaseError("python -m build failed")
+
+    monkeypatch.setattr(release, "distributions", fails)
+    with pytest.raises(release.ReleaseError, match="python -m build failed"):
+        release.release(previous_release.parent, built)
+    assert unchanged(previous_release)

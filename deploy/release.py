@@ -21,18 +21,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
-import logging
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if __package__ in (None, ""):  # run as a script: make deploy/ and rotor importable
@@ -43,9 +38,8 @@ from rotor._version import __version__  # noqa: E402
 from deploy import template  # noqa: E402
 from deploy.archive import deterministic_zip, write_sums  # noqa: E402
 from deploy.changelog import ChangelogError, notes  # noqa: E402
-
-OFFLINE_BUCKET = "rotor-release-offline"
-SAM_TIMEOUT = 1800  # seconds; a warm pip cache builds the layer in about 25 s
+from deploy.offline_s3 import OFFLINE_BUCKET, download_bucket, offline_s3  # noqa: E402
+from deploy.sam_cli import ToolError, run, sam_build, sam_env, sam_package  # noqa: E402
 
 
 class ReleaseError(Exception):
@@ -66,47 +60,14 @@ def applications(root: Path = ROOT) -> list[Application]:
     return found
 
 
-def layer_build() -> ModuleType:
-    """layer/build.py (a script beside the layer's Makefile, not a package), to reuse its
-    search for the runtime's Python."""
-    spec = importlib.util.spec_from_file_location("rotor_layer_build", ROOT / "layer" / "build.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def tool(name: str) -> str:
-    """A console script of the dev extra, beside this interpreter or on PATH."""
-    beside = Path(sys.executable).parent / name
-    found = str(beside) if beside.exists() else shutil.which(name)
-    if found is None:
-        raise ReleaseError(f"{name} is not installed: pip install -e '.[dev]' (or make release).")
-    return found
-
-
-def run(cmd: list[str], what: str, **kwargs: Any) -> None:
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, **kwargs)
-    if proc.returncode != 0:
-        tail = (proc.stdout + proc.stderr).strip().splitlines()[-15:]
-        raise ReleaseError(f"{what} failed ({' '.join(cmd[:2])}): " + " | ".join(tail))
-
-
 def source_date_epoch() -> int:
-    """The release commit's time (reproducible archives), else now for an uncommitted tree."""
+    """``SOURCE_DATE_EPOCH``, else the release commit's time: the archives' timestamps."""
     if "SOURCE_DATE_EPOCH" in os.environ:
         return int(os.environ["SOURCE_DATE_EPOCH"])
     proc = subprocess.run(
         ["git", "log", "-1", "--format=%ct"], cwd=ROOT, capture_output=True, text=True, check=False
     )
     return int(proc.stdout.strip()) if proc.returncode == 0 and proc.stdout.strip() else 0
-
-
-def sam_env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(SAM_CLI_TELEMETRY="0", SAM_CLI_DISABLE_VERSION_CHECK="1", **extra)
-    env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    return env
 
 
 def distributions(out: Path, epoch: int) -> list[Path]:
@@ -120,96 +81,6 @@ def distributions(out: Path, epoch: int) -> list[Path]:
         env={**os.environ, "SOURCE_DATE_EPOCH": str(epoch)},
     )
     return sorted(set(out.iterdir()) - before)
-
-
-def sam_build(app: Application, build_dir: Path) -> Path:
-    """``sam build`` of one application as users run it (in source, for the layer's Makefile)."""
-    runtime = str(template.RUNTIME).removeprefix("python")
-    python = layer_build().compiler(runtime, None)
-    if python is None:
-        raise ReleaseError(
-            f"sam build needs python{runtime} (the functions' runtime): pyenv install {runtime}, "
-            "or pass --built DIR with a sam build of template.yaml."
-        )
-    run(
-        [
-            tool("sam"),
-            "build",
-            "--build-in-source",
-            "--template-file",
-            str(app.template),
-            "--build-dir",
-            str(build_dir),
-        ],
-        f"sam build of {app.template.relative_to(ROOT)}",
-        cwd=ROOT,
-        env=sam_env(
-            PATH=f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-            PYTHON=sys.executable,  # layer/Makefile's interpreter: this one, which has pip
-        ),
-        timeout=SAM_TIMEOUT,
-    )
-    return build_dir
-
-
-def sam_package(built: Path, packaged: Path, bucket: str, prefix: str, env: dict[str, str]) -> None:
-    run(
-        [
-            tool("sam"),
-            "package",
-            "--template-file",
-            str(built / "template.yaml"),
-            "--s3-bucket",
-            bucket,
-            "--s3-prefix",
-            prefix,
-            "--output-template-file",
-            str(packaged),
-            "--no-progressbar",
-        ],
-        f"sam package of {packaged.name}",
-        cwd=built,
-        env=env,
-        timeout=SAM_TIMEOUT,
-    )
-
-
-@contextlib.contextmanager
-def offline_s3() -> Iterator[tuple[dict[str, str], Any]]:
-    """A moto S3 on 127.0.0.1 with the offline bucket, and the environment that points the SAM
-    CLI at it (boto3 honours AWS_ENDPOINT_URL_S3); credentials are moto's stand-ins."""
-    import boto3
-    from rotor.local.moto import LocalMoto  # the dev kit: only an offline release needs it
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-    with LocalMoto() as moto:
-        env = sam_env(
-            AWS_ENDPOINT_URL_S3=moto.endpoint,
-            AWS_ACCESS_KEY_ID="testing",
-            AWS_SECRET_ACCESS_KEY="testing",
-            AWS_DEFAULT_REGION="us-east-1",
-        )
-        for unset in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-            env.pop(unset, None)
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=moto.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        s3.create_bucket(Bucket=OFFLINE_BUCKET)
-        yield env, s3
-
-
-def download_bucket(s3: Any, bucket: str, into: Path) -> None:
-    """Every object of the offline bucket, under ``into/<bucket>/<key>``."""
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-    for page in pages:
-        for item in page.get("Contents", []):
-            target = into / bucket / item["Key"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            s3.download_file(bucket, item["Key"], str(target))
 
 
 def layer_zip(built: Path, out: Path, epoch: int) -> Path:
@@ -240,6 +111,9 @@ def release(
     try:
         (partial / "RELEASE_NOTES.md").write_text(release_notes)
         build_into(partial, built, bucket, prefix or f"rotor/{__version__}")
+    except ToolError as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise ReleaseError(str(exc)) from exc
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -262,7 +136,7 @@ def build_into(out: Path, built: Path | None, bucket: str | None, prefix: str) -
             env, s3 = sam_env(), None
         for app in applications():
             given = built if app.name == "rotor" else None
-            app_built = given or sam_build(app, Path(scratch) / app.name)
+            app_built = given or sam_build(app.template, Path(scratch) / app.name, template.RUNTIME)
             if app.name == "rotor":
                 layer_zip(app_built, out, epoch)
             sam_package(

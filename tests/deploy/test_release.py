@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from rotor._version import __version__
 
-from deploy import release
+from deploy import release, sam_cli
 from deploy.archive import SUMS, deterministic_zip, sha256, verify_sums
 from deploy.changelog import notes
 from tests.deploy import cfn
@@ -35,7 +35,7 @@ def released(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
     proc = cfn.run(
         [sys.executable, "deploy/release.py", "--out", str(out), "--built", str(built)],
-        timeout=release.SAM_TIMEOUT,
+        timeout=sam_cli.SAM_TIMEOUT,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     directory = out / f"rotor-{__version__}"

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test test-fast lint typecheck unit system-deps clean bench layer template
+.PHONY: demo test test-fast lint typecheck unit system-deps clean bench layer template release
 
 demo: $(STAMP)  ## set up, then rotate real PostgreSQL passwords locally and show each step
 	$(BIN)/rotor demo
@@ -59,7 +59,7 @@ $(STAMP): pyproject.toml | system-deps
 	touch $@
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam build
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam build dist
 
 template:  ## template.yaml, apps/rotation/template.yaml and the docs' generated tables, from deploy/rotators.py and rotor/settings.py
 	$(PYTHON) deploy/generate.py
@@ -72,3 +72,9 @@ REFERENCE  ?=
 BENCH_ARGS ?=
 bench: $(STAMP)  ## every benchmark: build/bench/results.{md,json,png} (rotor vs AWS's samples)
 	$(BIN)/python bench/run.py $(if $(REFERENCE),--reference $(REFERENCE)) $(BENCH_ARGS)
+
+# make release: dist/rotor-<version>/ offline; S3_BUCKET=name packages into a real bucket
+# (docs/releasing.md). The version is common/rotor/_version.py's.
+S3_BUCKET ?=
+release: $(STAMP)  ## wheel, sdist, layer zip, packaged SAM apps, notes, SHA256SUMS into dist/
+	$(BIN)/python deploy/release.py --out dist $(if $(S3_BUCKET),--s3-bucket $(S3_BUCKET))

@@ -277,4 +277,9 @@ def build(rotators: tuple[Rotator, ...] = ROTATORS) -> dict[str, Any]:
             "Resources": resources(rotators),
             "Outputs": outputs(rotators),
         },
+        application=template.serverless_repo(
+            "rotor-secret-rotation",
+            "One secret's rotation function (PostgreSQL, MySQL, MariaDB) with hosted rotation's "
+            "parameters: a drop-in for HostedRotationLambda.",
+        ),
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rotor import settings
+from rotor._version import __version__
 from rotor.settings import TABLE, Choice, File, Flag, Number, OptionalText, Text, Var, Whole
 
 from deploy.cfn_yaml import (
@@ -63,6 +64,7 @@ def sam_template(
     description: str,
     groups: list[tuple[str, list[str]]],
     sections: dict[str, Any],
+    application: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A SAM template: its description, console parameter groups, then ``sections``
     (Parameters, Rules, Conditions, Globals, Resources, Outputs) in that order."""
@@ -75,9 +77,26 @@ def sam_template(
                 "ParameterGroups": [
                     {"Label": {"default": label}, "Parameters": names} for label, names in groups
                 ]
-            }
+            },
+            "AWS::ServerlessRepo::Application": application or serverless_repo(),
         },
         **{Key(name, blank=True): value for name, value in sections.items()},
+    }
+
+
+def serverless_repo(name: str = "rotor", description: str = "") -> dict[str, Any]:
+    """The Serverless Application Repository entry (`sam publish`; docs/releasing.md): its
+    SemanticVersion is rotor's version, so a published application says which release it is."""
+    return {
+        "Name": name,
+        "Description": description
+        or "AWS Secrets Manager rotation functions for PostgreSQL, MySQL/MariaDB, "
+        "Redis/Valkey and API keys: one layer, least-privilege roles, schedules and alarms.",
+        "Author": "rotor-maintainers",
+        "SpdxLicenseId": "Apache-2.0",
+        "ReadmeUrl": "README.md",
+        "Labels": ["secretsmanager", "rotation", "postgresql", "mysql", "redis"],
+        "SemanticVersion": __version__,
     }
 
 
@@ -515,8 +534,8 @@ def layer(root: str = "", when: str | None = None) -> dict[str, Any]:
         **({"Condition": when} if when else {}),
         "Properties": {
             "LayerName": sub("${AWS::StackName}-rotor"),
-            "Description": "rotor's runtime (common/rotor without its dev kit) and its "
-            "dependencies",
+            "Description": f"rotor {__version__}: its runtime (common/rotor without its dev "
+            "kit) and its dependencies",
             "ContentUri": f"{root}layer/",
             "CompatibleRuntimes": [RUNTIME],
             "CompatibleArchitectures": [ARCHITECTURE],

@@ -167,6 +167,12 @@ def compile_bytecode(target: Path, python: str, given: str | None) -> bool:
             "0",
             "--invalidation-mode",
             "unchecked-hash",
+            # The paths Lambda has (/opt/python/...), not this build's: tracebacks find the
+            # source, and the same files give the same bytes (a reproducible layer zip).
+            "-s",
+            str(target),
+            "-p",
+            "/opt/python",
             str(target),
         ],
         check=True,

@@ -9,6 +9,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from rotor._version import __version__
+
 if TYPE_CHECKING:
     from rotor.errors import (
         ConfigurationError,
@@ -37,6 +39,7 @@ __all__ = [
     "SecretFormatError",
     "ServiceError",
     "StateError",
+    "__version__",
 ]
 
 

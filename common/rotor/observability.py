@@ -16,13 +16,16 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 
+from rotor._version import __version__
 from rotor.settings import current as current_settings
 
 SERVICE = current_settings().service_name
 NAMESPACE = current_settings().metrics_namespace
 MASK = "*****"
 
-logger = Logger(service=SERVICE)
+# rotor_version on every line: which release a function ran is in its logs, through an
+# upgrade and a rollback (a persistent key, set once at import; remove_keys never drops it).
+logger = Logger(service=SERVICE, rotor_version=__version__)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 _tracer: Any = None
 

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import types
 from collections.abc import Iterator
-from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -22,11 +21,6 @@ from rotor.local.rotators import catalog
 from tests.conftest import ROOT
 from tests.core.cli_support import DEV_ONLY, SCRIPT, run, script, without
 from tests.pg import pg_secret
-
-
-def test_version_comes_from_the_package_metadata(capsys):
-    ran = run(capsys, "--version")
-    assert ran.code == 0 and ran.out == f"rotor {metadata.version('rotor')}\n"
 
 
 def _parsers(parser: argparse.ArgumentParser):

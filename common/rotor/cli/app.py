@@ -7,8 +7,8 @@ import argparse
 import contextlib
 import os
 import sys
-from importlib import metadata
 
+from rotor._version import __version__
 from rotor.cli import commands
 from rotor.cli.aws import Aws
 from rotor.cli.context import Context
@@ -25,10 +25,9 @@ EPILOG = """exit codes: 0 success, 1 rotation failed, 2 usage error, 3 partial f
 
 
 def version() -> str:
-    try:
-        return metadata.version("rotor")
-    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
-        return "unknown (not installed)"
+    """The version of the code that runs (rotor/_version.py), so a source tree that was never
+    installed, or an editable install whose metadata predates a bump, still tells the truth."""
+    return __version__
 
 
 def build_parser() -> Parser:

@@ -10,6 +10,7 @@ import pytest
 from rotor.local.harness import LambdaContext
 
 from tests.conftest import handler
+from tests.core.cli_support import run
 from tests.pg import pg_secret
 
 pytestmark = pytest.mark.functional
@@ -35,3 +36,24 @@ def test_an_unproven_secret_never_gets_the_admin_logged_in(
     assert report["admin_arn"] is None  # not even read: its user and server stay unknown
     assert "current login" in results["admin logs in"]["reason"]
     assert pg.log_text().count(ADMIN_SESSION_SQL) == admin_sessions  # the admin never logged in
+
+
+# What a team writes into its secret reaches the operator's terminal: a check's reasons name the
+# secret's user. Control characters below 32 are refused when parsed; these are not: a C1
+# CSI (erase the line, move up) and a right-to-left override that makes "FAIL" read "PASS".
+FORGED = "\x9b2K\x9b1A\u202eLIAF"
+
+
+def test_terminal_controls_in_a_secret_reach_no_terminal(
+    capsys: Any, pg: Any, make_role: Any, new_secret: Any, admin_arn: str
+) -> None:
+    """A user name carrying terminal controls is printed as visible escapes, never raw, in
+    the table, the lines and the error line of `rotor check`."""
+    user, password = make_role(pg)
+    arn = new_secret(pg_secret(pg, user + FORGED, password, masterarn=admin_arn))
+
+    ran = run(capsys, "check", "--local", "--no-iam", "--rotator", "postgresql-alternating", arn)
+
+    assert ran.code == 1  # the login fails: that user does not exist
+    assert not {"\x9b", "\u202e"} & set(ran.out + ran.err)
+    assert "\\x9b2K\\x9b1A\\u202eLIAF" in ran.out.replace("\n", "").replace(" ", "")

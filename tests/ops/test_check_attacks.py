@@ -6,14 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from rotor.local.harness import LambdaContext
 
 from tests.conftest import handler
 from tests.core.cli_support import run
 from tests.pg import pg_secret
-
-pytestmark = pytest.mark.functional
 
 ADMIN_SESSION_SQL = "d.datdba"  # check_admin_session's query: only an admin session runs it
 

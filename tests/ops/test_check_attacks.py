@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from rotor.cli.debug import print_traceback
 from rotor.local.harness import LambdaContext
 
 from tests.conftest import handler
@@ -54,3 +56,15 @@ def test_terminal_controls_in_a_secret_reach_no_terminal(
     assert ran.code == 1  # the login fails: that user does not exist
     assert not {"\x9b", "\u202e"} & set(ran.out + ran.err)
     assert "\\x9b2K\\x9b1A\\u202eLIAF" in ran.out.replace("\n", "").replace(" ", "")
+
+
+@pytest.mark.unit
+def test_a_debug_traceback_shows_terminal_controls_as_escapes(capsys: Any) -> None:
+    """`--debug` prints the traceback of an error whose message may quote a server's answer."""
+    try:
+        raise RuntimeError(f"the server said {FORGED}")
+    except RuntimeError as exc:
+        print_traceback(exc)
+    err = capsys.readouterr().err
+    assert "RuntimeError: the server said \\x9b2K" in err
+    assert not {"\x9b", "\u202e"} & set(err)

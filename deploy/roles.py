@@ -40,8 +40,16 @@ class Scope:
     encrypted: Any  # kms:EncryptionContext:SecretARN patterns: the secrets those keys decrypt
 
 
-def grant(sid: str, actions: list[str], resource: Any, tag: tuple[str, Any] | None = None) -> Any:
-    """An Allow statement; with ``tag`` (key, value) only on secrets carrying that tag."""
+def grant(
+    sid: str,
+    actions: list[str],
+    resource: Any,
+    tag: tuple[str, Any] | None = None,
+    *,
+    untagged: str | None = None,
+) -> Any:
+    """An Allow statement; with ``tag`` (key, value) only on secrets carrying that tag, and
+    with ``untagged`` (a key) only on secrets not carrying that one."""
     statement: dict[str, Any] = {
         "Sid": sid,
         "Effect": "Allow",
@@ -51,6 +59,10 @@ def grant(sid: str, actions: list[str], resource: Any, tag: tuple[str, Any] | No
     if tag is not None:
         key, value = tag
         statement["Condition"] = {"StringEquals": {f"secretsmanager:ResourceTag/{key}": value}}
+    if untagged is not None:
+        statement.setdefault("Condition", {})["Null"] = {
+            f"secretsmanager:ResourceTag/{untagged}": "true"
+        }
     return statement
 
 

@@ -572,11 +572,12 @@ def fleet_scope(r: Rotator) -> Scope:
         if_(f"{r.name}ByArn", grant("RotateTheSecrets", ROTATE, arns), NO_VALUE),
         if_(
             f"{r.name}ByTag",
-            grant(
+            grant(  # a secret tagged as an admin secret too is never written by tag
                 "RotateTaggedSecrets",
                 ROTATE,
                 ACCOUNT_SECRETS,
                 (SECRET_TAG, ref(f"{r.name}SecretTag")),
+                untagged=ADMIN_TAG,
             ),
             NO_VALUE,
         ),

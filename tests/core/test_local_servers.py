@@ -135,3 +135,14 @@ def test_a_planted_copy_of_the_server_binaries_is_not_trusted(tmp_path):
         theirs.mkdir(mode=0o755)
         os.chown(theirs, pwd.getpwnam("nobody").pw_uid, -1)
         assert not servers._ours_and_sealed(theirs)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    "server_class", [PostgresServer, MariaDBServer, RedisServer, RabbitMQServer]
+)
+def test_the_admin_password_is_not_in_a_servers_repr(server_class):
+    """pytest prints a fixture's repr when an assertion about it fails: test output must not
+    carry the server's admin password."""
+    server = server_class()
+    assert server.superuser_password not in repr(server)

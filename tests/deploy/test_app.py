@@ -142,6 +142,26 @@ def test_the_role_touches_only_the_given_secret_and_reads_its_master(
     assert not {"RotateTheSecrets", "RotateTaggedSecrets", "ReadTaggedAdminSecrets"} & sids
 
 
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:secretsmanager:eu-west-1:111122223333:secret:*",
+        "arn:aws:secretsmanager:eu-west-1:111122223333:secret:app/*",
+        "arn:aws:secretsmanager:eu-west-1:111122223333:secret:orders-??????",
+        "arn:aws:secretsmanager:eu-west-1:111122223333:secret:orders",  # a partial ARN
+    ],
+)
+def test_one_secret_means_one_full_arn_never_a_pattern(app: dict[str, Any], arn: str) -> None:
+    """The role is scoped by these parameters, and IAM reads ``*`` and ``?`` in a Resource as
+    wildcards: a pattern given as "the one secret" would let the function write (or read, as
+    its master) every secret it matches."""
+    full = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:app/orders-db-AbCd12"
+    for name in ("SecretArn", "MasterSecretArn"):
+        pattern = app["Parameters"][name]["AllowedPattern"]
+        assert re.fullmatch(pattern, full), name
+        assert not re.fullmatch(pattern, arn), (name, arn)
+
+
 def test_customer_keys_only_through_secrets_manager_for_these_secrets(
     app: dict[str, Any],
 ) -> None:

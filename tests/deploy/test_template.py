@@ -99,7 +99,10 @@ def test_rotation_actions_are_scoped_to_the_secret_parameters(template: dict[str
                 assert st.body["Condition"] == {
                     "StringEquals": {
                         "secretsmanager:ResourceTag/rotor:scope": {"Ref": f"{rotator}SecretTag"}
-                    }
+                    },
+                    # both tags on one secret (a tagging mistake, or a tagger's attack) never
+                    # makes an admin secret writable
+                    "Null": {"secretsmanager:ResourceTag/rotor:admin-scope": "true"},
                 }
                 seen.setdefault(rotator, set()).add("tag")
     rotators = {name.removesuffix("Function") for name in functions(template)}

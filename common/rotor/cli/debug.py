@@ -15,6 +15,7 @@ import traceback
 from collections.abc import Iterator
 
 from rotor.cli.errors import scrub
+from rotor.cli.terminal_text import printable
 
 SDK = ("botocore", "boto3")  # kept at INFO: their DEBUG records carry bodies
 SAFE = (
@@ -49,4 +50,5 @@ def debug_logs(enabled: bool) -> Iterator[None]:
 
 
 def print_traceback(exc: BaseException) -> None:
-    print(scrub("".join(traceback.format_exception(exc))), file=sys.stderr, end="", flush=True)
+    text = printable(scrub("".join(traceback.format_exception(exc))))
+    print(text, file=sys.stderr, end="", flush=True)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
 from rotor.cli.errors import CliError, Exit, one_line
+from rotor.cli.terminal_text import printable
 
 FORMATS = ("table", "json")
 
@@ -27,7 +28,7 @@ class Output:
     def line(self, text: str = "") -> None:
         """A line for people (progress, notes): table mode only."""
         if not self.json:
-            print(text, file=self.stdout, flush=True)
+            print(printable(text), file=self.stdout, flush=True)
 
     def result(self, doc: Mapping[str, Any], table: Callable[[], None] | None = None) -> None:
         """The command's result: ``doc`` as JSON, or ``table()`` drawing it for people."""
@@ -51,7 +52,7 @@ class Output:
         folded = [Column(name, overflow="fold") for name in columns]  # long words wrap too
         table = Table(*folded, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
         for row in rows:
-            table.add_row(*row)
+            table.add_row(*(printable(cell) for cell in row))
         console = Console(file=self.stdout, markup=False, highlight=False, emoji=False)
         with console.capture() as captured:
             console.print(table)
@@ -61,4 +62,4 @@ class Output:
 
     @staticmethod
     def error(message: str) -> None:
-        print(f"rotor: {one_line(message)}", file=sys.stderr, flush=True)
+        print(f"rotor: {printable(one_line(message))}", file=sys.stderr, flush=True)

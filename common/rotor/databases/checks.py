@@ -6,6 +6,11 @@ the strategy parses it, the admin secret read and held to the same-server rule
 secret asks for, and the clone name measured against the server's limit. A refused login
 still proves the server reachable (the driver tells a rejection from a network or TLS error),
 so "server reachable" and "current login" fail apart.
+
+The admin secret is read, and its login tried, only once the current login is proven, as a
+rotation does (:meth:`~rotor.databases.admin.AdminRotator.require_proof`): whoever can invoke
+the function may name any user and any ``masterarn`` in a secret, and must not get the admin
+logged in, nor learn its user and server, for a credential it cannot show it holds.
 """
 
 from __future__ import annotations
@@ -50,8 +55,8 @@ class DatabaseChecks:
         ]
         if admin:
             checks += [
-                Check(ADMIN, self.admin_secret, (PARSES,)),
-                Check(ADMIN_LOGIN, self.admin_login, (ADMIN,)),
+                Check(ADMIN, self.admin_secret, (PARSES, LOGIN)),
+                Check(ADMIN_LOGIN, self.admin_login, (ADMIN, LOGIN)),
             ]
         if clone:
             checks.append(Check(CLONE, self.clone_fits, (PARSES,)))

@@ -204,7 +204,7 @@ class LocalServer:
     engine: ClassVar[str] = ""
     certs: CertFiles | None = None
     superuser: str = "admin"
-    superuser_password: str = field(default_factory=lambda: os.urandom(12).hex())
+    superuser_password: str = field(default_factory=lambda: os.urandom(12).hex(), repr=False)
     host: str = "127.0.0.1"
     port: int = 0
     directory: Path | None = None

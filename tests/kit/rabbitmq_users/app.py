@@ -172,7 +172,8 @@ class RabbitMQUsers(Rotator):
         current.logs_in()
         arn = str(text_field(rotation.current(), "adminarn", rotation.where(CURRENT)))
         admin = Login.parse(rotation.read_admin(arn, "adminarn"), f"Admin secret {arn}")
-        if (admin.host, admin.management_port) != (current.host, current.management_port):
+        broker = (admin.host, admin.port, admin.management_port)  # proof and admin: one
+        if broker != (current.host, current.port, current.management_port):
             raise StateError(
                 f"Admin secret {arn} is for another server than "
                 f"{rotation.where(CURRENT)}; refusing to use it there."

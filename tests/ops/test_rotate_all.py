@@ -236,7 +236,7 @@ def test_refuses_what_cannot_rotate_and_leaves_it_untouched(
     assert by_name[f"{prefix}0000"]["result"] == "rotated"
     assert {n: by_name[n]["result"] for n in untouched} == dict.fromkeys(untouched, "refused")
     assert "no rotation function" in by_name[unconfigured]["reason"]
-    assert "already in progress" in by_name[busy]["reason"]
+    assert "a rotation is in progress" in by_name[busy]["reason"]
     assert "rotation is disabled" in by_name[disabled]["reason"]
     assert {n: stages(sm, n) for n in untouched} == untouched
     assert ran.json()["totals"]["calls"] == {"DescribeSecret": 1, "RotateSecret": 1}
@@ -381,7 +381,7 @@ def test_a_rotation_spends_three_writes_of_the_shared_write_quota() -> None:
         (
             ["--prefix", "x", "--rotator", "redis"],
             2,
-            "rotor: rotate-all: --rotator needs --local (see --help)",
+            "rotor: rotate-all: --rotator needs --local (see `rotor rotate-all --help`)",
         ),
         (
             ["--prefix", "x", "--rate", "0"],
@@ -392,7 +392,7 @@ def test_a_rotation_spends_three_writes_of_the_shared_write_quota() -> None:
         (
             ["--prefix", "no-such-prefix-ra/"],
             4,
-            "rotor: no secret matches the selection: nothing to rotate",
+            "rotor: no secret matches the selection (check the names, --prefix and --tag)",
         ),
         (["--prefix", "x", "--local", "--rotator", "nope"], 4, "rotor: no rotator 'nope' (known: "),
     ],

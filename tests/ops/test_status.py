@@ -28,8 +28,9 @@ from tests.pg import logs_in, pg_secret
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:rotor-PostgresqlSingle"
 REATTEMPTED = "A previous rotation isn't complete. That rotation will be reattempted."
 KEYS = {
-    "name", "arn", "rotation_enabled", "function", "schedule", "last_rotated", "next_rotation",
-    "next_rotation_estimated", "state", "problems", "pending", "last_failure", "failures_unknown",
+    "secret", "name", "arn", "deleted", "rotation_enabled", "function", "schedule",
+    "last_rotated", "next_rotation", "next_rotation_estimated", "state", "problems", "pending",
+    "last_failure", "failures_unknown",
 }  # fmt: skip
 
 

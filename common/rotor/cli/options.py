@@ -104,3 +104,14 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
     return value
+
+
+def local_only(args: argparse.Namespace, command: str, *names: str) -> None:
+    """Refuse options that only mean something with ``--local``, rather than ignore them."""
+    given = [f"--{name}" for name in names if getattr(args, name, None)]
+    if given and not args.local:
+        verb = "needs" if len(given) == 1 else "need"
+        raise CliError(
+            Exit.USAGE,
+            f"{command}: {' and '.join(given)} {verb} --local (see `rotor {command} --help`)",
+        )

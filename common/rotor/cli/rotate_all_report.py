@@ -45,7 +45,8 @@ def report(
         },
         "secrets": [
             {
-                "name": o.secret.name,
+                "secret": o.secret.name,
+                "name": o.secret.name,  # as 0.2.0 printed it; "secret" as every fleet command
                 "arn": o.secret.arn,
                 "function": o.function,
                 "result": o.result.value,

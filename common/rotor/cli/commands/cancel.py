@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from rotor.cli import batch, pending
+from rotor.cli import batch, pending, refusals
 from rotor.cli.context import Context
 from rotor.cli.options import add_command
 from rotor.cli.selection import Secret, Selection, selection_options
@@ -43,10 +43,12 @@ def run(args: argparse.Namespace, context: Context) -> int:
     selection = Selection.from_args(args)
     sm = context.need_aws().client("secretsmanager")
     items = []
-    for secret in selection.resolve(sm):
+    for secret in selection.resolve_some(sm):
         stuck = pending.in_progress(secret.stages)
         item = batch.Item(secret.name, secret.arn, "cancel", fields={"pending": stuck})
-        if stuck is None:
+        if secret.deleted is not None:
+            item.fail(refusals.DELETED)
+        elif stuck is None:
             item.action, item.result = "none", batch.UNCHANGED
             item.detail = pending.Cancelled(None, pending.PENDING in _labels(secret)).message()
         elif args.dry_run:

@@ -12,7 +12,7 @@ from rotor.cli import check_function, check_iam
 from rotor.cli.check_result import FAIL, UNCHECKED, line
 from rotor.cli.context import Context
 from rotor.cli.errors import CliError, Exit
-from rotor.cli.options import add_command
+from rotor.cli.options import add_command, local_only
 from rotor.cli.selection import Secret, Selection, selection_options
 
 DESCRIPTION = """Check, without changing anything, that rotating each selected secret would
@@ -70,14 +70,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace, context: Context) -> int:
-    if not args.local and (args.rotator or args.handler):
-        raise CliError(Exit.USAGE, "check: --rotator and --handler need --local")
+    local_only(args, "check", "rotator", "handler")
     selection = Selection.from_args(args)
     aws = context.need_aws()
     sm = aws.client("secretsmanager")
-    secrets = selection.resolve(sm)
-    if not secrets:
-        raise CliError(Exit.NOT_FOUND, "no secret matches the selection; nothing was checked")
+    secrets = selection.resolve_some(sm)
     lam = aws.client("lambda")
     iam = None if args.no_iam else aws.client("iam")
     with contextlib.ExitStack() as stack:

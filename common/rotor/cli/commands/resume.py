@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from rotor.cli import batch, pending
+from rotor.cli import batch, pending, refusals
 from rotor.cli.context import Context
-from rotor.cli.options import add_command
+from rotor.cli.options import add_command, local_only
 from rotor.cli.rotator_choice import ROTATOR_TAG, NoRotator, read_rotator
 from rotor.cli.selection import Secret, Selection, selection_options
 
@@ -53,6 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace, context: Context) -> int:
+    local_only(args, "resume", "rotator")
     selection = Selection.from_args(args)
     aws = context.need_aws()
     sm = aws.client("secretsmanager", local_command="resume --local" if args.local else None)
@@ -62,10 +63,12 @@ def run(args: argparse.Namespace, context: Context) -> int:
 
         runs = LocalRuns("resume --local", sm, aws, context.verbose)
     items = []
-    for secret in selection.resolve(sm):
+    for secret in selection.resolve_some(sm):
         stuck = pending.in_progress(secret.stages)
         item = batch.Item(secret.name, secret.arn, "resume", fields={"pending": stuck})
-        if stuck is None:
+        if secret.deleted is not None:
+            item.fail(refusals.DELETED)
+        elif stuck is None:
             item.action, item.result = "none", batch.UNCHANGED
             item.detail = "no rotation in progress"
         elif not (args.local or secret.rotation_lambda):

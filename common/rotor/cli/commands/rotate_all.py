@@ -19,7 +19,7 @@ from rotor.cli import devkit, lambda_env
 from rotor.cli.context import Context
 from rotor.cli.errors import CliError, Exit
 from rotor.cli.fleet_rotation import Cancellation, FleetRotation, Outcome, Polling, Result
-from rotor.cli.options import add_command, positive_int
+from rotor.cli.options import add_command, local_only, positive_int
 from rotor.cli.rate_limit import TokenBucket
 from rotor.cli.rotate_all_report import exit_error, report, show_plan, show_run
 from rotor.cli.rotation_plan import local_plan, service_plan
@@ -103,16 +103,13 @@ def positive_float(text: str) -> float:
 
 
 def run(args: argparse.Namespace, context: Context) -> int:
-    if args.rotator and not args.local:
-        raise CliError(Exit.USAGE, "rotate-all: --rotator needs --local (see --help)")
+    local_only(args, "rotate-all", "rotator")
     selection = Selection.from_args(args)
     local = _Local(args.rotator) if args.local else None  # the dev kit, before any call
     aws = context.need_aws()
     command = "rotate-all --local" if args.local else None
     sm = aws.client("secretsmanager", local_command=command)
-    secrets = selection.resolve(sm)
-    if not secrets:
-        raise CliError(Exit.NOT_FOUND, "no secret matches the selection: nothing to rotate")
+    secrets = selection.resolve_some(sm)
     with ExitStack() as stack:
         if local is not None:
             stack.enter_context(lambda_env.environment(aws.handler_environment()))

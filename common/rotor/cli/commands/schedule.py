@@ -8,7 +8,7 @@ import argparse
 import uuid
 from typing import Any
 
-from rotor.cli import batch, pending
+from rotor.cli import batch, refusals
 from rotor.cli.context import Context
 from rotor.cli.errors import CliError, Exit
 from rotor.cli.functions import Functions, function_option, short_name
@@ -119,7 +119,7 @@ def run(args: argparse.Namespace, context: Context) -> int:
 
         tester = LocalRuns("schedule --local", sm, aws, context.verbose)
     items = []
-    for secret in selection.resolve(sm):
+    for secret in selection.resolve_some(sm):
         item = _plan(sm, secret, args, functions, schedule)
         if item.result == "" and not args.dry_run:
             with batch.attempt(item):
@@ -207,6 +207,12 @@ def _plan(
         item.action = "remove"
         if not secret.rotation_enabled:
             item.result = batch.UNCHANGED
+        elif secret.deleted is not None:
+            item.fail(refusals.DELETED)
+        return item
+    if secret.deleted is not None:
+        item.action = "change" if secret.rotation_enabled else "schedule"
+        item.fail(refusals.DELETED)
         return item
     item.action = "change" if secret.rotation_enabled else "schedule"
     with batch.attempt(item):
@@ -234,12 +240,9 @@ def _plan(
         ):
             item.action, item.result = "none", batch.UNCHANGED
             return item
-        stuck = pending.in_progress(secret.stages)
-        if stuck is not None:
-            item.fail(
-                f"a rotation is in progress (AWSPENDING on version {stuck}): `rotor resume` "
-                "or `rotor cancel` it first"
-            )
+        blocked = refusals.in_progress(secret)
+        if blocked is not None:
+            item.fail(blocked)
         elif args.rotate_immediately:
             item.action += " + rotate now"
     return item

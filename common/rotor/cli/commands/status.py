@@ -56,7 +56,7 @@ def run(args: argparse.Namespace, context: Context) -> int:
     selection = Selection.from_args(args)
     aws = context.need_aws()
     sm = aws.client("secretsmanager")
-    secrets = selection.resolve(sm)
+    secrets = selection.resolve_some(sm)
     now = datetime.now(UTC)
     failures = Failures()
     if any(s.rotation_enabled or pending.in_progress(s.stages) for s in secrets):

@@ -1,0 +1,110 @@
+"""The six fleet commands as an on-call engineer meets them: the same mistake gives the same
+one-line answer and exit code everywhere, the same fact has the same JSON key, and a secret no
+command may act on (scheduled for deletion, a rotation in progress) is refused in the same
+words, before any request that would change it."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.functional
+
+FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:rotor-PostgresqlSingle"
+SCHEDULE = ["--days", "7", "--function", f"postgresql-single={FUNCTION}"]
+
+# Each fleet command with what it needs besides a selection; dry runs where they exist, so a
+# command that wrongly went ahead would still change nothing.
+COMMANDS = {
+    "schedule": ["schedule", *SCHEDULE, "--dry-run"],
+    "status": ["status"],
+    "resume": ["resume", "--dry-run"],
+    "cancel": ["cancel", "--dry-run"],
+    "check": ["check", "--no-iam"],
+    "rotate-all": ["rotate-all", "--dry-run"],
+}
+
+
+def state(sm: Any, arn: str) -> tuple[Any, ...]:
+    meta = sm.describe_secret(SecretId=arn)
+    return (
+        bool(meta.get("RotationEnabled")),
+        meta.get("RotationLambdaARN"),
+        {v: sorted(s) for v, s in (meta.get("VersionIdsToStages") or {}).items()},
+    )
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_selection_matching_nothing_is_not_found_everywhere(rotor, command):
+    ran = rotor(*COMMANDS[command], "--prefix", f"nothing-{uuid.uuid4().hex}/")
+    assert ran.code == 4 and ran.out == ""
+    assert "no secret matches the selection" in ran.error_line()
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_an_empty_from_file_names_the_file(rotor, command, tmp_path):
+    listing = tmp_path / "names.txt"
+    listing.write_text("# nobody yet\n\n")
+    ran = rotor(*COMMANDS[command], "--from-file", str(listing))
+    assert ran.code == 2 and ran.out == ""
+    assert f"--from-file {listing} names no secret" in ran.error_line()
+
+
+@pytest.mark.parametrize("command", ["resume", "rotate-all", "check"])
+def test_rotator_without_local_is_a_usage_error(rotor, sm, new_secret, command):
+    arn = new_secret({"engine": "postgres"})
+    sm.put_secret_value(SecretId=arn, SecretString="{}", VersionStages=["AWSPENDING"])
+    before = state(sm, arn)
+    ran = rotor(command, arn, "--rotator", "postgresql-single")
+    assert ran.code == 2 and ran.out == ""
+    assert f"{command}: --rotator needs --local" in ran.error_line()
+    assert state(sm, arn) == before
+
+
+def test_a_secret_scheduled_for_deletion_is_refused_by_every_command_in_one_line(
+    rotor, sm, new_secret
+):
+    arn = new_secret({"engine": "postgres"})
+    sm.put_secret_value(SecretId=arn, SecretString="{}", VersionStages=["AWSPENDING"])
+    sm.delete_secret(SecretId=arn, RecoveryWindowInDays=7)
+    before = state(sm, arn)
+    why = "scheduled for deletion: restore it first (aws secretsmanager restore-secret)"
+    for command in ("schedule", "resume", "cancel"):
+        real = [a for a in COMMANDS[command] if a != "--dry-run"]
+        doc = rotor(*real, arn, "--output", "json").json()
+        assert doc["results"][0]["result"] == "failed"
+        assert doc["results"][0]["detail"].startswith(why), command
+    plan = rotor("rotate-all", arn, "--output", "json").json()["secrets"][0]
+    assert plan["result"] == "refused" and plan["reason"].startswith(why)
+    status = rotor("status", arn, "--output", "json").json()["secrets"][0]
+    assert status["state"] == "deleted" and status["deleted"] is not None
+    assert state(sm, arn) == before
+
+
+def test_a_rotation_in_progress_is_refused_in_the_same_words(rotor, sm, new_secret):
+    arn = new_secret({"engine": "postgres"})
+    pending = sm.put_secret_value(SecretId=arn, SecretString="{}", VersionStages=["AWSPENDING"])[
+        "VersionId"
+    ]
+    schedule = rotor("schedule", arn, *SCHEDULE, "--output", "json").json()["results"][0]
+    rotate_all = rotor("rotate-all", arn, "--dry-run", "--output", "json").json()["secrets"][0]
+    assert schedule["detail"] == rotate_all["reason"]
+    assert pending in schedule["detail"] and "`rotor resume`" in schedule["detail"]
+    assert "`rotor cancel`" in schedule["detail"]
+
+
+def test_every_per_secret_entry_names_its_secret_and_arn_with_the_same_keys(rotor, sm, new_secret):
+    arn = new_secret({"engine": "postgres"})
+    name = sm.describe_secret(SecretId=arn)["Name"]
+    entries = {
+        "schedule": rotor(*COMMANDS["schedule"], arn, "--output", "json").json()["results"],
+        "resume": rotor(*COMMANDS["resume"], arn, "--output", "json").json()["results"],
+        "cancel": rotor(*COMMANDS["cancel"], arn, "--output", "json").json()["results"],
+        "status": rotor("status", arn, "--output", "json").json()["secrets"],
+        "check": rotor("check", arn, "--no-iam", "--output", "json").json()["secrets"],
+        "rotate-all": rotor(*COMMANDS["rotate-all"], arn, "--output", "json").json()["secrets"],
+    }
+    for command, listed in entries.items():
+        assert [(e["secret"], e["arn"]) for e in listed] == [(name, arn)], command

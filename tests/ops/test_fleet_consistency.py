@@ -108,3 +108,27 @@ def test_every_per_secret_entry_names_its_secret_and_arn_with_the_same_keys(roto
     }
     for command, listed in entries.items():
         assert [(e["secret"], e["arn"]) for e in listed] == [(name, arn)], command
+
+
+def test_a_value_that_cannot_tell_its_rotator_is_refused_in_the_same_words(
+    rotor, sm, new_secret
+):
+    arn = new_secret({"engine": "postgres"})
+    sm.put_secret_value(SecretId=arn, SecretString="not json at all")
+    schedule = rotor("schedule", arn, *SCHEDULE, "--dry-run", "--output", "json").json()
+    local = rotor("rotate-all", arn, "--local", "--dry-run", "--output", "json").json()
+    assert local["secrets"][0]["result"] == "refused"
+    assert local["secrets"][0]["reason"] == schedule["results"][0]["detail"]
+    assert "AWSCURRENT is not a JSON object" in local["secrets"][0]["reason"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_table_without_a_terminal_keeps_each_secret_on_one_line(
+    rotor, sm, new_secret, command, monkeypatch
+):
+    monkeypatch.delenv("COLUMNS", raising=False)
+    arn = new_secret({"engine": "postgres"})
+    name = sm.describe_secret(SecretId=arn)["Name"]
+    ran = rotor(*COMMANDS[command], arn)
+    rows = [line for line in ran.out.splitlines() if line.startswith(name)]
+    assert rows and all(len(row.split()) > 1 for row in rows[:1]), ran.out

@@ -115,3 +115,13 @@ def local_only(args: argparse.Namespace, command: str, *names: str) -> None:
             Exit.USAGE,
             f"{command}: {' and '.join(given)} {verb} --local (see `rotor {command} --help`)",
         )
+
+
+def dry_run_option(parser: argparse.ArgumentParser) -> None:
+    """``--dry-run``, worded alike by every command that changes AWS."""
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show what would be done (each secret's result: planned, or why not) and change "
+        "nothing",
+    )

@@ -8,7 +8,7 @@ import argparse
 
 from rotor.cli import batch, pending, refusals
 from rotor.cli.context import Context
-from rotor.cli.options import add_command
+from rotor.cli.options import add_command, dry_run_option
 from rotor.cli.selection import Secret, Selection, selection_options
 
 DESCRIPTION = """Give up the rotation left in progress in each selected secret: remove the
@@ -33,9 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         aws=True,
         parents=[selection_options()],
     )
-    parser.add_argument(
-        "--dry-run", action="store_true", help="show what would be removed and change nothing"
-    )
+    dry_run_option(parser)
     parser.set_defaults(run=run)
 
 

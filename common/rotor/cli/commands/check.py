@@ -13,6 +13,7 @@ from rotor.cli.check_result import FAIL, UNCHECKED, line
 from rotor.cli.context import Context
 from rotor.cli.errors import CliError, Exit
 from rotor.cli.options import add_command, local_only
+from rotor.cli.rotator_choice import rotator_option
 from rotor.cli.selection import Secret, Selection, selection_options
 
 DESCRIPTION = """Check, without changing anything, that rotating each selected secret would
@@ -50,12 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "here (needs the development kit and the rotator's extras)",
     )
     which = parser.add_mutually_exclusive_group()
-    which.add_argument(
-        "--rotator",
-        metavar="NAME",
-        help="with --local: the rotator of every selected secret (default: the "
-        "secret's rotor:rotator tag, else its engine and masterarn)",
-    )
+    rotator_option(which, local_only=True)
     which.add_argument(
         "--handler",
         metavar="HANDLER",

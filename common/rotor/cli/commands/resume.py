@@ -11,8 +11,8 @@ from typing import Any
 
 from rotor.cli import batch, pending, refusals
 from rotor.cli.context import Context
-from rotor.cli.options import add_command, local_only
-from rotor.cli.rotator_choice import ROTATOR_TAG, NoRotator, read_rotator
+from rotor.cli.options import add_command, dry_run_option, local_only
+from rotor.cli.rotator_choice import NoRotator, read_rotator, rotator_option
 from rotor.cli.selection import Secret, Selection, selection_options
 
 DESCRIPTION = """Reattempt the rotation left in progress in each selected secret (AWSPENDING on
@@ -40,15 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="against moto on this machine: run the four steps now through each rotator's "
         "real handler from this checkout",
     )
-    parser.add_argument(
-        "--rotator",
-        metavar="NAME",
-        help=f"with --local, the rotator of every selected secret (default: the {ROTATOR_TAG} "
-        "tag, then the secret's engine and masterarn)",
-    )
-    parser.add_argument(
-        "--dry-run", action="store_true", help="show what would be resumed and change nothing"
-    )
+    rotator_option(parser, local_only=True)
+    dry_run_option(parser)
     parser.set_defaults(run=run)
 
 

@@ -12,9 +12,9 @@ from rotor.cli import batch, refusals
 from rotor.cli.context import Context
 from rotor.cli.errors import CliError, Exit
 from rotor.cli.functions import Functions, function_option, short_name
-from rotor.cli.options import add_command
+from rotor.cli.options import add_command, dry_run_option
 from rotor.cli.rotation_rules import Schedule, days, describe, duration, expression
-from rotor.cli.rotator_choice import ROTATOR_TAG, NoRotator, read_rotator
+from rotor.cli.rotator_choice import ROTATOR_TAG, NoRotator, read_rotator, rotator_option
 from rotor.cli.selection import Secret, Selection, selection_options
 
 DESCRIPTION = """Attach, change or remove rotation for every selected secret. Each secret is
@@ -80,12 +80,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         metavar="ROTATOR=ARN",
         help="the function serving ROTATOR (repeat for several; overrides --stack)",
     )
-    parser.add_argument(
-        "--rotator",
-        metavar="NAME",
-        help=f"the rotator of every selected secret (default: the {ROTATOR_TAG} tag, then "
-        "the secret's engine and masterarn)",
-    )
+    rotator_option(parser, local_only=False)
     parser.add_argument(
         "--rotate-immediately",
         action=argparse.BooleanOptionalAction,
@@ -99,9 +94,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="against moto on this machine: run AWS's configuration test (testSecret on a "
         "transient AWSPENDING copy) through each rotator's real handler from this checkout",
     )
-    parser.add_argument(
-        "--dry-run", action="store_true", help="show the plan as a table and change nothing"
-    )
+    dry_run_option(parser)
     parser.set_defaults(run=run)
 
 

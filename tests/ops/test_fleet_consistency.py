@@ -110,9 +110,7 @@ def test_every_per_secret_entry_names_its_secret_and_arn_with_the_same_keys(roto
         assert [(e["secret"], e["arn"]) for e in listed] == [(name, arn)], command
 
 
-def test_a_value_that_cannot_tell_its_rotator_is_refused_in_the_same_words(
-    rotor, sm, new_secret
-):
+def test_a_value_that_cannot_tell_its_rotator_is_refused_in_the_same_words(rotor, sm, new_secret):
     arn = new_secret({"engine": "postgres"})
     sm.put_secret_value(SecretId=arn, SecretString="not json at all")
     schedule = rotor("schedule", arn, *SCHEDULE, "--dry-run", "--output", "json").json()

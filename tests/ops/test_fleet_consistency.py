@@ -130,3 +130,13 @@ def test_a_table_without_a_terminal_keeps_each_secret_on_one_line(
     ran = rotor(*COMMANDS[command], arn)
     rows = [line for line in ran.out.splitlines() if line.startswith(name)]
     assert rows and all(len(row.split()) > 1 for row in rows[:1]), ran.out
+
+
+def test_a_deleted_secret_with_nothing_in_progress_is_unchanged_by_resume_and_cancel(
+    rotor, sm, new_secret
+):
+    arn = new_secret({"engine": "postgres"})
+    sm.delete_secret(SecretId=arn, RecoveryWindowInDays=7)
+    for command in ("resume", "cancel"):
+        ran = rotor(command, arn, "--output", "json")
+        assert ran.code == 0 and ran.json()["results"][0]["result"] == "unchanged", command

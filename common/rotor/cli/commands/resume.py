@@ -59,7 +59,7 @@ def run(args: argparse.Namespace, context: Context) -> int:
     for secret in selection.resolve_some(sm):
         stuck = pending.in_progress(secret.stages)
         item = batch.Item(secret.name, secret.arn, "resume", fields={"pending": stuck})
-        if secret.deleted is not None:
+        if stuck is not None and secret.deleted is not None:
             item.fail(refusals.DELETED)
         elif stuck is None:
             item.action, item.result = "none", batch.UNCHANGED

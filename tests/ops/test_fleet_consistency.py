@@ -5,6 +5,7 @@ words, before any request that would change it."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any
 
@@ -140,3 +141,48 @@ def test_a_deleted_secret_with_nothing_in_progress_is_unchanged_by_resume_and_ca
     for command in ("resume", "cancel"):
         ran = rotor(command, arn, "--output", "json")
         assert ran.code == 0 and ran.json()["results"][0]["result"] == "unchanged", command
+
+
+def configured(sm: Any, arn: str) -> None:
+    """Rotation on with FUNCTION, nothing in progress (moto stores the settings, fails to find
+    the function and leaves its own AWSPENDING version, removed here as AWS would)."""
+    with contextlib.suppress(sm.exceptions.ResourceNotFoundException):
+        sm.rotate_secret(
+            SecretId=arn,
+            RotationLambdaARN=FUNCTION,
+            RotationRules={"AutomaticallyAfterDays": 30},
+            RotateImmediately=False,
+        )
+    for version, labels in sm.describe_secret(SecretId=arn)["VersionIdsToStages"].items():
+        if labels == ["AWSPENDING"]:
+            sm.update_secret_version_stage(
+                SecretId=arn, VersionStage="AWSPENDING", RemoveFromVersionId=version
+            )
+
+
+def test_an_aws_refusal_reads_the_same_in_schedule_and_rotate_all(
+    rotor, sm, new_secret, aws_endpoint
+):
+    arn = new_secret({"engine": "postgres"})
+    configured(sm, arn)
+    aws_endpoint.fail("RotateSecret", "AccessDeniedException", "not authorized to rotate")
+    schedule = rotor(
+        "schedule", arn, "--days", "3", "--function", f"postgresql-single={FUNCTION}",
+        "--output", "json", endpoint=aws_endpoint.url,
+    ).json()["results"][0]  # fmt: skip
+    rotate_all = rotor("rotate-all", arn, "--output", "json", endpoint=aws_endpoint.url)
+    assert rotate_all.code == 1
+    (entry,) = rotate_all.json()["secrets"]
+    assert entry["result"] == "failed"
+    assert entry["reason"] == schedule["detail"]
+    assert entry["reason"] == "RotateSecret: AccessDeniedException: not authorized to rotate"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_mistyped_option_is_told_by_its_command_with_the_option_meant(rotor, command):
+    ran = rotor(*COMMANDS[command], "--all", "--prefx=app/")
+    assert ran.code == 2 and ran.out == ""
+    assert ran.error_line() == (
+        f"rotor: {command}: unrecognized arguments: --prefx=app/; did you mean --prefix? "
+        f"(see `rotor {command} --help`)"
+    )

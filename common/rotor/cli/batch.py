@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from rotor.cli.errors import CliError, Exit, one_line
+from rotor.cli.errors import CliError, Exit, one_line, refusal_line
 from rotor.cli.output import Output
 
 # What happened to one secret.
@@ -61,11 +61,9 @@ def attempt(item: Item) -> Iterator[None]:
 
         if not isinstance(exc, ClientError):
             raise
-        error = exc.response.get("Error", {})
-        code = error.get("Code")
-        if code in LOST:
+        if exc.response.get("Error", {}).get("Code") in LOST:
             raise
-        item.fail(f"{exc.operation_name}: {code}: {error.get('Message', '')}")
+        item.fail(refusal_line(exc))
 
 
 # Errors every other secret would get too: they end the command (exit 6).

@@ -9,6 +9,7 @@ what an existing command line means.
 from __future__ import annotations
 
 import argparse
+import difflib
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -25,6 +26,33 @@ class Parser(argparse.ArgumentParser):
         command = self.prog.partition(" ")[2]
         where = f"{command}: " if command else ""
         raise CliError(Exit.USAGE, f"{where}{message} (see `{self.prog} --help`)")
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        """As argparse, but an unknown option is told by the command it was given to, with the
+        option it most likely meant (``status --stuk``: did you mean --stuck?)."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            parser = self._command(getattr(parsed, "command", None)) or self
+            parser.error(f"unrecognized arguments: {' '.join(extras)}{parser._closest(extras)}")
+        return parsed
+
+    def _command(self, name: str | None) -> Parser | None:
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction) and name in action.choices:
+                found: Parser = action.choices[name]
+                return found
+        return None
+
+    def _closest(self, extras: Sequence[str]) -> str:
+        known = [option for action in self._actions for option in action.option_strings]
+        for extra in extras:
+            if extra.startswith("--"):
+                close = difflib.get_close_matches(extra.partition("=")[0], known, n=1)
+                if close:
+                    return f"; did you mean {close[0]}?"
+        return ""
 
 
 def global_options(*, top: bool) -> Parser:

@@ -119,6 +119,9 @@ def test_a_value_that_cannot_tell_its_rotator_is_refused_in_the_same_words(rotor
     assert local["secrets"][0]["result"] == "refused"
     assert local["secrets"][0]["reason"] == schedule["results"][0]["detail"]
     assert "AWSCURRENT is not a JSON object" in local["secrets"][0]["reason"]
+    check = rotor("check", arn, "--local", "--no-iam", "--output", "json").json()["secrets"][0]
+    assert [(c["check"], c["status"]) for c in check["checks"]] == [("rotator", "fail")]
+    assert check["checks"][0]["reason"] == schedule["results"][0]["detail"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

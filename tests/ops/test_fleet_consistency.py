@@ -6,10 +6,17 @@ words, before any request that would change it."""
 from __future__ import annotations
 
 import contextlib
+import json
+import signal
+import subprocess
+import threading
 import uuid
 from typing import Any
 
 import pytest
+from rotor.local.throttling_proxy import ThrottlingProxy
+
+from tests.core.cli_support import SCRIPT
 
 pytestmark = pytest.mark.functional
 
@@ -189,3 +196,52 @@ def test_a_mistyped_option_is_told_by_its_command_with_the_option_meant(rotor, c
         f"rotor: {command}: unrecognized arguments: --prefx=app/; did you mean --prefix? "
         f"(see `rotor {command} --help`)"
     )
+
+
+class HeldOnce:
+    """Holds the first call of ``operation`` until released, then lets it through: a request
+    certainly under way when the test presses Ctrl-C."""
+
+    def __init__(self, operation: str) -> None:
+        self.operation = operation
+        self.reached, self.release = threading.Event(), threading.Event()
+
+    def throttle(self, operation: str) -> bool:
+        if operation == self.operation and not self.reached.is_set():
+            self.reached.set()
+            self.release.wait(60)
+        return False
+
+
+def test_ctrl_c_in_a_batch_still_reports_which_secrets_were_reached(moto_endpoint, sm, new_secret):
+    run = f"cc{uuid.uuid4().hex[:8]}"
+    arns = []
+    for n in range(3):
+        arns.append(new_secret({"engine": "postgres"}, f"{run}/s{n}"))
+        sm.put_secret_value(SecretId=arns[-1], SecretString="{}", VersionStages=["AWSPENDING"])
+    before = {arn: state(sm, arn) for arn in arns}
+    policy = HeldOnce("UpdateSecretVersionStage")
+    with ThrottlingProxy(moto_endpoint, policy) as proxy:
+        command = [str(SCRIPT), "cancel", "--prefix", f"{run}/", "--output", "json",
+                   "--endpoint-url", proxy.endpoint]  # fmt: skip
+        with subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        ) as cli:
+            assert policy.reached.wait(60), "the first cancel never reached the endpoint"
+            cli.send_signal(signal.SIGINT)
+            policy.release.set()
+            out, err = cli.communicate(timeout=60)
+    assert cli.returncode == 130
+    assert err.splitlines() == [
+        "rotor: interrupted: 0 done, 1 cut short (it may have been done), 2 not started: "
+        "the report says which"
+    ]
+    doc = json.loads(out)
+    assert doc["interrupted"] is True
+    assert [(r["secret"], r["result"]) for r in doc["results"]] == [
+        (f"{run}/s0", "interrupted"),
+        (f"{run}/s1", "not_started"),
+        (f"{run}/s2", "not_started"),
+    ]
+    assert doc["summary"]["not_started"] == 2
+    assert [state(sm, arn) for arn in arns[1:]] == [before[arn] for arn in arns[1:]]

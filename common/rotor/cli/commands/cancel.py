@@ -40,8 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace, context: Context) -> int:
     selection = Selection.from_args(args)
     sm = context.need_aws().client("secretsmanager")
-    items = []
-    for secret in selection.resolve_some(sm):
+
+    def one(secret: Secret) -> batch.Item:
         stuck = pending.in_progress(secret.stages)
         item = batch.Item(secret.name, secret.arn, "cancel", fields={"pending": stuck})
         if stuck is not None and secret.deleted is not None:
@@ -59,12 +59,14 @@ def run(args: argparse.Namespace, context: Context) -> int:
                 item.fields["pending"] = cancelled.removed
                 item.result = batch.DONE if cancelled.removed else batch.UNCHANGED
                 item.detail = cancelled.message()
-        items.append(item)
-    notes = [SINGLE_USER_NOTE] if any(i.result == batch.DONE for i in items) else []
+        return item
+
+    done = batch.each(selection.resolve_some(sm), one)
+    notes = [SINGLE_USER_NOTE] if any(i.result == batch.DONE for i in done.items) else []
     return batch.report(
         context.out,
-        items,
-        [("pending version", lambda i: i.fields["pending"] or "-")],
+        done,
+        [batch.PENDING_COLUMN],
         {"dry_run": args.dry_run},
         notes,
     )

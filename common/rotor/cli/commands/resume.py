@@ -55,8 +55,8 @@ def run(args: argparse.Namespace, context: Context) -> int:
         from rotor.cli.local_runs import LocalRuns
 
         runs = LocalRuns("resume --local", sm, aws, context.verbose)
-    items = []
-    for secret in selection.resolve_some(sm):
+
+    def one(secret: Secret) -> batch.Item:
         stuck = pending.in_progress(secret.stages)
         item = batch.Item(secret.name, secret.arn, "resume", fields={"pending": stuck})
         if stuck is not None and secret.deleted is not None:
@@ -71,11 +71,12 @@ def run(args: argparse.Namespace, context: Context) -> int:
         else:
             with batch.attempt(item):
                 _resume(sm, secret, stuck, item, runs, args.rotator)
-        items.append(item)
+        return item
+
     return batch.report(
         context.out,
-        items,
-        [("pending version", lambda i: i.fields["pending"] or "-")],
+        batch.each(selection.resolve_some(sm), one),
+        [batch.PENDING_COLUMN],
         {"dry_run": args.dry_run, "local": args.local},
     )
 

@@ -111,15 +111,17 @@ def run(args: argparse.Namespace, context: Context) -> int:
         from rotor.cli.local_runs import LocalRuns
 
         tester = LocalRuns("schedule --local", sm, aws, context.verbose)
-    items = []
-    for secret in selection.resolve_some(sm):
+
+    def one(secret: Secret) -> batch.Item:
         item = _plan(sm, secret, args, functions, schedule)
         if item.result == "" and not args.dry_run:
             with batch.attempt(item):
                 _apply(sm, secret, item, schedule, args.rotate_immediately, tester)
         elif item.result == "":
             item.result = batch.PLANNED
-        items.append(item)
+        return item
+
+    done = batch.each(selection.resolve_some(sm), one)
     notes = [] if args.remove else [IMMEDIATE_NOTE if args.rotate_immediately else TEST_NOTE]
     extra = {
         "dry_run": args.dry_run,
@@ -128,7 +130,7 @@ def run(args: argparse.Namespace, context: Context) -> int:
     }
     return batch.report(
         context.out,
-        items,
+        done,
         [
             ("rotator", _rotator_cell),
             ("function", lambda i: short_name(i.fields["function"])),

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from rotor.local.throttling_proxy import ThrottlingProxy
 
-from tests.core.cli_support import SCRIPT
+from tests.core.cli_support import DEV_ONLY, SCRIPT, without
 
 pytestmark = pytest.mark.functional
 
@@ -245,3 +245,18 @@ def test_ctrl_c_in_a_batch_still_reports_which_secrets_were_reached(moto_endpoin
     ]
     assert doc["summary"]["not_started"] == 2
     assert [state(sm, arn) for arn in arns[1:]] == [before[arn] for arn in arns[1:]]
+
+
+def test_resume_and_its_mistakes_need_only_the_cli_extra(moto_endpoint, sm, new_secret, tmp_path):
+    arn = new_secret({"engine": "postgres"})
+    configured(sm, arn)
+    sm.put_secret_value(SecretId=arn, SecretString="{}", VersionStages=["AWSPENDING"])
+    loaded = tmp_path / "modules.json"
+    endpoint = ["--endpoint-url", moto_endpoint]
+    ran = without(DEV_ONLY, "resume", arn, "--dry-run", "--output", "json", *endpoint,
+                  report=loaded)  # fmt: skip
+    assert ran.code == 0, ran.err
+    assert ran.json()["results"][0]["result"] == "planned"
+    assert not {m.split(".")[0] for m in json.loads(loaded.read_text())} & set(DEV_ONLY)
+    empty = without(DEV_ONLY, "cancel", "--prefix", f"none-{uuid.uuid4().hex}/", *endpoint)
+    assert empty.code == 4 and empty.error_line().startswith("rotor: no secret matches")

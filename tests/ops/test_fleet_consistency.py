@@ -260,3 +260,10 @@ def test_resume_and_its_mistakes_need_only_the_cli_extra(moto_endpoint, sm, new_
     assert not {m.split(".")[0] for m in json.loads(loaded.read_text())} & set(DEV_ONLY)
     empty = without(DEV_ONLY, "cancel", "--prefix", f"none-{uuid.uuid4().hex}/", *endpoint)
     assert empty.code == 4 and empty.error_line().startswith("rotor: no secret matches")
+
+
+def test_a_secret_left_alone_is_unchanged_with_action_none_everywhere(rotor, new_secret):
+    arn = new_secret({"engine": "postgres"})  # rotation off, nothing in progress
+    for args in (["schedule", "--remove"], ["resume"], ["cancel"]):
+        (entry,) = rotor(*args, arn, "--output", "json").json()["results"]
+        assert (entry["action"], entry["result"]) == ("none", "unchanged"), args

@@ -201,7 +201,7 @@ def _plan(
     if schedule is None:
         item.action = "remove"
         if not secret.rotation_enabled:
-            item.result = batch.UNCHANGED
+            item.action, item.result = "none", batch.UNCHANGED
         elif secret.deleted is not None:
             item.fail(refusals.DELETED)
         return item

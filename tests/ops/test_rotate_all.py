@@ -264,7 +264,10 @@ def test_dry_run_shows_the_plan_and_changes_nothing(
         "--endpoint-url",
         moto_endpoint,
     )
-    assert ran.code == 0, ran.err
+    assert ran.code == 3, ran.err  # as schedule, resume and cancel: a plan with refusals
+    assert (
+        ran.error_line() == "rotor: dry run: 1 of 3 secrets would be refused: see why in the plan"
+    )
     doc = ran.json()
     assert doc["dry_run"] is True
     assert [(s["name"], s["result"], s["function"]) for s in doc["secrets"]] == [
@@ -277,9 +280,13 @@ def test_dry_run_shows_the_plan_and_changes_nothing(
     table = run(
         capsys, "rotate-all", "--prefix", prefix, "--dry-run", "--endpoint-url", moto_endpoint
     )
-    assert table.code == 0 and table.out.splitlines()[-1] == (
+    assert table.code == 3 and table.out.splitlines()[-1] == (
         "dry run: 2 would rotate, 1 refused; nothing changed"
     )
+    clean = run(capsys, "rotate-all", f"{prefix}0000", "--dry-run", "--endpoint-url", moto_endpoint)
+    assert clean.code == 0 and clean.err == ""
+    refused = run(capsys, "rotate-all", f"{prefix}zz", "--dry-run", "--endpoint-url", moto_endpoint)
+    assert refused.code == 1 and "no secret would rotate" in refused.error_line()
 
 
 @pytest.mark.functional

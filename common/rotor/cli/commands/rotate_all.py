@@ -20,7 +20,7 @@ from rotor.cli.errors import CliError, Exit
 from rotor.cli.fleet_rotation import Cancellation, FleetRotation, Outcome, Polling, Result
 from rotor.cli.options import add_command, dry_run_option, local_only, positive_int
 from rotor.cli.rate_limit import TokenBucket
-from rotor.cli.rotate_all_report import exit_error, report, show_plan, show_run
+from rotor.cli.rotate_all_report import exit_error, plan_error, report, show_plan, show_run
 from rotor.cli.rotation_plan import local_plan, service_plan
 from rotor.cli.rotator_choice import read_rotator, rotator_option
 from rotor.cli.selection import Secret, Selection, selection_options
@@ -36,8 +36,8 @@ retried with jittered backoff and slow the rate down. Each rotation's end is fou
 DescribeSecret until its version holds AWSCURRENT. Secrets without a rotation function, with
 rotation disabled, or with a rotation already in progress are refused and not touched.
 Ctrl-C stops starting new rotations and reports those in flight (they go on in AWS); a second
-Ctrl-C exits at once. Exit 0 when every secret rotated, 3 when some did not, 1 when none did,
-130 when interrupted."""
+Ctrl-C exits at once. Exit 0 when every secret rotated, 3 when some did not, 1 when none did
+(a dry run: the same for what would be refused), 130 when interrupted."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -113,6 +113,9 @@ def run(args: argparse.Namespace, context: Context) -> int:
                 if outcome.result is Result.NOT_STARTED:
                     outcome.result = Result.PLANNED
             context.out.result(report(args, plan, None), lambda: show_plan(context.out, plan))
+            refusal = plan_error(plan)
+            if refusal is not None:
+                raise refusal
             return 0
         starts, cancellation = TokenBucket(args.rate), Cancellation()
         paced = RetryingClient(

@@ -18,6 +18,12 @@ from rotor.cli.errors import CliError, Exit, one_line, refusal_line
 from rotor.cli.output import Output
 from rotor.cli.selection import Secret
 
+# The exit codes of a batch, for the commands' --help.
+EXITS = (
+    "Exit 3 when any secret failed (the others were done), 4 when the selection matches "
+    "nothing, 130 on Ctrl-C (the report is still printed: which secrets were reached)."
+)
+
 # What happened to one secret.
 PLANNED = "planned"  # --dry-run: what would be done
 DONE = "done"

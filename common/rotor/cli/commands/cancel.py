@@ -16,7 +16,7 @@ AWSPENDING label from the version it marks (UpdateSecretVersionStage), so the ne
 start. AWSCURRENT, the rotation settings and the database are not touched; the version and any
 value it holds stay, readable by its id. With a single user, a rotation that got past setSecret
 may have left the database on the pending password: `rotor resume` converges, cancelling does
-not. Exit 3 when any secret failed."""
+not."""
 
 SINGLE_USER_NOTE = (
     "A cancelled rotation of a single-user secret may have changed the password already: "
@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         sub,
         "cancel",
         "give up rotations left in progress (remove their AWSPENDING)",
-        DESCRIPTION,
+        f"{DESCRIPTION} {batch.EXITS}",
         aws=True,
         parents=[selection_options()],
     )

@@ -19,8 +19,7 @@ DESCRIPTION = """Reattempt the rotation left in progress in each selected secret
 a version without AWSCURRENT), with its own token, as Secrets Manager retries it: rotors are
 idempotent per token, so this converges once the cause is fixed. Against AWS this is RotateSecret
 without a token, which makes the service reattempt it (asynchronously: follow it with `rotor
-status`); --local runs it now through the rotator's real handler in a moto on this machine.
-Exit 3 when any secret failed."""
+status`); --local runs it now through the rotator's real handler in a moto on this machine."""
 
 REATTEMPTED = "will be reattempted"  # what AWS answers when it reattempts a stuck rotation
 
@@ -30,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         sub,
         "resume",
         "reattempt rotations left in progress",
-        DESCRIPTION,
+        f"{DESCRIPTION} {batch.EXITS}",
         aws=True,
         parents=[selection_options()],
     )

@@ -24,7 +24,7 @@ RotateSecret is sent with RotateImmediately=false: AWS then only tests the confi
 (testSecret on a transient AWSPENDING version) and the first rotation comes on schedule;
 --rotate-immediately also starts a rotation of every changed secret now (AWS's own default).
 Secrets already configured as asked are left alone; --dry-run shows the plan and changes
-nothing. Exit 3 when any secret failed (the others were done)."""
+nothing."""
 
 IMMEDIATE_NOTE = (
     "--rotate-immediately: every secret scheduled or changed starts a rotation NOW "
@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         sub,
         "schedule",
         "attach, change or remove rotation for a selection of secrets",
-        DESCRIPTION,
+        f"{DESCRIPTION} {batch.EXITS}",
         aws=True,
         parents=[selection_options()],
     )

@@ -23,7 +23,8 @@ logs in; the clone name fits. By default the checks run inside the secret's rota
 (Lambda Invoke with a check event), from its network and with its role; --local runs them here
 against what this machine reaches. The function's role is checked with IAM policy simulation
 where the caller may simulate (else "unchecked"). Exit 0 when no check failed (skipped and
-unchecked do not fail), 1 when every secret has a failed check, 3 when some do."""
+unchecked do not fail), 1 when every secret has a failed check, 3 when some do, 4 when the
+selection matches nothing."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

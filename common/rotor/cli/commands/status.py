@@ -19,8 +19,8 @@ DESCRIPTION = """Show, for each selected secret, whether rotation is on, its fun
 schedule, when it last rotated and rotates next, and anything stuck: a rotation left in
 progress (pending: AWSPENDING on a version without AWSCURRENT), an overdue rotation (its window
 has passed), a failed one (CloudTrail RotationFailed since the last rotation; "unknown" with the
-reason where CloudTrail cannot be read). Read-only. Exit 0 whatever is found, unless
---fail-on-stuck."""
+reason where CloudTrail cannot be read); a secret scheduled for deletion is "deleted". Read-only.
+Exit 0 whatever is found, unless --fail-on-stuck (3); 4 when the selection matches nothing."""
 
 COLUMNS = ["secret", "rotation", "function", "schedule", "last rotated UTC", "next UTC", "state"]
 

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from rotor.cli import pending, refusals
 from rotor.cli.errors import CliError, Exit, one_line, refusal_line
 from rotor.cli.output import Output
 from rotor.cli.selection import Secret
@@ -108,6 +109,21 @@ def each(secrets: Sequence[Secret], one: Callable[[Secret], Item]) -> Run:
 
 # The column of the commands acting on a rotation left in progress (resume, cancel).
 PENDING_COLUMN = ("pending version", lambda item: item.fields.get("pending") or "-")
+
+
+def pending_item(secret: Secret, action: str, nothing: str) -> tuple[Item, str | None]:
+    """The row of a command acting on a rotation left in progress (resume, cancel), and that
+    rotation's version when there is something to do; else None, the row final: ``nothing``
+    in progress (unchanged), or a secret scheduled for deletion (refused)."""
+    stuck = pending.in_progress(secret.stages)
+    item = Item(secret.name, secret.arn, action, fields={"pending": stuck})
+    if stuck is None:
+        item.action, item.result, item.detail = "none", UNCHANGED, nothing
+    elif secret.deleted is not None:
+        item.fail(refusals.DELETED)
+    else:
+        return item, stuck
+    return item, None
 
 
 def summary(items: Sequence[Item]) -> dict[str, int]:

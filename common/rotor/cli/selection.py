@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rotor.cli.errors import CliError, Exit
-from rotor.cli.options import Parser
+from rotor.cli.options import Parser, add_command
 
 
 @dataclass(frozen=True)
@@ -127,6 +127,12 @@ class Selection:
             if value is not None:
                 filters.append({"Key": "tag-value", "Values": [value]})
         return filters
+
+
+def add_fleet_command(sub: argparse._SubParsersAction, *texts: str) -> Parser:  # type: ignore[type-arg]
+    """``add_command(sub, name, summary, description)`` with the AWS options and the selection,
+    as every fleet command has them."""
+    return add_command(sub, *texts, aws=True, parents=[selection_options()])
 
 
 def selection_options() -> Parser:

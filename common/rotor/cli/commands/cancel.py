@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import argparse
 
-from rotor.cli import batch, pending, refusals
+from rotor.cli import batch, pending
 from rotor.cli.context import Context
-from rotor.cli.options import add_command, dry_run_option
-from rotor.cli.selection import Secret, Selection, selection_options
+from rotor.cli.options import dry_run_option
+from rotor.cli.selection import Secret, Selection, add_fleet_command
 
 DESCRIPTION = """Give up the rotation left in progress in each selected secret: remove the
 AWSPENDING label from the version it marks (UpdateSecretVersionStage), so the next rotation can
@@ -25,13 +25,11 @@ SINGLE_USER_NOTE = (
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = add_command(
+    parser = add_fleet_command(
         sub,
         "cancel",
         "give up rotations left in progress (remove their AWSPENDING)",
         f"{DESCRIPTION} {batch.EXITS}",
-        aws=True,
-        parents=[selection_options()],
     )
     dry_run_option(parser)
     parser.set_defaults(run=run)
@@ -42,23 +40,20 @@ def run(args: argparse.Namespace, context: Context) -> int:
     sm = context.need_aws().client("secretsmanager")
 
     def one(secret: Secret) -> batch.Item:
-        stuck = pending.in_progress(secret.stages)
-        item = batch.Item(secret.name, secret.arn, "cancel", fields={"pending": stuck})
-        if stuck is not None and secret.deleted is not None:
-            item.fail(refusals.DELETED)
-        elif stuck is None:
-            item.action, item.result = "none", batch.UNCHANGED
-            item.detail = pending.Cancelled(None, pending.PENDING in _labels(secret)).message()
-        elif args.dry_run:
+        nothing = pending.Cancelled(None, pending.PENDING in _labels(secret)).message()
+        item, stuck = batch.pending_item(secret, "cancel", nothing)
+        if stuck is None:
+            return item
+        if args.dry_run:
             item.result, item.detail = batch.PLANNED, f"would remove AWSPENDING from {stuck}"
-        else:
-            with batch.attempt(item):
-                # Described again just before: a rotation may have finished meanwhile.
-                now = sm.describe_secret(SecretId=secret.arn).get("VersionIdsToStages") or {}
-                cancelled = pending.cancel(sm, secret.arn, now)
-                item.fields["pending"] = cancelled.removed
-                item.result = batch.DONE if cancelled.removed else batch.UNCHANGED
-                item.detail = cancelled.message()
+            return item
+        with batch.attempt(item):
+            # Described again just before: a rotation may have finished meanwhile.
+            now = sm.describe_secret(SecretId=secret.arn).get("VersionIdsToStages") or {}
+            cancelled = pending.cancel(sm, secret.arn, now)
+            item.fields["pending"] = cancelled.removed
+            item.result = batch.DONE if cancelled.removed else batch.UNCHANGED
+            item.detail = cancelled.message()
         return item
 
     done = batch.each(selection.resolve_some(sm), one)

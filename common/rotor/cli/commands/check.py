@@ -12,9 +12,9 @@ from rotor.cli import check_function, check_iam
 from rotor.cli.check_result import FAIL, UNCHECKED, line
 from rotor.cli.context import Context
 from rotor.cli.errors import CliError, Exit
-from rotor.cli.options import add_command, local_only
+from rotor.cli.options import local_only
 from rotor.cli.rotator_choice import rotator_option
-from rotor.cli.selection import Secret, Selection, selection_options
+from rotor.cli.selection import Secret, Selection, add_fleet_command
 
 DESCRIPTION = """Check, without changing anything, that rotating each selected secret would
 work: the secret parses for its rotator; the admin secret is readable and names the same
@@ -28,13 +28,11 @@ selection matches nothing."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = add_command(
+    parser = add_fleet_command(
         sub,
         "check",
         "preflight: would rotating these secrets work? (changes nothing)",
         DESCRIPTION,
-        aws=True,
-        parents=[selection_options()],
     )
     where = parser.add_mutually_exclusive_group()
     where.add_argument(

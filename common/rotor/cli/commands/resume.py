@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from rotor.cli import batch, pending, refusals
+from rotor.cli import batch
 from rotor.cli.context import Context
-from rotor.cli.options import add_command, dry_run_option, local_only
+from rotor.cli.options import dry_run_option, local_only
 from rotor.cli.rotator_choice import NoRotator, read_rotator, rotator_option
-from rotor.cli.selection import Secret, Selection, selection_options
+from rotor.cli.selection import Secret, Selection, add_fleet_command
 
 DESCRIPTION = """Reattempt the rotation left in progress in each selected secret (AWSPENDING on
 a version without AWSCURRENT), with its own token, as Secrets Manager retries it: rotors are
@@ -25,13 +25,11 @@ REATTEMPTED = "will be reattempted"  # what AWS answers when it reattempts a stu
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = add_command(
+    parser = add_fleet_command(
         sub,
         "resume",
         "reattempt rotations left in progress",
         f"{DESCRIPTION} {batch.EXITS}",
-        aws=True,
-        parents=[selection_options()],
     )
     parser.add_argument(
         "--local",
@@ -56,14 +54,10 @@ def run(args: argparse.Namespace, context: Context) -> int:
         runs = LocalRuns("resume --local", sm, aws, context.verbose)
 
     def one(secret: Secret) -> batch.Item:
-        stuck = pending.in_progress(secret.stages)
-        item = batch.Item(secret.name, secret.arn, "resume", fields={"pending": stuck})
-        if stuck is not None and secret.deleted is not None:
-            item.fail(refusals.DELETED)
-        elif stuck is None:
-            item.action, item.result = "none", batch.UNCHANGED
-            item.detail = "no rotation in progress"
-        elif not (args.local or secret.rotation_lambda):
+        item, stuck = batch.pending_item(secret, "resume", "no rotation in progress")
+        if stuck is None:
+            return item
+        if not (args.local or secret.rotation_lambda):
             item.fail("no rotation function configured: `rotor schedule` it, or `rotor cancel`")
         elif args.dry_run:
             item.result, item.detail = batch.PLANNED, f"would reattempt {stuck}"

@@ -18,12 +18,12 @@ from rotor.cli import devkit, lambda_env
 from rotor.cli.context import Context
 from rotor.cli.errors import CliError, Exit
 from rotor.cli.fleet_rotation import Cancellation, FleetRotation, Outcome, Polling, Result
-from rotor.cli.options import add_command, dry_run_option, local_only, positive_int
+from rotor.cli.options import dry_run_option, local_only, positive_int
 from rotor.cli.rate_limit import TokenBucket
 from rotor.cli.rotate_all_report import exit_error, plan_error, report, show_plan, show_run
 from rotor.cli.rotation_plan import local_plan, service_plan
 from rotor.cli.rotator_choice import read_rotator, rotator_option
-from rotor.cli.selection import Secret, Selection, selection_options
+from rotor.cli.selection import Secret, Selection, add_fleet_command
 from rotor.cli.service_rotation import ServiceRotation
 from rotor.cli.throttling import RetryingClient
 
@@ -41,13 +41,11 @@ Ctrl-C exits at once. Exit 0 when every secret rotated, 3 when some did not, 1 w
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = add_command(
+    parser = add_fleet_command(
         sub,
         "rotate-all",
         "rotate a selection of secrets now, paced",
         DESCRIPTION,
-        aws=True,
-        parents=[selection_options()],
     )
     parser.add_argument(
         "--rate",

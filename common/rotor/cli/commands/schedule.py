@@ -12,10 +12,10 @@ from rotor.cli import batch, refusals
 from rotor.cli.context import Context
 from rotor.cli.errors import CliError, Exit
 from rotor.cli.functions import Functions, function_option, short_name
-from rotor.cli.options import add_command, dry_run_option
+from rotor.cli.options import dry_run_option
 from rotor.cli.rotation_rules import Schedule, days, describe, duration, expression
 from rotor.cli.rotator_choice import ROTATOR_TAG, NoRotator, read_rotator, rotator_option
-from rotor.cli.selection import Secret, Selection, selection_options
+from rotor.cli.selection import Secret, Selection, add_fleet_command
 
 DESCRIPTION = """Attach, change or remove rotation for every selected secret. Each secret is
 pointed at the deployed function of its rotator (from --stack's outputs and/or --function; the
@@ -37,13 +37,11 @@ TEST_NOTE = (
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = add_command(
+    parser = add_fleet_command(
         sub,
         "schedule",
         "attach, change or remove rotation for a selection of secrets",
         f"{DESCRIPTION} {batch.EXITS}",
-        aws=True,
-        parents=[selection_options()],
     )
     when = parser.add_mutually_exclusive_group(required=True)
     when.add_argument(

@@ -11,9 +11,9 @@ from rotor.cli import pending
 from rotor.cli.cloudtrail import Failures, rotation_failures
 from rotor.cli.context import Context
 from rotor.cli.errors import Exit
-from rotor.cli.options import add_command, positive_int
+from rotor.cli.options import positive_int
 from rotor.cli.rotation_state import status_of
-from rotor.cli.selection import Secret, Selection, selection_options
+from rotor.cli.selection import Secret, Selection, add_fleet_command
 
 DESCRIPTION = """Show, for each selected secret, whether rotation is on, its function and
 schedule, when it last rotated and rotates next, and anything stuck: a rotation left in
@@ -26,13 +26,11 @@ COLUMNS = ["secret", "rotation", "function", "schedule", "last rotated UTC", "ne
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = add_command(
+    parser = add_fleet_command(
         sub,
         "status",
         "rotation state of a selection of secrets, and what is stuck",
         DESCRIPTION,
-        aws=True,
-        parents=[selection_options()],
     )
     parser.add_argument(
         "--stuck", action="store_true", help="list only secrets that are pending, overdue or failed"

@@ -267,3 +267,12 @@ def test_a_secret_left_alone_is_unchanged_with_action_none_everywhere(rotor, new
     for args in (["schedule", "--remove"], ["resume"], ["cancel"]):
         (entry,) = rotor(*args, arn, "--output", "json").json()["results"]
         assert (entry["action"], entry["result"]) == ("none", "unchanged"), args
+
+
+def test_a_malformed_region_is_named_as_the_region(rotor):
+    ran = rotor("status", "--all", "--region", "us_east!1")
+    assert ran.code == 2 and ran.out == ""
+    assert ran.error_line() == (
+        "rotor: invalid region 'us_east!1' (from --region, AWS_REGION or the profile): give one "
+        "such as us-east-1"
+    )

@@ -276,3 +276,14 @@ def test_a_malformed_region_is_named_as_the_region(rotor):
         "rotor: invalid region 'us_east!1' (from --region, AWS_REGION or the profile): give one "
         "such as us-east-1"
     )
+
+
+def test_the_commands_with_dry_run_and_local_say_so_with_the_same_keys(rotor, new_secret):
+    arn = new_secret({"engine": "postgres"})
+    for command in ("schedule", "resume", "cancel", "rotate-all"):
+        doc = rotor(*COMMANDS[command], arn, "--output", "json").json()
+        assert doc["dry_run"] is True, command
+        assert doc.get("local", False) is False, command
+        assert doc["interrupted"] is False, command
+    for command in ("schedule", "resume", "rotate-all"):  # the ones with --local
+        assert "local" in rotor(*COMMANDS[command], arn, "--output", "json").json(), command

@@ -123,6 +123,7 @@ def run(args: argparse.Namespace, context: Context) -> int:
     notes = [] if args.remove else [IMMEDIATE_NOTE if args.rotate_immediately else TEST_NOTE]
     extra = {
         "dry_run": args.dry_run,
+        "local": args.local,
         "rotate_immediately": bool(args.rotate_immediately and not args.remove),
         "schedule": None if schedule is None else schedule.rules(),
     }

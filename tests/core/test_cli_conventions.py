@@ -53,7 +53,8 @@ def test_every_option_and_argument_has_help():
         ),
         (
             ["stages", "x", "--endpoint", "http://127.0.0.1:1"],  # abbreviations are refused
-            "rotor: unrecognized arguments: --endpoint http://127.0.0.1:1 (see `rotor --help`)",
+            "rotor: stages: unrecognized arguments: --endpoint http://127.0.0.1:1; did you mean "
+            "--endpoint-url? (see `rotor stages --help`)",
         ),
         ([], "rotor: the following arguments are required: COMMAND (see `rotor --help`)"),
         (["rotat"], "rotor: argument COMMAND: invalid choice: 'rotat' (choose from "),

@@ -413,7 +413,7 @@ def test_the_operator_install_checks_through_the_function(
 def test_usage_errors_are_one_line(capsys: Any, alternating: Any) -> None:
     arn = alternating()
     ran = run(capsys, "check", arn, "--rotator", "postgresql-single")
-    assert ran.code == 2 and "need --local" in ran.error_line()
+    assert ran.code == 2 and "needs --local" in ran.error_line()
     assert run(capsys, "check").code == 2
     missing = run(capsys, "check", arn + "-nope")
     assert missing.code == 4 and "not found" in missing.error_line()

@@ -236,7 +236,7 @@ def test_refuses_what_cannot_rotate_and_leaves_it_untouched(
     assert by_name[f"{prefix}0000"]["result"] == "rotated"
     assert {n: by_name[n]["result"] for n in untouched} == dict.fromkeys(untouched, "refused")
     assert "no rotation function" in by_name[unconfigured]["reason"]
-    assert "already in progress" in by_name[busy]["reason"]
+    assert "a rotation is in progress" in by_name[busy]["reason"]
     assert "rotation is disabled" in by_name[disabled]["reason"]
     assert {n: stages(sm, n) for n in untouched} == untouched
     assert ran.json()["totals"]["calls"] == {"DescribeSecret": 1, "RotateSecret": 1}
@@ -264,7 +264,10 @@ def test_dry_run_shows_the_plan_and_changes_nothing(
         "--endpoint-url",
         moto_endpoint,
     )
-    assert ran.code == 0, ran.err
+    assert ran.code == 3, ran.err  # as schedule, resume and cancel: a plan with refusals
+    assert (
+        ran.error_line() == "rotor: dry run: 1 of 3 secrets would be refused: see why in the plan"
+    )
     doc = ran.json()
     assert doc["dry_run"] is True
     assert [(s["name"], s["result"], s["function"]) for s in doc["secrets"]] == [
@@ -277,9 +280,13 @@ def test_dry_run_shows_the_plan_and_changes_nothing(
     table = run(
         capsys, "rotate-all", "--prefix", prefix, "--dry-run", "--endpoint-url", moto_endpoint
     )
-    assert table.code == 0 and table.out.splitlines()[-1] == (
+    assert table.code == 3 and table.out.splitlines()[-1] == (
         "dry run: 2 would rotate, 1 refused; nothing changed"
     )
+    clean = run(capsys, "rotate-all", f"{prefix}0000", "--dry-run", "--endpoint-url", moto_endpoint)
+    assert clean.code == 0 and clean.err == ""
+    refused = run(capsys, "rotate-all", f"{prefix}zz", "--dry-run", "--endpoint-url", moto_endpoint)
+    assert refused.code == 1 and "no secret would rotate" in refused.error_line()
 
 
 @pytest.mark.functional
@@ -381,7 +388,7 @@ def test_a_rotation_spends_three_writes_of_the_shared_write_quota() -> None:
         (
             ["--prefix", "x", "--rotator", "redis"],
             2,
-            "rotor: rotate-all: --rotator needs --local (see --help)",
+            "rotor: rotate-all: --rotator needs --local (see `rotor rotate-all --help`)",
         ),
         (
             ["--prefix", "x", "--rate", "0"],
@@ -392,7 +399,7 @@ def test_a_rotation_spends_three_writes_of_the_shared_write_quota() -> None:
         (
             ["--prefix", "no-such-prefix-ra/"],
             4,
-            "rotor: no secret matches the selection: nothing to rotate",
+            "rotor: no secret matches the selection (check the names, --prefix and --tag)",
         ),
         (["--prefix", "x", "--local", "--rotator", "nope"], 4, "rotor: no rotator 'nope' (known: "),
     ],

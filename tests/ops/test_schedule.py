@@ -66,7 +66,9 @@ def test_dry_run_shows_the_plan_and_changes_nothing(rotor, sm, new_secret, run_i
         (f"{run_id}/pg", "postgresql-single", PG_SINGLE, "off", "every 30 days", "planned"),
     ]  # fmt: skip
     assert {r["rotator_source"] for r in doc["results"]} == {"value"}
-    assert doc["summary"] == {"planned": 2, "done": 0, "unchanged": 0, "failed": 0}
+    assert doc["summary"] == {
+        "planned": 2, "done": 0, "unchanged": 0, "failed": 0, "interrupted": 0, "not_started": 0
+    }  # fmt: skip
     for arn in (pg, alt):
         assert rotation(sm, arn) == (False, None, {}) and len(labelled(sm, arn)) == 1
     table = rotor("schedule", "--prefix", f"{run_id}/", "--days", "30", "--dry-run",

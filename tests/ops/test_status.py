@@ -28,8 +28,9 @@ from tests.pg import logs_in, pg_secret
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:rotor-PostgresqlSingle"
 REATTEMPTED = "A previous rotation isn't complete. That rotation will be reattempted."
 KEYS = {
-    "name", "arn", "rotation_enabled", "function", "schedule", "last_rotated", "next_rotation",
-    "next_rotation_estimated", "state", "problems", "pending", "last_failure", "failures_unknown",
+    "secret", "name", "arn", "deleted", "rotation_enabled", "function", "schedule",
+    "last_rotated", "next_rotation", "next_rotation_estimated", "state", "problems", "pending",
+    "last_failure", "failures_unknown",
 }  # fmt: skip
 
 
@@ -128,7 +129,9 @@ def test_cancel_gives_up_only_stuck_rotations_and_is_safe_to_rerun(rotor, sm, fl
     assert all("AWSPENDING" not in s for s in stages(sm, fleet["pending"]).values())
     assert stages(sm, fleet["ok"])[current] == ["AWSCURRENT", "AWSPENDING"]  # left alone
     again = rotor("cancel", "--prefix", fleet["prefix"], "--output", "json").json()
-    assert again["summary"] == {"planned": 0, "done": 0, "unchanged": 4, "failed": 0}
+    assert again["summary"] == {
+        "planned": 0, "done": 0, "unchanged": 4, "failed": 0, "interrupted": 0, "not_started": 0
+    }  # fmt: skip
 
 
 @pytest.mark.integration

@@ -66,6 +66,7 @@ class Aws:
         botocore's retries after the first call; 0 lets the caller see every throttle."""
         import boto3
         from botocore.config import Config
+        from botocore.exceptions import InvalidRegionError
 
         session: Any = boto3.Session(profile_name=self.profile)  # any service, by name
         default_region = LOCAL_REGION if local_command or self.local else None
@@ -82,6 +83,12 @@ class Aws:
             client = session.client(
                 service, endpoint_url=endpoint, region_name=region, config=config
             )
+        except InvalidRegionError:
+            raise CliError(
+                Exit.USAGE,
+                f"invalid region {region!r} (from --region, AWS_REGION or the profile): give one "
+                "such as us-east-1",
+            ) from None
         except ValueError as exc:  # botocore: "Invalid endpoint: ..."
             raise CliError(
                 Exit.USAGE,

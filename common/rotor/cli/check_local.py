@@ -11,8 +11,8 @@ from typing import Any
 from rotor.cli import devkit, lambda_env
 from rotor.cli.aws import Aws
 from rotor.cli.check_result import FAIL, line, lines_of
-from rotor.cli.errors import one_line
-from rotor.cli.rotator_choice import NoRotator, rotator_for
+from rotor.cli.errors import one_line, refusal_line
+from rotor.cli.rotator_choice import NoRotator, read_rotator
 from rotor.cli.selection import Secret
 
 CHECK = "local checks"
@@ -61,26 +61,19 @@ class LocalChecks:
         if self.handler_spec:
             return self.handler_spec, self._load(self.handler_spec)
         try:
-            name = rotator_for(self._value(secret), secret.tags, self.given)
+            name = read_rotator(self.sm, secret.arn, secret.tags, self.given)
         except NoRotator as exc:
             raise LookupError(str(exc)) from None
+        except Exception as exc:  # AWS refused the read: this secret's line (lost AWS: raise)
+            if getattr(exc, "response", None) is None:
+                raise
+            raise LookupError(f"AWSCURRENT unreadable: {refusal_line(exc)}") from None
         if name not in self.specs:  # the catalog parses every app.py: once per name
             found = devkit.load(COMMAND, "rotor.local.rotators").find(name)
             if found is None:
                 raise LookupError(f"no rotator {name!r} in this checkout: pass --handler")
             self.specs[name] = f"{found.path}:lambda_handler"
         return name, self._load(self.specs[name])
-
-    def _value(self, secret: Secret) -> dict[str, Any] | None:
-        """AWSCURRENT, read only when neither --rotator nor the tag names the rotator."""
-        if self.given or secret.tags.get("rotor:rotator"):
-            return None
-        from rotor.secrets import CURRENT, SecretStore
-
-        try:
-            return SecretStore(self.sm).get(secret.arn, CURRENT)
-        except Exception:  # unreadable or not JSON: the handler's checks say so
-            return {}
 
     def _load(self, spec: str) -> Callable[..., Any]:
         if spec not in self.loaded:

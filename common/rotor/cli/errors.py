@@ -50,6 +50,17 @@ def one_line(text: str) -> str:
     return " ".join(scrub(text).split())
 
 
+def refusal_line(exc: Exception) -> str:
+    """One secret's failure in a batch, on one scrubbed line: an AWS refusal as
+    ``Operation: Code: message`` (botocore's own text repeats itself and its retry count)."""
+    response = getattr(exc, "response", None)
+    operation = getattr(exc, "operation_name", None)
+    if isinstance(response, dict) and operation:
+        error = response.get("Error", {})
+        return one_line(f"{operation}: {error.get('Code')}: {error.get('Message', '')}")
+    return one_line(str(exc) or type(exc).__name__)
+
+
 # AWS error codes by what they mean for the user.
 _NOT_FOUND = {"ResourceNotFoundException"}
 _CONFLICT = {"InvalidRequestException", "ResourceExistsException", "PreconditionNotMetException"}

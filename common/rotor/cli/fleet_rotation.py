@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from rotor.cli.errors import one_line
+from rotor.cli.errors import refusal_line
 from rotor.cli.rate_limit import TokenBucket
 from rotor.cli.selection import Secret
 
@@ -180,7 +180,7 @@ class FleetRotation:
             self.rotation.start(outcome, outcome.token)
         except Exception as exc:  # not started: this secret fails, the others go on
             outcome.token = None
-            end: tuple[Result, str | None] = (Result.FAILED, _reason(exc))
+            end: tuple[Result, str | None] = (Result.FAILED, refusal_line(exc))
         else:
             self.starts.speed_up()
             try:
@@ -191,7 +191,7 @@ class FleetRotation:
                     (
                         INTERRUPTED
                         if self.cancellation.cancelled
-                        else f"cannot follow it ({_reason(exc)}): see `rotor stages`"
+                        else f"cannot follow it ({refusal_line(exc)}): see `rotor stages`"
                     ),
                 )
         outcome.result, outcome.reason = end
@@ -210,7 +210,3 @@ class FleetRotation:
                 )
             if self.wait(following()):
                 return Result.IN_FLIGHT, INTERRUPTED
-
-
-def _reason(exc: Exception) -> str:
-    return one_line(str(exc) or type(exc).__name__)

@@ -9,6 +9,7 @@ what an existing command line means.
 from __future__ import annotations
 
 import argparse
+import difflib
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -25,6 +26,33 @@ class Parser(argparse.ArgumentParser):
         command = self.prog.partition(" ")[2]
         where = f"{command}: " if command else ""
         raise CliError(Exit.USAGE, f"{where}{message} (see `{self.prog} --help`)")
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        """As argparse, but an unknown option is told by the command it was given to, with the
+        option it most likely meant (``status --stuk``: did you mean --stuck?)."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            parser = self._command(getattr(parsed, "command", None)) or self
+            parser.error(f"unrecognized arguments: {' '.join(extras)}{parser._closest(extras)}")
+        return parsed
+
+    def _command(self, name: str | None) -> Parser | None:
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction) and name in action.choices:
+                found: Parser = action.choices[name]
+                return found
+        return None
+
+    def _closest(self, extras: Sequence[str]) -> str:
+        known = [option for action in self._actions for option in action.option_strings]
+        for extra in extras:
+            if extra.startswith("--"):
+                close = difflib.get_close_matches(extra.partition("=")[0], known, n=1)
+                if close:
+                    return f"; did you mean {close[0]}?"
+        return ""
 
 
 def global_options(*, top: bool) -> Parser:
@@ -104,3 +132,24 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
     return value
+
+
+def local_only(args: argparse.Namespace, command: str, *names: str) -> None:
+    """Refuse options that only mean something with ``--local``, rather than ignore them."""
+    given = [f"--{name}" for name in names if getattr(args, name, None)]
+    if given and not args.local:
+        verb = "needs" if len(given) == 1 else "need"
+        raise CliError(
+            Exit.USAGE,
+            f"{command}: {' and '.join(given)} {verb} --local (see `rotor {command} --help`)",
+        )
+
+
+def dry_run_option(parser: argparse.ArgumentParser) -> None:
+    """``--dry-run``, worded alike by every command that changes AWS."""
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show what would be done (each secret's result: planned, or why not) and change "
+        "nothing",
+    )

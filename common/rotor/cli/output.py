@@ -7,6 +7,7 @@ progress is not printed; in both modes an error is one line on stderr starting `
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TextIO
@@ -15,6 +16,7 @@ from rotor.cli.errors import CliError, Exit, one_line
 from rotor.cli.terminal_text import printable
 
 FORMATS = ("table", "json")
+UNBOUNDED = 100_000  # a table's width when no terminal bounds it
 
 
 class Output:
@@ -39,7 +41,8 @@ class Output:
             table()
 
     def table(self, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-        """Columns sized to the terminal; long cells wrap, never cut."""
+        """Columns sized to the terminal, long cells wrapped, never cut; without a terminal
+        (and no COLUMNS), each row on one line."""
         try:
             from rich import box
             from rich.console import Console
@@ -54,6 +57,10 @@ class Output:
         for row in rows:
             table.add_row(*(printable(cell) for cell in row))
         console = Console(file=self.stdout, markup=False, highlight=False, emoji=False)
+        if not console.is_terminal and "COLUMNS" not in os.environ:
+            # Piped or redirected: no terminal to fit, so one line a row (grep, awk, sort)
+            # rather than rich's 80 columns folding names mid-word.
+            console.width = UNBOUNDED
         with console.capture() as captured:
             console.print(table)
         for line in captured.get().splitlines():  # without rich's padding to the full width

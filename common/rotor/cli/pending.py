@@ -1,6 +1,8 @@
-"""A rotation left in progress, and giving it up: one definition for ``rotor rotate --cancel``
-(the local harness), ``rotor status``, ``rotor resume`` and ``rotor cancel`` (any endpoint), so
-they agree on what "stuck" means and cancelling never touches the AWSCURRENT version.
+"""A rotation left in progress, and giving it up: one definition for the local harness
+(``Harness.in_progress`` / ``Harness.cancel``, behind ``rotor rotate --cancel`` and
+``rotate-all --local``), ``rotor status``, ``resume``, ``cancel``, ``schedule`` and
+``rotate-all`` (any endpoint), so they agree on what "stuck" means and cancelling never touches
+the AWSCURRENT version. It imports nothing, so the harness (development kit) can use it.
 
 AWSPENDING on a version other than AWSCURRENT blocks the next RotateSecret; on the AWSCURRENT
 version it is the harmless leftover of a finished rotation, which the next one clears.

@@ -45,7 +45,8 @@ def report(
         },
         "secrets": [
             {
-                "name": o.secret.name,
+                "secret": o.secret.name,
+                "name": o.secret.name,  # as 0.2.0 printed it; "secret" as every fleet command
                 "arn": o.secret.arn,
                 "function": o.function,
                 "result": o.result.value,
@@ -125,4 +126,20 @@ def exit_error(run: Run) -> CliError | None:
     return CliError(
         Exit.PARTIAL,
         f"{not_rotated} of {len(run.outcomes)} secrets not rotated: see why in the report",
+    )
+
+
+def plan_error(plan: Sequence[Outcome]) -> CliError | None:
+    """A dry run's exit, as a run's would be: 3 when some would be refused, 1 when all."""
+    refused = sum(o.result is Result.REFUSED for o in plan)
+    if refused == 0:
+        return None
+    if refused == len(plan):
+        return CliError(
+            Exit.ROTATION_FAILED,
+            f"dry run: no secret would rotate ({refused} refused): see why in the plan",
+        )
+    return CliError(
+        Exit.PARTIAL,
+        f"dry run: {refused} of {len(plan)} secrets would be refused: see why in the plan",
     )

@@ -2,28 +2,22 @@
 start a rotation with which function, or refuse it and say why (RotateSecret is then never
 called for it).
 
-Refused: a secret with a rotation already in progress (AWSPENDING on a version other than
-AWSCURRENT: AWS would refuse it too); against AWS, a secret without a rotation function or with
-rotation disabled (an emergency rotation never turns rotation on by itself); locally, a secret
-whose rotator cannot be told.
+Refused (``rotor.cli.refusals``): a secret scheduled for deletion, or with a rotation already
+in progress (AWSPENDING on a version other than AWSCURRENT: AWS would refuse it too); against
+AWS, a secret without a rotation function or with rotation disabled (an emergency rotation
+never turns rotation on by itself); locally, a secret whose rotator cannot be told.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
+from rotor.cli import refusals
 from rotor.cli.fleet_rotation import Outcome, Result
-from rotor.cli.rotator_choice import ROTATOR_TAG, NoRotator, rotator_for
+from rotor.cli.rotator_choice import NoRotator
 from rotor.cli.selection import Secret
 
-ValueReader = Callable[[Secret], Mapping[str, Any] | None]
-
-
-def in_progress(secret: Secret) -> str | None:
-    """The version of a rotation left in progress, if any."""
-    pending, current = secret.version_with("AWSPENDING"), secret.version_with("AWSCURRENT")
-    return pending if pending is not None and pending != current else None
+Chooser = Callable[[Secret], str]  # the rotator's name, or NoRotator
 
 
 def service_plan(secrets: Sequence[Secret]) -> list[Outcome]:
@@ -31,15 +25,16 @@ def service_plan(secrets: Sequence[Secret]) -> list[Outcome]:
     return [_refusal(s, s.rotation_lambda) or _service(s) for s in secrets]
 
 
-def local_plan(
-    secrets: Sequence[Secret], rotator: str | None, read_value: ValueReader
-) -> list[Outcome]:
-    """Through the harness: ``rotator``, else the secret's tag, else its value tells."""
+def local_plan(secrets: Sequence[Secret], choose: Chooser) -> list[Outcome]:
+    """Through the harness: each secret's rotator as ``choose`` tells (``--rotator``, else its
+    tag, else its value: ``rotator_choice.read_rotator``), refused when it cannot."""
     plan = []
     for secret in secrets:
+        if secret.deleted is not None:  # its value cannot even be read
+            plan.append(Outcome(secret, None, Result.REFUSED, refusals.DELETED))
+            continue
         try:
-            needs_value = not rotator and not secret.tags.get(ROTATOR_TAG)
-            name = rotator_for(read_value(secret) if needs_value else None, secret.tags, rotator)
+            name = choose(secret)
         except NoRotator as exc:
             plan.append(Outcome(secret, None, Result.REFUSED, str(exc)))
             continue
@@ -67,13 +62,5 @@ def _service(secret: Secret) -> Outcome:
 
 
 def _refusal(secret: Secret, function: str | None) -> Outcome | None:
-    pending = in_progress(secret)
-    if pending is None:
-        return None
-    return Outcome(
-        secret,
-        function,
-        Result.REFUSED,
-        f"a rotation is already in progress (AWSPENDING on version {pending}): let it end, "
-        "or give it up by removing that label, then run again",
-    )
+    why = refusals.blocked(secret)
+    return None if why is None else Outcome(secret, function, Result.REFUSED, why)

@@ -7,6 +7,8 @@ next rotation, and what is stuck.
   gives none, last rotation or creation plus the interval: "estimated"); the window is
   Duration, else 24 hours (a day-based or cron schedule) or 1 hour (a rate in hours);
 - **failed**: a RotationFailed in CloudTrail newer than the last rotation.
+
+A secret scheduled for deletion is **deleted**, and none of these: nothing rotates it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from rotor.cli.rotation_rules import Schedule, describe
 from rotor.cli.selection import Secret
 
 PENDING, OVERDUE, FAILED = "pending", "overdue", "failed"
+DELETED = "deleted"  # scheduled for deletion: nothing rotates it, nothing is stuck
 
 
 def short(when: datetime | None) -> str:
@@ -53,6 +56,8 @@ class Status:
 
     @property
     def state(self) -> str:
+        if self.secret.deleted is not None:
+            return DELETED
         if self.problems:
             return ", ".join(self.problems)
         return "ok" if self.secret.rotation_enabled else "off"
@@ -60,8 +65,10 @@ class Status:
     def doc(self) -> dict[str, Any]:
         s = self.secret
         return {
-            "name": s.name,
+            "secret": s.name,
+            "name": s.name,  # as 0.2.0 printed it; "secret" is the key every fleet command uses
             "arn": s.arn,
+            "deleted": iso(s.deleted),
             "rotation_enabled": s.rotation_enabled,
             "function": s.rotation_lambda,
             "schedule": self.schedule.rules() if self.schedule else None,
@@ -124,11 +131,12 @@ def status_of(
     if secret.rotation_enabled and nxt is None and schedule is not None:
         nxt, estimated = schedule.next_after(secret.last_rotated or secret.created), True
     problems = []
-    stuck = pending.in_progress(secret.stages)
+    stuck = None if secret.deleted is not None else pending.in_progress(secret.stages)
     if stuck is not None:
         problems.append(PENDING)
     if (
         secret.rotation_enabled
+        and secret.deleted is None
         and nxt is not None
         and schedule is not None
         and nxt + window(schedule) < now
@@ -137,7 +145,7 @@ def status_of(
     failed = failures.last_for(secret.arn, secret.name)
     if failed is not None and secret.last_rotated is not None and failed <= secret.last_rotated:
         failed = None  # a rotation succeeded since
-    if failed is not None:
+    if failed is not None and secret.deleted is None:
         problems.append(FAILED)
     return Status(
         secret,

@@ -28,6 +28,17 @@ NAMES = (
 )
 
 
+def rotator_option(parser: Any, *, local_only: bool) -> None:
+    """``--rotator``, worded alike by every fleet command (``parser``: a parser or a group)."""
+    when = "with --local: " if local_only else ""
+    parser.add_argument(
+        "--rotator",
+        metavar="NAME",
+        help=f"{when}the rotator of every selected secret, as `rotor rotators` names it "
+        f"(default: the secret's {ROTATOR_TAG} tag, else its engine and masterarn)",
+    )
+
+
 class NoRotator(ValueError):
     """The secret does not say which rotator it needs; the message says how to tell rotor."""
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rotor.cli.errors import CliError, Exit
-from rotor.cli.options import Parser
+from rotor.cli.options import Parser, add_command
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class Secret:
     stages: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # version -> labels
     created: datetime | None = None
     kms_key_id: str | None = None  # KmsKeyId: a customer managed key, if any
+    deleted: datetime | None = None  # DeletedDate: scheduled for deletion (restorable until then)
 
     @classmethod
     def from_api(cls, meta: Mapping[str, Any]) -> Secret:
@@ -55,6 +56,7 @@ class Secret:
             stages={str(v): tuple(s) for v, s in versions.items() if s},
             created=meta.get("CreatedDate"),
             kms_key_id=meta.get("KmsKeyId") or None,
+            deleted=meta.get("DeletedDate"),
         )
 
     def version_with(self, stage: str) -> str | None:
@@ -72,7 +74,12 @@ class Selection:
     def from_args(cls, args: argparse.Namespace) -> Selection:
         ids = list(args.secret_ids or [])
         for path in args.from_file or []:
-            ids.extend(_read_names(path))
+            listed = list(_read_names(path))
+            if not listed:
+                raise CliError(
+                    Exit.USAGE, f"--from-file {path} names no secret: put one name or ARN a line"
+                )
+            ids.extend(listed)
         tags = tuple(_parse_tag(t) for t in args.tag or [])
         selection = cls(tuple(dict.fromkeys(ids)), args.prefix, tags, bool(args.all))
         if not (selection.ids or selection.prefix or selection.tags or selection.everything):
@@ -99,6 +106,18 @@ class Selection:
             found = [s for s in _list(sm, self._filters()) if self.matches(s)]
         return sorted({s.arn: s for s in found}.values(), key=lambda s: s.name)
 
+    def resolve_some(self, sm: Any) -> list[Secret]:
+        """``resolve``, where matching nothing is an error (exit 4): a mistyped --prefix or
+        --tag must not pass for a fleet with nothing to do."""
+        found = self.resolve(sm)
+        if not found:
+            raise CliError(
+                Exit.NOT_FOUND,
+                "no secret matches the selection (check the names, --prefix and --tag); "
+                "nothing was done",
+            )
+        return found
+
     def _filters(self) -> list[dict[str, Any]]:
         filters: list[dict[str, Any]] = []
         if self.prefix:
@@ -108,6 +127,12 @@ class Selection:
             if value is not None:
                 filters.append({"Key": "tag-value", "Values": [value]})
         return filters
+
+
+def add_fleet_command(sub: argparse._SubParsersAction, *texts: str) -> Parser:  # type: ignore[type-arg]
+    """``add_command(sub, name, summary, description)`` with the AWS options and the selection,
+    as every fleet command has them."""
+    return add_command(sub, *texts, aws=True, parents=[selection_options()])
 
 
 def selection_options() -> Parser:

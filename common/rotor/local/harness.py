@@ -29,6 +29,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
+from rotor.cli import pending as pending_rotation  # "stuck" as the CLI defines it
 from rotor.observability import describe_exception
 from rotor.secrets import CURRENT, PENDING
 
@@ -197,20 +198,14 @@ class Harness:
     def in_progress(self, secret_id: str) -> str | None:
         """The token of a rotation left in progress: AWSPENDING on a version other than
         AWSCURRENT (on AWSCURRENT it is the harmless leftover of a finished one)."""
-        current, pending = self._current_and_pending(self.stages(secret_id))
-        return pending if pending is not None and pending != current else None
+        return pending_rotation.in_progress(self.stages(secret_id))
 
     def cancel(self, secret_id: str) -> str | None:
         """Give up a rotation left in progress: remove its AWSPENDING label (the version and
         any value it holds stay, reachable by id) and return the version it was on. Nothing
         else changes: AWSCURRENT, rotation settings and the database are left as they are."""
         self._refuse_remote_endpoints()
-        pending = self.in_progress(secret_id)
-        if pending is not None:
-            self.sm.update_secret_version_stage(
-                SecretId=secret_id, VersionStage=PENDING, RemoveFromVersionId=pending
-            )
-        return pending
+        return pending_rotation.cancel(self.sm, secret_id, self.stages(secret_id)).removed
 
     def start(self, secret_id: str, token: str | None = None) -> str:
         """Begin a rotation as RotateSecret does: a valueless AWSPENDING version under a token."""

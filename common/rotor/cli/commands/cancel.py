@@ -8,15 +8,15 @@ import argparse
 
 from rotor.cli import batch, pending
 from rotor.cli.context import Context
-from rotor.cli.options import add_command
-from rotor.cli.selection import Secret, Selection, selection_options
+from rotor.cli.options import dry_run_option
+from rotor.cli.selection import Secret, Selection, add_fleet_command
 
 DESCRIPTION = """Give up the rotation left in progress in each selected secret: remove the
 AWSPENDING label from the version it marks (UpdateSecretVersionStage), so the next rotation can
 start. AWSCURRENT, the rotation settings and the database are not touched; the version and any
 value it holds stay, readable by its id. With a single user, a rotation that got past setSecret
 may have left the database on the pending password: `rotor resume` converges, cancelling does
-not. Exit 3 when any secret failed."""
+not."""
 
 SINGLE_USER_NOTE = (
     "A cancelled rotation of a single-user secret may have changed the password already: "
@@ -25,46 +25,43 @@ SINGLE_USER_NOTE = (
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = add_command(
+    parser = add_fleet_command(
         sub,
         "cancel",
         "give up rotations left in progress (remove their AWSPENDING)",
-        DESCRIPTION,
-        aws=True,
-        parents=[selection_options()],
+        f"{DESCRIPTION} {batch.EXITS}",
     )
-    parser.add_argument(
-        "--dry-run", action="store_true", help="show what would be removed and change nothing"
-    )
+    dry_run_option(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, context: Context) -> int:
     selection = Selection.from_args(args)
     sm = context.need_aws().client("secretsmanager")
-    items = []
-    for secret in selection.resolve(sm):
-        stuck = pending.in_progress(secret.stages)
-        item = batch.Item(secret.name, secret.arn, "cancel", fields={"pending": stuck})
+
+    def one(secret: Secret) -> batch.Item:
+        nothing = pending.Cancelled(None, pending.PENDING in _labels(secret)).message()
+        item, stuck = batch.pending_item(secret, "cancel", nothing)
         if stuck is None:
-            item.action, item.result = "none", batch.UNCHANGED
-            item.detail = pending.Cancelled(None, pending.PENDING in _labels(secret)).message()
-        elif args.dry_run:
+            return item
+        if args.dry_run:
             item.result, item.detail = batch.PLANNED, f"would remove AWSPENDING from {stuck}"
-        else:
-            with batch.attempt(item):
-                # Described again just before: a rotation may have finished meanwhile.
-                now = sm.describe_secret(SecretId=secret.arn).get("VersionIdsToStages") or {}
-                cancelled = pending.cancel(sm, secret.arn, now)
-                item.fields["pending"] = cancelled.removed
-                item.result = batch.DONE if cancelled.removed else batch.UNCHANGED
-                item.detail = cancelled.message()
-        items.append(item)
-    notes = [SINGLE_USER_NOTE] if any(i.result == batch.DONE for i in items) else []
+            return item
+        with batch.attempt(item):
+            # Described again just before: a rotation may have finished meanwhile.
+            now = sm.describe_secret(SecretId=secret.arn).get("VersionIdsToStages") or {}
+            cancelled = pending.cancel(sm, secret.arn, now)
+            item.fields["pending"] = cancelled.removed
+            item.result = batch.DONE if cancelled.removed else batch.UNCHANGED
+            item.detail = cancelled.message()
+        return item
+
+    done = batch.each(selection.resolve_some(sm), one)
+    notes = [SINGLE_USER_NOTE] if any(i.result == batch.DONE for i in done.items) else []
     return batch.report(
         context.out,
-        items,
-        [("pending version", lambda i: i.fields["pending"] or "-")],
+        done,
+        [batch.PENDING_COLUMN],
         {"dry_run": args.dry_run},
         notes,
     )

@@ -12,8 +12,9 @@ from rotor.cli import check_function, check_iam
 from rotor.cli.check_result import FAIL, UNCHECKED, line
 from rotor.cli.context import Context
 from rotor.cli.errors import CliError, Exit
-from rotor.cli.options import add_command
-from rotor.cli.selection import Secret, Selection, selection_options
+from rotor.cli.options import local_only
+from rotor.cli.rotator_choice import rotator_option
+from rotor.cli.selection import Secret, Selection, add_fleet_command
 
 DESCRIPTION = """Check, without changing anything, that rotating each selected secret would
 work: the secret parses for its rotator; the admin secret is readable and names the same
@@ -22,17 +23,16 @@ logs in; the clone name fits. By default the checks run inside the secret's rota
 (Lambda Invoke with a check event), from its network and with its role; --local runs them here
 against what this machine reaches. The function's role is checked with IAM policy simulation
 where the caller may simulate (else "unchecked"). Exit 0 when no check failed (skipped and
-unchecked do not fail), 1 when every secret has a failed check, 3 when some do."""
+unchecked do not fail), 1 when every secret has a failed check, 3 when some do, 4 when the
+selection matches nothing."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = add_command(
+    parser = add_fleet_command(
         sub,
         "check",
         "preflight: would rotating these secrets work? (changes nothing)",
         DESCRIPTION,
-        aws=True,
-        parents=[selection_options()],
     )
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
@@ -50,12 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "here (needs the development kit and the rotator's extras)",
     )
     which = parser.add_mutually_exclusive_group()
-    which.add_argument(
-        "--rotator",
-        metavar="NAME",
-        help="with --local: the rotator of every selected secret (default: the "
-        "secret's rotor:rotator tag, else its engine and masterarn)",
-    )
+    rotator_option(which, local_only=True)
     which.add_argument(
         "--handler",
         metavar="HANDLER",
@@ -70,14 +65,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace, context: Context) -> int:
-    if not args.local and (args.rotator or args.handler):
-        raise CliError(Exit.USAGE, "check: --rotator and --handler need --local")
+    local_only(args, "check", "rotator", "handler")
     selection = Selection.from_args(args)
     aws = context.need_aws()
     sm = aws.client("secretsmanager")
-    secrets = selection.resolve(sm)
-    if not secrets:
-        raise CliError(Exit.NOT_FOUND, "no secret matches the selection; nothing was checked")
+    secrets = selection.resolve_some(sm)
     lam = aws.client("lambda")
     iam = None if args.no_iam else aws.client("iam")
     with contextlib.ExitStack() as stack:

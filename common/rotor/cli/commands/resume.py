@@ -9,30 +9,27 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from rotor.cli import batch, pending
+from rotor.cli import batch
 from rotor.cli.context import Context
-from rotor.cli.options import add_command
-from rotor.cli.rotator_choice import ROTATOR_TAG, NoRotator, read_rotator
-from rotor.cli.selection import Secret, Selection, selection_options
+from rotor.cli.options import dry_run_option, local_only
+from rotor.cli.rotator_choice import NoRotator, read_rotator, rotator_option
+from rotor.cli.selection import Secret, Selection, add_fleet_command
 
 DESCRIPTION = """Reattempt the rotation left in progress in each selected secret (AWSPENDING on
 a version without AWSCURRENT), with its own token, as Secrets Manager retries it: rotors are
 idempotent per token, so this converges once the cause is fixed. Against AWS this is RotateSecret
 without a token, which makes the service reattempt it (asynchronously: follow it with `rotor
-status`); --local runs it now through the rotator's real handler in a moto on this machine.
-Exit 3 when any secret failed."""
+status`); --local runs it now through the rotator's real handler in a moto on this machine."""
 
 REATTEMPTED = "will be reattempted"  # what AWS answers when it reattempts a stuck rotation
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = add_command(
+    parser = add_fleet_command(
         sub,
         "resume",
         "reattempt rotations left in progress",
-        DESCRIPTION,
-        aws=True,
-        parents=[selection_options()],
+        f"{DESCRIPTION} {batch.EXITS}",
     )
     parser.add_argument(
         "--local",
@@ -40,19 +37,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="against moto on this machine: run the four steps now through each rotator's "
         "real handler from this checkout",
     )
-    parser.add_argument(
-        "--rotator",
-        metavar="NAME",
-        help=f"with --local, the rotator of every selected secret (default: the {ROTATOR_TAG} "
-        "tag, then the secret's engine and masterarn)",
-    )
-    parser.add_argument(
-        "--dry-run", action="store_true", help="show what would be resumed and change nothing"
-    )
+    rotator_option(parser, local_only=True)
+    dry_run_option(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, context: Context) -> int:
+    local_only(args, "resume", "rotator")
     selection = Selection.from_args(args)
     aws = context.need_aws()
     sm = aws.client("secretsmanager", local_command="resume --local" if args.local else None)
@@ -61,25 +52,24 @@ def run(args: argparse.Namespace, context: Context) -> int:
         from rotor.cli.local_runs import LocalRuns
 
         runs = LocalRuns("resume --local", sm, aws, context.verbose)
-    items = []
-    for secret in selection.resolve(sm):
-        stuck = pending.in_progress(secret.stages)
-        item = batch.Item(secret.name, secret.arn, "resume", fields={"pending": stuck})
+
+    def one(secret: Secret) -> batch.Item:
+        item, stuck = batch.pending_item(secret, "resume", "no rotation in progress")
         if stuck is None:
-            item.action, item.result = "none", batch.UNCHANGED
-            item.detail = "no rotation in progress"
-        elif not (args.local or secret.rotation_lambda):
+            return item
+        if not (args.local or secret.rotation_lambda):
             item.fail("no rotation function configured: `rotor schedule` it, or `rotor cancel`")
         elif args.dry_run:
             item.result, item.detail = batch.PLANNED, f"would reattempt {stuck}"
         else:
             with batch.attempt(item):
                 _resume(sm, secret, stuck, item, runs, args.rotator)
-        items.append(item)
+        return item
+
     return batch.report(
         context.out,
-        items,
-        [("pending version", lambda i: i.fields["pending"] or "-")],
+        batch.each(selection.resolve_some(sm), one),
+        [batch.PENDING_COLUMN],
         {"dry_run": args.dry_run, "local": args.local},
     )
 

@@ -9,9 +9,8 @@ through the local harness and the rotators' real handlers instead. Both use the 
 from __future__ import annotations
 
 import argparse
-import json
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
@@ -19,11 +18,12 @@ from rotor.cli import devkit, lambda_env
 from rotor.cli.context import Context
 from rotor.cli.errors import CliError, Exit
 from rotor.cli.fleet_rotation import Cancellation, FleetRotation, Outcome, Polling, Result
-from rotor.cli.options import add_command, positive_int
+from rotor.cli.options import dry_run_option, local_only, positive_int
 from rotor.cli.rate_limit import TokenBucket
-from rotor.cli.rotate_all_report import exit_error, report, show_plan, show_run
+from rotor.cli.rotate_all_report import exit_error, plan_error, report, show_plan, show_run
 from rotor.cli.rotation_plan import local_plan, service_plan
-from rotor.cli.selection import Secret, Selection, selection_options
+from rotor.cli.rotator_choice import read_rotator, rotator_option
+from rotor.cli.selection import Secret, Selection, add_fleet_command
 from rotor.cli.service_rotation import ServiceRotation
 from rotor.cli.throttling import RetryingClient
 
@@ -36,18 +36,16 @@ retried with jittered backoff and slow the rate down. Each rotation's end is fou
 DescribeSecret until its version holds AWSCURRENT. Secrets without a rotation function, with
 rotation disabled, or with a rotation already in progress are refused and not touched.
 Ctrl-C stops starting new rotations and reports those in flight (they go on in AWS); a second
-Ctrl-C exits at once. Exit 0 when every secret rotated, 3 when some did not, 1 when none did,
-130 when interrupted."""
+Ctrl-C exits at once. Exit 0 when every secret rotated, 3 when some did not, 1 when none did
+(a dry run: the same for what would be refused), 130 when interrupted."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = add_command(
+    parser = add_fleet_command(
         sub,
         "rotate-all",
         "rotate a selection of secrets now, paced",
         DESCRIPTION,
-        aws=True,
-        parents=[selection_options()],
     )
     parser.add_argument(
         "--rate",
@@ -72,23 +70,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="how long to follow one rotation before reporting it still in flight "
         "(default 900: 15 minutes)",
     )
-    parser.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="show the plan (each secret, its function, which would be refused) and change nothing",
-    )
+    dry_run_option(parser)
     parser.add_argument(
         "--local",
         action="store_true",
         help="run each rotation here through the local harness and the rotators' real "
         "handlers, against moto on this machine (needs rotor[dev])",
     )
-    parser.add_argument(
-        "--rotator",
-        metavar="NAME",
-        help="with --local: the rotator for every secret (default: the secret's rotor:rotator "
-        "tag, else its engine)",
-    )
+    rotator_option(parser, local_only=True)
     parser.set_defaults(run=run)
 
 
@@ -103,21 +92,18 @@ def positive_float(text: str) -> float:
 
 
 def run(args: argparse.Namespace, context: Context) -> int:
-    if args.rotator and not args.local:
-        raise CliError(Exit.USAGE, "rotate-all: --rotator needs --local (see --help)")
+    local_only(args, "rotate-all", "rotator")
     selection = Selection.from_args(args)
     local = _Local(args.rotator) if args.local else None  # the dev kit, before any call
     aws = context.need_aws()
     command = "rotate-all --local" if args.local else None
     sm = aws.client("secretsmanager", local_command=command)
-    secrets = selection.resolve(sm)
-    if not secrets:
-        raise CliError(Exit.NOT_FOUND, "no secret matches the selection: nothing to rotate")
+    secrets = selection.resolve_some(sm)
     with ExitStack() as stack:
         if local is not None:
             stack.enter_context(lambda_env.environment(aws.handler_environment()))
             stack.enter_context(lambda_env.handler_logs(context.verbose))
-            plan = local.plan(secrets, lambda s: _value(sm, s))
+            plan = local.plan(secrets, lambda s: read_rotator(sm, s.arn, s.tags, args.rotator))
         else:
             plan = service_plan(secrets)
         if args.dry_run:
@@ -125,6 +111,9 @@ def run(args: argparse.Namespace, context: Context) -> int:
                 if outcome.result is Result.NOT_STARTED:
                     outcome.result = Result.PLANNED
             context.out.result(report(args, plan, None), lambda: show_plan(context.out, plan))
+            refusal = plan_error(plan)
+            if refusal is not None:
+                raise refusal
             return 0
         starts, cancellation = TokenBucket(args.rate), Cancellation()
         paced = RetryingClient(
@@ -156,16 +145,6 @@ def run(args: argparse.Namespace, context: Context) -> int:
     return 0
 
 
-def _value(sm: Any, secret: Secret) -> Mapping[str, Any] | None:
-    """AWSCURRENT's JSON, only to see which rotator it needs (never shown)."""
-    text = sm.get_secret_value(SecretId=secret.arn, VersionStage="AWSCURRENT").get("SecretString")
-    try:
-        value = json.loads(text or "")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 class _Local:
     """The harness side of ``--local``: rotators by name, their handlers loaded once."""
 
@@ -180,8 +159,8 @@ class _Local:
         known = ", ".join(r.name for r in self.rotators.catalog())
         return f"known: {known}" if known else "this is no rotor source checkout"
 
-    def plan(self, secrets: list[Secret], read: Callable[[Secret], Any]) -> list[Outcome]:
-        plan = local_plan(secrets, self.rotator, read)
+    def plan(self, secrets: list[Secret], choose: Callable[[Secret], str]) -> list[Outcome]:
+        plan = local_plan(secrets, choose)
         for outcome in plan:
             if outcome.function and self.rotators.find(outcome.function) is None:
                 outcome.result = Result.REFUSED

@@ -8,14 +8,14 @@ import argparse
 import uuid
 from typing import Any
 
-from rotor.cli import batch, pending
+from rotor.cli import batch, refusals
 from rotor.cli.context import Context
 from rotor.cli.errors import CliError, Exit
 from rotor.cli.functions import Functions, function_option, short_name
-from rotor.cli.options import add_command
+from rotor.cli.options import dry_run_option
 from rotor.cli.rotation_rules import Schedule, days, describe, duration, expression
-from rotor.cli.rotator_choice import ROTATOR_TAG, NoRotator, read_rotator
-from rotor.cli.selection import Secret, Selection, selection_options
+from rotor.cli.rotator_choice import ROTATOR_TAG, NoRotator, read_rotator, rotator_option
+from rotor.cli.selection import Secret, Selection, add_fleet_command
 
 DESCRIPTION = """Attach, change or remove rotation for every selected secret. Each secret is
 pointed at the deployed function of its rotator (from --stack's outputs and/or --function; the
@@ -24,7 +24,7 @@ RotateSecret is sent with RotateImmediately=false: AWS then only tests the confi
 (testSecret on a transient AWSPENDING version) and the first rotation comes on schedule;
 --rotate-immediately also starts a rotation of every changed secret now (AWS's own default).
 Secrets already configured as asked are left alone; --dry-run shows the plan and changes
-nothing. Exit 3 when any secret failed (the others were done)."""
+nothing."""
 
 IMMEDIATE_NOTE = (
     "--rotate-immediately: every secret scheduled or changed starts a rotation NOW "
@@ -37,13 +37,11 @@ TEST_NOTE = (
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = add_command(
+    parser = add_fleet_command(
         sub,
         "schedule",
         "attach, change or remove rotation for a selection of secrets",
-        DESCRIPTION,
-        aws=True,
-        parents=[selection_options()],
+        f"{DESCRIPTION} {batch.EXITS}",
     )
     when = parser.add_mutually_exclusive_group(required=True)
     when.add_argument(
@@ -80,12 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         metavar="ROTATOR=ARN",
         help="the function serving ROTATOR (repeat for several; overrides --stack)",
     )
-    parser.add_argument(
-        "--rotator",
-        metavar="NAME",
-        help=f"the rotator of every selected secret (default: the {ROTATOR_TAG} tag, then "
-        "the secret's engine and masterarn)",
-    )
+    rotator_option(parser, local_only=False)
     parser.add_argument(
         "--rotate-immediately",
         action=argparse.BooleanOptionalAction,
@@ -99,9 +92,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="against moto on this machine: run AWS's configuration test (testSecret on a "
         "transient AWSPENDING copy) through each rotator's real handler from this checkout",
     )
-    parser.add_argument(
-        "--dry-run", action="store_true", help="show the plan as a table and change nothing"
-    )
+    dry_run_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -118,24 +109,27 @@ def run(args: argparse.Namespace, context: Context) -> int:
         from rotor.cli.local_runs import LocalRuns
 
         tester = LocalRuns("schedule --local", sm, aws, context.verbose)
-    items = []
-    for secret in selection.resolve(sm):
+
+    def one(secret: Secret) -> batch.Item:
         item = _plan(sm, secret, args, functions, schedule)
         if item.result == "" and not args.dry_run:
             with batch.attempt(item):
                 _apply(sm, secret, item, schedule, args.rotate_immediately, tester)
         elif item.result == "":
             item.result = batch.PLANNED
-        items.append(item)
+        return item
+
+    done = batch.each(selection.resolve_some(sm), one)
     notes = [] if args.remove else [IMMEDIATE_NOTE if args.rotate_immediately else TEST_NOTE]
     extra = {
         "dry_run": args.dry_run,
+        "local": args.local,
         "rotate_immediately": bool(args.rotate_immediately and not args.remove),
         "schedule": None if schedule is None else schedule.rules(),
     }
     return batch.report(
         context.out,
-        items,
+        done,
         [
             ("rotator", _rotator_cell),
             ("function", lambda i: short_name(i.fields["function"])),
@@ -206,7 +200,13 @@ def _plan(
     if schedule is None:
         item.action = "remove"
         if not secret.rotation_enabled:
-            item.result = batch.UNCHANGED
+            item.action, item.result = "none", batch.UNCHANGED
+        elif secret.deleted is not None:
+            item.fail(refusals.DELETED)
+        return item
+    if secret.deleted is not None:
+        item.action = "change" if secret.rotation_enabled else "schedule"
+        item.fail(refusals.DELETED)
         return item
     item.action = "change" if secret.rotation_enabled else "schedule"
     with batch.attempt(item):
@@ -234,12 +234,9 @@ def _plan(
         ):
             item.action, item.result = "none", batch.UNCHANGED
             return item
-        stuck = pending.in_progress(secret.stages)
-        if stuck is not None:
-            item.fail(
-                f"a rotation is in progress (AWSPENDING on version {stuck}): `rotor resume` "
-                "or `rotor cancel` it first"
-            )
+        blocked = refusals.in_progress(secret)
+        if blocked is not None:
+            item.fail(blocked)
         elif args.rotate_immediately:
             item.action += " + rotate now"
     return item

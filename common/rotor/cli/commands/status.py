@@ -11,28 +11,26 @@ from rotor.cli import pending
 from rotor.cli.cloudtrail import Failures, rotation_failures
 from rotor.cli.context import Context
 from rotor.cli.errors import Exit
-from rotor.cli.options import add_command, positive_int
+from rotor.cli.options import positive_int
 from rotor.cli.rotation_state import status_of
-from rotor.cli.selection import Secret, Selection, selection_options
+from rotor.cli.selection import Secret, Selection, add_fleet_command
 
 DESCRIPTION = """Show, for each selected secret, whether rotation is on, its function and
 schedule, when it last rotated and rotates next, and anything stuck: a rotation left in
 progress (pending: AWSPENDING on a version without AWSCURRENT), an overdue rotation (its window
 has passed), a failed one (CloudTrail RotationFailed since the last rotation; "unknown" with the
-reason where CloudTrail cannot be read). Read-only. Exit 0 whatever is found, unless
---fail-on-stuck."""
+reason where CloudTrail cannot be read); a secret scheduled for deletion is "deleted". Read-only.
+Exit 0 whatever is found, unless --fail-on-stuck (3); 4 when the selection matches nothing."""
 
 COLUMNS = ["secret", "rotation", "function", "schedule", "last rotated UTC", "next UTC", "state"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = add_command(
+    parser = add_fleet_command(
         sub,
         "status",
         "rotation state of a selection of secrets, and what is stuck",
         DESCRIPTION,
-        aws=True,
-        parents=[selection_options()],
     )
     parser.add_argument(
         "--stuck", action="store_true", help="list only secrets that are pending, overdue or failed"
@@ -56,7 +54,7 @@ def run(args: argparse.Namespace, context: Context) -> int:
     selection = Selection.from_args(args)
     aws = context.need_aws()
     sm = aws.client("secretsmanager")
-    secrets = selection.resolve(sm)
+    secrets = selection.resolve_some(sm)
     now = datetime.now(UTC)
     failures = Failures()
     if any(s.rotation_enabled or pending.in_progress(s.stages) for s in secrets):

@@ -4,4 +4,4 @@ SHA-256 hash) and drops the old one once the rotation finishes, or keeps it unti
 from rotor.databases.dual import DualPasswords
 from rotor.databases.redis import Redis
 
-lambda_handler = DualPasswords(Redis()).handler
+lambda_handler = DualPasswords(Redis(), name="redis").handler

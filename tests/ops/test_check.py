@@ -216,7 +216,7 @@ def test_redis_acl_users(capsys: Any, sm: Any, rotor_redis: Any, new_secret: Any
     ran = run(capsys, "check", "--local", "--no-iam", good, wrong, "--output", "json")
     assert ran.code == 3, ran.err
     entries = by_name(ran.json())
-    assert entries[named(sm, good)]["rotator"] == "redis-dual"  # as the rotator names itself
+    assert entries[named(sm, good)]["rotator"] == "redis"  # as `rotor rotators` names it
     assert failed(entries[named(sm, good)]) == set()
     assert statuses(entries[named(sm, good)])["admin logs in"] == "pass"
     assert failed(entries[named(sm, wrong)]) == {"current login"}

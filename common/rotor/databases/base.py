@@ -21,10 +21,12 @@ class DatabaseRotator(Rotator):
     uses_admin: ClassVar[bool] = False
     uses_clone: ClassVar[bool] = False
 
-    def __init__(self, engine: Engine, store: Any = None) -> None:
+    def __init__(self, engine: Engine, store: Any = None, *, name: str | None = None) -> None:
+        """``name``: the rotator's name in logs, metrics and checks; by default
+        ``<engine>-<strategy>``. A rotator whose engine has one strategy passes its own."""
         super().__init__(store)
         self.engine = engine
-        self.name = f"{engine.name}-{self.strategy}"
+        self.name = name or f"{engine.name}-{self.strategy}"
 
     def login(self, value: dict[str, Any], where: str, *, admin: bool = False) -> DatabaseSecret:
         return DatabaseSecret.parse(

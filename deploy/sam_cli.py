@@ -74,7 +74,7 @@ def sam_build(template: Path, build_dir: Path, runtime: str) -> Path:
             "--build-dir",
             str(build_dir),
         ],
-        f"sam build of {template.relative_to(ROOT)}",
+        f"sam build of {template.relative_to(ROOT) if template.is_relative_to(ROOT) else template}",
         cwd=ROOT,
         env=sam_env(
             PATH=f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}",

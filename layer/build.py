@@ -34,6 +34,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+PYENV_ROOT = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
 SOURCE = ROOT / "common" / "rotor"
 # glibc of the Lambda images: Amazon Linux 2023 (python3.12 and later) has 2.34.
 GLIBC = {"3.11": 26, "3.12": 34, "3.13": 34, "3.14": 34}
@@ -126,9 +127,7 @@ def compiler(python: str, given: str | None) -> str | None:
         else [
             sys.executable,
             shutil.which(f"python{python}"),
-            *sorted(
-                glob.glob(os.path.expanduser(f"~/.pyenv/versions/{python}.*/bin/python{python}"))
-            ),
+            *sorted(glob.glob(f"{PYENV_ROOT}/versions/{python}.*/bin/python{python}")),
         ]
     )
     for candidate in candidates:

@@ -261,7 +261,7 @@ def test_doc_examples_swap_hosted_rotation_for_the_app_in_the_same_schedule() ->
 
 
 def test_sam_build_builds_the_app_nested_in_the_docs_user_stack(
-    sam: str, runtime_python: Path, tmp_path: Path, app: dict[str, Any]
+    sam: str, runtime: str, runtime_python: Path, tmp_path: Path, app: dict[str, Any]
 ) -> None:
     """One build, as a user runs it: docs/migrating.md's stack, with rotor beside it, builds
     the nested application; every function is its rotator's code as in the repository and the
@@ -269,7 +269,7 @@ def test_sam_build_builds_the_app_nested_in_the_docs_user_stack(
     (tmp_path / "rotor").symlink_to(cfn.ROOT)
     stack = tmp_path / "template.yaml"
     stack.write_text(doc_blocks()["hosted-after"])
-    built = sam_build(sam, runtime_python, stack, tmp_path / "build") / "OrdersDbRotator"
+    built = sam_build(stack, tmp_path / "build", runtime) / "OrdersDbRotator"
     parent = cfn.load(tmp_path / "build" / "template.yaml")
     location = parent["Resources"]["OrdersDbRotator"]["Properties"]["Location"]
     assert location == "OrdersDbRotator/template.yaml"

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from deploy.sam_cli import sam_env
 from tests.deploy import cfn
-from tests.deploy.conftest import sam_env
 
 FUNCTION = "AWS::Serverless::Function"
 

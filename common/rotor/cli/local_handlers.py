@@ -12,17 +12,19 @@ from rotor.cli.errors import CliError, Exit
 
 def handler_spec(command: str, rotator: str) -> str:
     """``path/to/app.py:lambda_handler`` of the checkout's rotator called ``rotator``."""
-    rotators = devkit.load(command, "rotor.local.rotators")
-    found = rotators.find(rotator)
+    found = devkit.load(command, "rotor.local.rotators").find(rotator)
     if found is None:
-        known = ", ".join(r.name for r in rotators.catalog())
-        raise CliError(
-            Exit.NOT_FOUND,
-            f"no rotator {rotator!r} (known: {known})"
-            if known
-            else f"no rotators under {rotators.ROTATORS_DIR}: this needs a rotor source checkout",
-        )
+        raise CliError(Exit.NOT_FOUND, unknown_rotator(command, rotator))
     return f"{found.path}:lambda_handler"
+
+
+def unknown_rotator(command: str, rotator: str) -> str:
+    """Why ``rotator`` names none of the checkout's rotators, listing those it has."""
+    rotators = devkit.load(command, "rotor.local.rotators")
+    known = ", ".join(r.name for r in rotators.catalog())
+    if known:
+        return f"no rotator {rotator!r} (known: {known})"
+    return f"no rotators under {rotators.ROTATORS_DIR}: this needs a rotor source checkout"
 
 
 def load(command: str, spec: str) -> Any:

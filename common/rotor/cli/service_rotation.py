@@ -11,9 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from rotor.cli.fleet_rotation import Outcome, Result
+from rotor.cli.pending import CURRENT, PENDING
 from rotor.cli.rate_limit import TokenBucket
-
-CURRENT, PENDING = "AWSCURRENT", "AWSPENDING"
 
 
 def end_of(stages: Mapping[str, Sequence[str]], token: str) -> tuple[Result, str | None] | None:

@@ -14,9 +14,8 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
-from rotor.cli import devkit, lambda_env
+from rotor.cli import devkit, lambda_env, local_handlers
 from rotor.cli.context import Context
-from rotor.cli.errors import CliError, Exit
 from rotor.cli.fleet_rotation import Cancellation, FleetRotation, Outcome, Polling, Result
 from rotor.cli.options import dry_run_option, local_only, positive_int
 from rotor.cli.rate_limit import TokenBucket
@@ -27,6 +26,7 @@ from rotor.cli.selection import Secret, Selection, add_fleet_command
 from rotor.cli.service_rotation import ServiceRotation
 from rotor.cli.throttling import RetryingClient
 
+COMMAND = "rotate-all"
 POLL_RATE = 100.0  # DescribeSecret calls/s for all polls together: 1% of its 10,000/s quota
 DESCRIPTION = """Rotate the selected secrets now, each with its own rotation function: an
 emergency rotation of a fleet. Starts are paced by a client-side rate limit (--rate; Secrets
@@ -149,22 +149,18 @@ class _Local:
     """The harness side of ``--local``: rotators by name, their handlers loaded once."""
 
     def __init__(self, rotator: str | None) -> None:
-        self.harness = devkit.load("rotate-all", "rotor.local.harness")
-        self.rotators = devkit.load("rotate-all", "rotor.local.rotators")
+        self.harness = devkit.load(COMMAND, "rotor.local.harness")
+        self.rotators = devkit.load(COMMAND, "rotor.local.rotators")
         self.rotator = rotator
-        if rotator and self.rotators.find(rotator) is None:
-            raise CliError(Exit.NOT_FOUND, f"no rotator {rotator!r} ({self._known()})")
-
-    def _known(self) -> str:
-        known = ", ".join(r.name for r in self.rotators.catalog())
-        return f"known: {known}" if known else "this is no rotor source checkout"
+        if rotator:
+            local_handlers.handler_spec(COMMAND, rotator)  # refuses an unknown name
 
     def plan(self, secrets: list[Secret], choose: Callable[[Secret], str]) -> list[Outcome]:
         plan = local_plan(secrets, choose)
         for outcome in plan:
             if outcome.function and self.rotators.find(outcome.function) is None:
                 outcome.result = Result.REFUSED
-                outcome.reason = f"no rotator {outcome.function!r} ({self._known()})"
+                outcome.reason = local_handlers.unknown_rotator(COMMAND, outcome.function)
         return plan
 
     def rotation(self, sm: Any) -> Any:
@@ -175,8 +171,8 @@ class _Local:
 
         def harness_for(name: str) -> Any:
             if name not in harnesses:
-                path = self.rotators.find(name).path
-                handler = self.harness.load_handler(f"{path}:lambda_handler")
+                spec = local_handlers.handler_spec(COMMAND, name)
+                handler = local_handlers.load(COMMAND, spec)
                 harnesses[name] = self.harness.Harness(sm, lambda_env.printing_to_stderr(handler))
             return harnesses[name]
 

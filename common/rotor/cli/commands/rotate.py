@@ -119,7 +119,7 @@ def run(args: argparse.Namespace, context: Context) -> int:
 
     out.result(doc, table)
     if not report.succeeded:
-        raise CliError(Exit.ROTATION_FAILED, _failure(report, left))
+        raise CliError(Exit.ROTATION_FAILED, failure_reason(report, left))
     return 0
 
 
@@ -129,7 +129,7 @@ def _load(args: argparse.Namespace) -> Any:
     return local_handlers.load("rotate", args.handler)
 
 
-def _failure(report: Any, left: str | None) -> str:
+def failure_reason(report: Any, left: str | None) -> str:
     last = report.steps[-1] if report.steps else None
     if last is not None and last.error is not None:
         why = (

@@ -164,7 +164,7 @@ class _Local:
         return plan
 
     def rotation(self, sm: Any) -> Any:
-        from rotor.cli.commands.rotate import _failure
+        from rotor.cli.commands.rotate import failure_reason
         from rotor.cli.local_rotation import LocalRotation
 
         harnesses: dict[str, Any] = {}
@@ -176,7 +176,7 @@ class _Local:
                 harnesses[name] = self.harness.Harness(sm, lambda_env.printing_to_stderr(handler))
             return harnesses[name]
 
-        return LocalRotation(harness_for, _failure)
+        return LocalRotation(harness_for, failure_reason)
 
 
 @contextmanager

@@ -229,6 +229,7 @@ class RabbitMQServer(_ChildServer):
             check=False,
             env=self._env(),
             timeout=120,
+            cwd=self.directory,  # Erlang reads its working directory: the caller's may be private
             **self._as(user),
         )
         if result.returncode != 0:
